@@ -2,6 +2,7 @@
 // Log-linear latency histogram in the HdrHistogram style: values from 1 to max_value
 // recorded with 3 significant decimal digits, fixed memory, mergeable.
 #include <cstdint>
+#include <iosfwd>
 #include <vector>
 
 namespace zlb {
@@ -10,6 +11,7 @@ class Histogram {
 public:
     // Tracks values in [1, max_value]; larger values are clamped to max_value
     // (and counted), values below 1 count as 1. Default: one hour in microseconds.
+    // Throws std::invalid_argument if max_value is 0.
     explicit Histogram(std::uint64_t max_value = 3'600'000'000ULL);
 
     void record(std::uint64_t value, std::uint64_t count = 1);
@@ -18,13 +20,24 @@ public:
     void reset();
 
     std::uint64_t count() const { return total_; }
+    // min and max are the exact recorded values after clamping into [1, max_value].
     std::uint64_t min() const;  // 0 when empty
     std::uint64_t max() const;  // 0 when empty
     double mean() const;        // 0 when empty
+    double stddev() const;      // population standard deviation; 0 when empty
     // The value at percentile p in [0, 100]: the smallest recorded value v (to within
     // the histogram's precision) such that at least p% of the values are <= v.
     // Returns a value equivalent to the recorded ones, within 0.1%. 0 when empty.
+    // Precisely: the highest value equivalent to the one at rank ceil(p/100 * count),
+    // clamped into [min(), max()]; p = 0 gives min(), p = 100 gives max().
     std::uint64_t percentile(double p) const;
+
+    // HdrHistogram's "percentile distribution" text (outputPercentileDistribution), with
+    // values divided by value_scale (1000.0 prints microseconds as milliseconds) and
+    // ticks_per_half rows per halving of the distance to 100%. Values are clamped
+    // into [min(), max()] like percentile(); the footer's Mean and Max are exact.
+    void write_percentile_distribution(std::ostream& out, double value_scale = 1.0,
+                                       int ticks_per_half = 5) const;
 
     std::uint64_t max_value() const { return max_value_; }
 
@@ -36,6 +49,8 @@ public:
     }
 
 private:
+    int bucket_index(std::uint64_t value) const;
+    std::uint64_t rank_at(double p) const;
     std::size_t index_of(std::uint64_t value) const;
     std::uint64_t value_at(std::size_t index) const;
     std::uint64_t lowest_equivalent(std::uint64_t value) const;
@@ -48,6 +63,7 @@ private:
     std::uint64_t min_ = UINT64_MAX;
     std::uint64_t max_ = 0;
     long double sum_ = 0;
+    long double sum_squares_ = 0;
 };
 
 } // namespace zlb

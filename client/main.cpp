@@ -1,0 +1,117 @@
+// zlb-client: parses flags into Settings, runs the workload, prints the report.
+#include "client/client.hpp"
+#include "client/endpoints.hpp"
+#include "core/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <unistd.h>
+
+namespace {
+
+struct Flags {
+    zlb::client::Settings s;
+    std::vector<std::string> connect;
+    std::string endpoints_file;
+    std::uint32_t timeout_ms = 30'000;
+    std::uint32_t connect_wait_ms = 2'000;
+    std::uint32_t deadline_ms = 0;
+    std::uint32_t fetch_timeout_ms = 0;
+    bool head = false;
+    bool no_verify = false;
+    bool quiet = false;
+    std::string log_level = "warn";
+};
+
+void flags_add(CLI::App& app, Flags& f) {
+    auto& w = f.s.work;
+    app.add_option("--connect", f.connect,
+                   "Server endpoint, repeatable; port ranges like tcp://127.0.0.1:8004-8011");
+    app.add_option("--endpoints-file", f.endpoints_file, "File with one endpoint or range per line")
+        ->check(CLI::ExistingFile);
+    const std::map<std::string, zlb::proto::Op> ops{
+        {"echo", zlb::proto::Op::echo}, {"factor", zlb::proto::Op::factor}, {"fetch", zlb::proto::Op::fetch}};
+    app.add_option("--op", w.op, "echo, factor or fetch")
+        ->transform(CLI::CheckedTransformer(ops))
+        ->default_str("echo");
+    app.add_option("--input", w.input, "One number, URL or payload per line; - for stdin");
+    app.add_option("--repeat", w.repeat, "Send the items this many times")
+        ->check(CLI::PositiveNumber)->capture_default_str();
+    app.add_option("--count", w.count, "Echo requests to send (without --input)");
+    app.add_option("--size", w.size, "Echo payload bytes")->capture_default_str();
+    app.add_option("--random", w.random, "Factor this many random numbers (without --input)");
+    app.add_option("--bits", w.bits, "Bits of each random number")
+        ->check(CLI::Range(2u, 128u))->capture_default_str();
+    app.add_flag("--semiprimes", w.semiprimes, "Random numbers are products of two bits/2 primes");
+    app.add_option("--seed", w.seed, "Seed for random numbers")->capture_default_str();
+    app.add_option("--batch", w.batch, "Numbers per factor request")
+        ->check(CLI::Range(std::size_t{1}, zlb::proto::kMaxBatch))->capture_default_str();
+    app.add_option("--save-dir", f.s.save_dir, "Store fetched bodies here under safe names");
+    app.add_option("--window", f.s.window, "Requests in flight at most")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
+    app.add_option("--timeout-ms", f.timeout_ms, "Client-side timeout of each request")
+        ->check(CLI::Range(1u, 86'400'000u))->capture_default_str();
+    app.add_option("--deadline-ms", f.deadline_ms, "Server-side time budget sent with each request");
+    app.add_option("--fetch-timeout-ms", f.fetch_timeout_ms,
+                   "timeout_ms sent with fetch requests (default: the server's 30000)");
+    app.add_option("--max-bytes", w.fetch.max_bytes, "max_bytes sent with fetch requests")
+        ->capture_default_str();
+    app.add_flag("--head", f.head, "Fetch with HEAD instead of GET");
+    app.add_option("--connect-wait-ms", f.connect_wait_ms,
+                   "How long to wait at start for every endpoint to connect")->capture_default_str();
+    app.add_option("--json", f.s.json_path, "Write the summary as JSON to this file");
+    app.add_option("--results", f.s.results_path, "Write one CSV row per request to this file");
+    app.add_flag("--no-verify", f.no_verify, "Don't check factor and echo results");
+    app.add_flag("-q,--quiet", f.quiet, "No progress line");
+    app.add_option("--log-level", f.log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+}
+
+zlb::client::Settings settings_from(Flags& f) {
+    auto s = std::move(f.s);
+    for (const auto& c : f.connect)
+        for (auto& ep : zlb::client::endpoints_expand(c)) s.endpoints.push_back(std::move(ep));
+    if (!f.endpoints_file.empty())
+        for (auto& ep : zlb::client::endpoints_read(f.endpoints_file)) s.endpoints.push_back(std::move(ep));
+    if (s.endpoints.empty()) throw std::invalid_argument("give servers with --connect or --endpoints-file");
+    s.timeout = std::chrono::milliseconds(f.timeout_ms);
+    s.connect_wait = std::chrono::milliseconds(f.connect_wait_ms);
+    if (f.deadline_ms) s.work.deadline_ms = f.deadline_ms;
+    if (f.fetch_timeout_ms) s.work.fetch.timeout_ms = f.fetch_timeout_ms;
+    s.work.fetch.head = f.head;
+    s.work.fetch.want_body = !s.save_dir.empty();
+    s.verify = !f.no_verify;
+    s.progress = !f.quiet && ::isatty(STDERR_FILENO);
+    return s;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"zlb-client: sends echo, factor or fetch work to zlb servers and measures it"};
+    Flags flags;
+    flags_add(app, flags);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    zlb::set_log_name("zlb-client");
+    zlb::set_log_level(*zlb::parse_log_level(flags.log_level));
+    std::optional<zlb::client::Client> client;
+    try {
+        client.emplace(settings_from(flags));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "zlb-client: error: %s\n", e.what());
+        return 2;
+    }
+    try {
+        int code = client->run();
+        client->report().table_print(stdout);
+        return code;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "zlb-client: error: %s\n", e.what());
+        return 2;
+    }
+}

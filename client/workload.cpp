@@ -1,0 +1,130 @@
+#include "client/workload.hpp"
+
+#include "core/factor.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <stdexcept>
+
+namespace zlb::client {
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+// A random number of exactly `bits` bits: the top bit is always set.
+u128 random_bits(unsigned bits, std::uint64_t& state) {
+    u128 v = (u128(splitmix64(state)) << 64) | splitmix64(state);
+    if (bits < 128) v &= (u128(1) << bits) - 1;
+    return v | (u128(1) << (bits - 1));
+}
+
+std::vector<std::string> lines_read(const std::string& path) {
+    std::ifstream file;
+    if (path != "-") {
+        file.open(path);
+        if (!file) throw std::runtime_error("cannot read input file " + path);
+    }
+    std::istream& in = path == "-" ? std::cin : file;
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+        std::size_t start = line.find_first_not_of(" \t");
+        if (start == std::string::npos || line[start] == '#') continue;
+        lines.push_back(line.substr(start));
+    }
+    return lines;
+}
+
+std::vector<u128> numbers_parse(const std::vector<std::string>& lines, const std::string& path) {
+    std::vector<u128> out;
+    out.reserve(lines.size());
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+        auto n = parse_u128(lines[i]);
+        if (!n || *n == 0)
+            throw std::runtime_error(path + ": '" + lines[i] +
+                                     "' is not a number between 1 and 2^128-1");
+        out.push_back(*n);
+    }
+    return out;
+}
+
+} // namespace
+
+u128 random_prime(unsigned bits, std::uint64_t& state) {
+    if (bits == 2) return 2 + (splitmix64(state) & 1);
+    for (;;) {
+        u128 candidate = random_bits(bits, state) | 1;
+        if (is_prime(candidate)) return candidate;
+    }
+}
+
+Workload::Workload(WorkloadSettings settings) : settings_(std::move(settings)) {
+    using proto::Op;
+    auto& s = settings_;
+    if (!s.input.empty()) {
+        lines_ = lines_read(s.input);
+        if (lines_.empty()) throw std::runtime_error("input " + s.input + " holds no items");
+        if (s.op == Op::factor) numbers_ = numbers_parse(lines_, s.input);
+    } else if (s.op == Op::factor) {
+        if (s.random == 0) throw std::runtime_error("factor needs --input FILE or --random N");
+        if (s.bits < 2 || s.bits > 128) throw std::runtime_error("--bits must be 2..128");
+        if (s.semiprimes && s.bits < 4) throw std::runtime_error("--semiprimes needs --bits >= 4");
+    } else if (s.op == Op::fetch) {
+        throw std::runtime_error("fetch needs --input FILE of URLs");
+    } else if (s.count == 0) {
+        throw std::runtime_error("echo needs --count N or --input FILE");
+    }
+    payload_.assign(s.size, 'x');
+    std::size_t per_request = s.op == Op::factor ? s.batch : 1;
+    total_ = (items() * s.repeat + per_request - 1) / per_request;
+}
+
+std::size_t Workload::items() const {
+    if (!lines_.empty()) return lines_.size();
+    return settings_.op == proto::Op::factor ? settings_.random : settings_.count;
+}
+
+u128 Workload::number(std::size_t item) const {
+    std::size_t i = item % items();
+    if (!numbers_.empty()) return numbers_[i];
+    // Seeded per item, so request i always carries the same number whatever the order.
+    std::uint64_t state = settings_.seed * 0x9e3779b97f4a7c15ULL + i;
+    unsigned bits = settings_.bits;
+    if (!settings_.semiprimes) return random_bits(bits, state);
+    return random_prime(bits / 2, state) * random_prime(bits - bits / 2, state);
+}
+
+std::string_view Workload::text(std::size_t index) const {
+    if (lines_.empty()) return payload_;
+    return lines_[index % lines_.size()];
+}
+
+void Workload::encode(std::size_t index, std::uint64_t id, msgpack::sbuffer& buf,
+                      std::vector<u128>& ns) {
+    const auto& s = settings_;
+    ns.clear();
+    switch (s.op) {
+    case proto::Op::echo: proto::encode_echo_request(buf, id, text(index), s.deadline_ms); break;
+    case proto::Op::fetch: {
+        proto::FetchParams p = s.fetch;
+        p.url = text(index);
+        proto::encode_fetch_request(buf, id, p, s.deadline_ms);
+        break;
+    }
+    case proto::Op::factor: {
+        std::size_t first = index * s.batch;
+        std::size_t end = std::min(first + s.batch, items() * s.repeat);
+        for (std::size_t item = first; item < end; ++item) ns.push_back(number(item));
+        proto::encode_factor_request(buf, id, ns, s.batch > 1, s.deadline_ms);
+        break;
+    }
+    }
+}
+
+} // namespace zlb::client

@@ -1,0 +1,41 @@
+#include "core/zmq_util.hpp"
+
+namespace zlb {
+
+bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
+    frames.clear();
+    zmq::message_t first;
+    if (!socket.recv(first, zmq::recv_flags::dontwait)) return false;
+    bool more = first.more();
+    frames.push_back(std::move(first));
+    // The rest of a multipart message is already here: ZeroMQ delivers it atomically.
+    while (more) {
+        zmq::message_t part;
+        (void)socket.recv(part, zmq::recv_flags::none);
+        more = part.more();
+        frames.push_back(std::move(part));
+    }
+    return true;
+}
+
+std::size_t find_delimiter(std::span<const zmq::message_t> frames) {
+    for (std::size_t i = 0; i < frames.size(); ++i)
+        if (frames[i].size() == 0) return i;
+    return frames.size();
+}
+
+bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body) {
+    try {
+        for (auto& frame : routing)
+            if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+                return false;
+        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+        socket.send(zmq::message_t(body.data(), body.size()), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+        if (e.num() == EHOSTUNREACH) return false;
+        throw;
+    }
+    return true;
+}
+
+} // namespace zlb

@@ -1,0 +1,28 @@
+#pragma once
+// Multipart helpers shared by server, client and broker. Frames are moved, never copied.
+#include <zmq.hpp>
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace zlb {
+
+// Receives one whole multipart message without blocking. Returns false when none is
+// waiting. frames is reused between calls.
+bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
+
+// The zguide envelope: routing frames up to and including the empty delimiter.
+// Returns the index of the delimiter, or frames.size() when there is none.
+std::size_t find_delimiter(std::span<const zmq::message_t> frames);
+
+// Sends the routing frames (moved out of envelope), an empty delimiter, then body.
+// Returns false when the peer can't take it now (EAGAIN / EHOSTUNREACH).
+bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body);
+
+inline std::string_view view(const zmq::message_t& m) {
+    return {static_cast<const char*>(m.data()), m.size()};
+}
+
+} // namespace zlb

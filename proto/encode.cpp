@@ -1,0 +1,150 @@
+// Request and reply encoding. msgpack maps need their size up front, so each
+// encoder counts its fields before packing.
+#include "proto/codec.hpp"
+
+namespace zlb::proto {
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+void pack_str(Packer& pk, std::string_view s) {
+    pk.pack_str(static_cast<std::uint32_t>(s.size()));
+    pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+}
+
+void pack_bin(Packer& pk, std::string_view s) {
+    pk.pack_bin(static_cast<std::uint32_t>(s.size()));
+    pk.pack_bin_body(s.data(), static_cast<std::uint32_t>(s.size()));
+}
+
+// Numbers that fit 64 bits travel as integers, larger ones as decimal strings.
+void pack_u128(Packer& pk, u128 n) {
+    if (n <= UINT64_MAX) pk.pack_uint64(static_cast<std::uint64_t>(n));
+    else pack_str(pk, to_string_u128(n));
+}
+
+// Callers clear buf first. Starts a reply map with the fields every reply carries; extra counts the rest.
+void begin_reply(Packer& pk, const ReplyHeader& h, bool ok, std::uint32_t extra) {
+    pk.pack_map(5 + extra);
+    pack_str(pk, "v");
+    pk.pack_uint64(kVersion);
+    pack_str(pk, "id");
+    if (h.id) pk.pack_uint64(*h.id);
+    else pk.pack_nil();
+    pack_str(pk, "ok");
+    pk.pack(ok);
+    pack_str(pk, "server");
+    pack_str(pk, h.server);
+    pack_str(pk, "service_us");
+    pk.pack_uint64(h.service_us);
+}
+
+void begin_request(Packer& pk, std::uint64_t id, Op op, std::uint32_t extra,
+                   std::optional<std::uint32_t> deadline_ms) {
+    pk.pack_map(3 + extra + (deadline_ms ? 1 : 0));
+    pack_str(pk, "v");
+    pk.pack_uint64(kVersion);
+    pack_str(pk, "id");
+    pk.pack_uint64(id);
+    pack_str(pk, "op");
+    pack_str(pk, to_string(op));
+    if (deadline_ms) {
+        pack_str(pk, "deadline_ms");
+        pk.pack_uint32(*deadline_ms);
+    }
+}
+
+} // namespace
+
+void encode_error(msgpack::sbuffer& buf, const ReplyHeader& h, ErrorCode code,
+                  std::string_view message) {
+    buf.clear();
+    Packer pk(buf);
+    begin_reply(pk, h, false, 1);
+    pack_str(pk, "error");
+    pk.pack_map(2);
+    pack_str(pk, "code");
+    pack_str(pk, to_string(code));
+    pack_str(pk, "message");
+    pack_str(pk, message);
+}
+
+void encode_echo(msgpack::sbuffer& buf, const ReplyHeader& h, std::string_view data,
+                 bool data_is_str) {
+    buf.clear();
+    Packer pk(buf);
+    begin_reply(pk, h, true, 1);
+    pack_str(pk, "data");
+    if (data_is_str) pack_str(pk, data);
+    else pack_bin(pk, data);
+}
+
+void encode_factors(msgpack::sbuffer& buf, const ReplyHeader& h, std::span<const u128> factors,
+                    std::span<const std::uint32_t> sizes, bool batch) {
+    buf.clear();
+    Packer pk(buf);
+    begin_reply(pk, h, true, 1);
+    pack_str(pk, "factors");
+    if (batch) pk.pack_array(static_cast<std::uint32_t>(sizes.size()));
+    std::size_t at = 0;
+    for (std::uint32_t size : sizes) {
+        pk.pack_array(size);
+        for (std::uint32_t i = 0; i < size; ++i) pack_u128(pk, factors[at++]);
+    }
+}
+
+void encode_fetch(msgpack::sbuffer& buf, const ReplyHeader& h, const FetchResult& r) {
+    buf.clear();
+    Packer pk(buf);
+    begin_reply(pk, h, true, 4 + (r.body ? 1 : 0));
+    pack_str(pk, "status");
+    pk.pack_int64(r.status);
+    pack_str(pk, "bytes");
+    pk.pack_uint64(r.bytes);
+    pack_str(pk, "elapsed_us");
+    pk.pack_uint64(r.elapsed_us);
+    pack_str(pk, "content_type");
+    pack_str(pk, r.content_type);
+    if (r.body) {
+        pack_str(pk, "body");
+        pack_bin(pk, *r.body);
+    }
+}
+
+void encode_echo_request(msgpack::sbuffer& buf, std::uint64_t id, std::string_view data,
+                         std::optional<std::uint32_t> deadline_ms) {
+    buf.clear();
+    Packer pk(buf);
+    begin_request(pk, id, Op::echo, 1, deadline_ms);
+    pack_str(pk, "data");
+    pack_bin(pk, data);
+}
+
+void encode_factor_request(msgpack::sbuffer& buf, std::uint64_t id, std::span<const u128> ns,
+                           bool batch, std::optional<std::uint32_t> deadline_ms) {
+    buf.clear();
+    Packer pk(buf);
+    begin_request(pk, id, Op::factor, 1, deadline_ms);
+    pack_str(pk, batch ? "ns" : "n");
+    if (batch) pk.pack_array(static_cast<std::uint32_t>(ns.size()));
+    for (u128 n : ns) pack_u128(pk, n);
+}
+
+void encode_fetch_request(msgpack::sbuffer& buf, std::uint64_t id, const FetchParams& p,
+                          std::optional<std::uint32_t> deadline_ms) {
+    buf.clear();
+    Packer pk(buf);
+    begin_request(pk, id, Op::fetch, 5, deadline_ms);
+    pack_str(pk, "url");
+    pack_str(pk, p.url);
+    pack_str(pk, "method");
+    pack_str(pk, p.head ? "HEAD" : "GET");
+    pack_str(pk, "timeout_ms");
+    pk.pack_uint32(p.timeout_ms);
+    pack_str(pk, "max_bytes");
+    pk.pack_uint64(p.max_bytes);
+    pack_str(pk, "want_body");
+    pk.pack(p.want_body);
+}
+
+} // namespace zlb::proto

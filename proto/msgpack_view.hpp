@@ -1,0 +1,38 @@
+#pragma once
+// Small read helpers over msgpack objects, shared by the request and reply decoders.
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <string_view>
+
+namespace zlb::proto::detail {
+
+using Map = msgpack::object_map;
+
+inline const msgpack::object* find(const Map& map, std::string_view key) {
+    for (std::uint32_t i = 0; i < map.size; ++i) {
+        const auto& k = map.ptr[i].key;
+        if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key)
+            return &map.ptr[i].val;
+    }
+    return nullptr;
+}
+
+inline bool as_uint(const msgpack::object& o, std::uint64_t& out) {
+    if (o.type != msgpack::type::POSITIVE_INTEGER) return false;
+    out = o.via.u64;
+    return true;
+}
+
+inline bool as_text(const msgpack::object& o, std::string_view& out) {
+    if (o.type == msgpack::type::STR) out = {o.via.str.ptr, o.via.str.size};
+    else if (o.type == msgpack::type::BIN) out = {o.via.bin.ptr, o.via.bin.size};
+    else return false;
+    return true;
+}
+
+// Parses one whole msgpack value from message into zone, referencing strings in place.
+// Returns nullptr on success, else why it failed. Trailing bytes are an error.
+const char* parse_root(msgpack::zone& zone, std::string_view message, msgpack::object& root);
+
+} // namespace zlb::proto::detail

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Loopback HTTP target for zlb fetch tests: nginx + echo module on 127.0.0.1:PORT, run from a
+# private prefix (RUN_DIR) rendered from scripts/nginx.conf.in. Nothing is written outside RUN_DIR.
+#
+# Usage: scripts/http-target.sh {start|stop|status} [--port PORT] [--dir RUN_DIR]
+#   start   render the config, start nginx, wait until the port answers, print http://127.0.0.1:PORT
+#   stop    graceful QUIT via the pid file (TERM, then KILL of the group, if it does not exit)
+#   status  exit 0 and print the base URL when running, exit 1 otherwise
+# Defaults: --port 8080 (start; stop/status read the port from RUN_DIR), --dir <repo>/run/http-target.
+# Endpoints: /  /delay/<seconds>/<word>  /status/<code>  /bytes/<n>  /redirect/<n>
+# Env: ZLB_HTTP_START_TIMEOUT_S (default 10), ZLB_HTTP_STOP_TIMEOUT_S (default 30).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TEMPLATE="$ROOT/scripts/nginx.conf.in"
+ECHO_MODULE=/usr/lib/nginx/modules/ngx_http_echo_module.so
+REDIRECT_MAX=100
+PROG=http-target
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+die() { echo "$PROG: $*" >&2; exit 1; }
+bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
+
+# now_ms: milliseconds since the epoch (for deadlines).
+now_ms() { local t=$EPOCHREALTIME; t=${t//[.,]/}; echo $(( 10#$t / 1000 )); }
+
+port_answers() { # port answers a TCP connect on 127.0.0.1
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# nginx_pid: print the master pid if the pid file points at a live nginx, else fail.
+nginx_pid() {
+  local pid
+  [[ -s "$RUN_DIR/nginx.pid" ]] || return 1
+  pid=$(<"$RUN_DIR/nginx.pid")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q nginx || return 1
+  echo "$pid"
+}
+
+render_config() {
+  local user_line="# not started as root: workers run as the invoking user"
+  [[ $(id -u) -eq 0 ]] && user_line="user root;  # started as root: keep workers able to use RUN_DIR"
+  mkdir -p "$RUN_DIR/tmp"
+  local n
+  {
+    echo "1 /status/200;"
+    for ((n = 2; n <= REDIRECT_MAX; n++)); do echo "$n /redirect/$((n - 1));"; done
+  } >"$RUN_DIR/redirect-map.conf"
+  local esc=${RUN_DIR//&/\\&}
+  sed -e "s|@RUN_DIR@|${esc//|/\\|}|g" -e "s|@PORT@|$PORT|g" -e "s|@USER_LINE@|$user_line|" \
+    "$TEMPLATE" >"$RUN_DIR/nginx.conf"
+}
+
+cmd_start() {
+  command -v nginx >/dev/null || die "nginx not found (install it: scripts/setup.sh)"
+  [[ -f $ECHO_MODULE ]] || die "nginx echo module missing ($ECHO_MODULE; install libnginx-mod-http-echo: scripts/setup.sh)"
+  [[ -f $TEMPLATE ]] || die "config template missing: $TEMPLATE"
+  local pid
+  if pid=$(nginx_pid); then die "already running from $RUN_DIR (pid $pid); stop it first"; fi
+  port_answers "$PORT" && die "port $PORT is busy on 127.0.0.1"
+
+  mkdir -p "$RUN_DIR"
+  RUN_DIR=$(cd "$RUN_DIR" && pwd)
+  render_config
+  local out
+  if ! out=$(nginx -p "$RUN_DIR" -c "$RUN_DIR/nginx.conf" -e "$RUN_DIR/error.log" 2>&1); then
+    die "nginx failed to start: $(grep -m1 -E 'emerg|alert|crit' <<<"$out" || echo "$out" | tail -n1)"
+  fi
+  echo "$PORT" >"$RUN_DIR/port"
+
+  local timeout_ms=$(( ${ZLB_HTTP_START_TIMEOUT_S:-10} * 1000 )) start
+  start=$(now_ms)
+  until curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/" 2>/dev/null; do
+    if ! nginx_pid >/dev/null; then
+      die "nginx exited during startup: $(tail -n1 "$RUN_DIR/error.log" 2>/dev/null)"
+    fi
+    if (( $(now_ms) - start > timeout_ms )); then
+      cmd_stop >/dev/null 2>&1 || true
+      die "port $PORT did not answer within ${ZLB_HTTP_START_TIMEOUT_S:-10}s (see $RUN_DIR/error.log)"
+    fi
+    sleep 0.05
+  done
+  echo "http://127.0.0.1:$PORT"
+}
+
+# wait_gone PID TIMEOUT_MS: poll until PID has exited.
+wait_gone() {
+  local start; start=$(now_ms)
+  while kill -0 "$1" 2>/dev/null; do
+    (( $(now_ms) - start > $2 )) && return 1
+    sleep 0.05
+  done
+}
+
+cmd_stop() {
+  local pid timeout_ms=$(( ${ZLB_HTTP_STOP_TIMEOUT_S:-30} * 1000 ))
+  if ! pid=$(nginx_pid); then
+    rm -f "$RUN_DIR/nginx.pid"
+    echo "$PROG: not running ($RUN_DIR)" >&2
+    return 0
+  fi
+  kill -QUIT "$pid" 2>/dev/null || true   # graceful: finish in-flight requests
+  if ! wait_gone "$pid" "$timeout_ms"; then
+    echo "$PROG: warning: nginx $pid ignored QUIT for ${ZLB_HTTP_STOP_TIMEOUT_S:-30}s, sending TERM" >&2
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" 5000; then
+      echo "$PROG: warning: killing nginx process group $pid" >&2
+      # nginx setsid()s, so its process group (master + workers) has the master's pid as id;
+      # killing the group matters because workers outlive a killed master.
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      wait_gone "$pid" 5000 || die "nginx $pid did not exit"
+    fi
+  fi
+  rm -f "$RUN_DIR/nginx.pid"
+  echo "$PROG: stopped (pid $pid)" >&2
+}
+
+cmd_status() {
+  local pid port
+  if pid=$(nginx_pid); then
+    port=$(cat "$RUN_DIR/port" 2>/dev/null || echo "$PORT")
+    echo "http://127.0.0.1:$port"
+    echo "$PROG: running (pid $pid, dir $RUN_DIR)" >&2
+    return 0
+  fi
+  echo "$PROG: not running ($RUN_DIR)" >&2
+  return 1
+}
+
+main() {
+  local action="" port_set=""
+  PORT=8080
+  RUN_DIR="$ROOT/run/http-target"
+  while (($#)); do
+    case $1 in
+      -h|--help) usage; exit 0 ;;
+      start|stop|status) [[ -z $action ]] || bad_usage "only one action allowed"; action=$1 ;;
+      --port) (($# >= 2)) || bad_usage "--port needs a value"; PORT=$2; port_set=1; shift ;;
+      --port=*) PORT=${1#*=}; port_set=1 ;;
+      --dir) (($# >= 2)) || bad_usage "--dir needs a value"; RUN_DIR=$2; shift ;;
+      --dir=*) RUN_DIR=${1#*=} ;;
+      *) bad_usage "unknown argument: $1" ;;
+    esac
+    shift
+  done
+  [[ -n $action ]] || bad_usage "missing action: start, stop or status"
+  [[ $PORT =~ ^[0-9]+$ ]] && ((PORT >= 1 && PORT <= 65535)) || bad_usage "bad port: $PORT"
+  [[ -n $RUN_DIR ]] || bad_usage "empty --dir"
+  if [[ -z $port_set && -s "$RUN_DIR/port" ]] && [[ $action != start ]]; then PORT=$(<"$RUN_DIR/port"); fi
+  "cmd_$action"
+}
+
+main "$@"

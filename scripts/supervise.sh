@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs a supervised zlb server pool in the foreground: renders scripts/supervisord.conf into
+# RUN_DIR/supervisord.conf and execs `supervisord -n` on it. Servers are restarted when they die;
+# Ctrl-C / SIGTERM stops them all (each gets SIGTERM and up to 35 s to drain).
+#
+# Usage: scripts/supervise.sh [--servers N] [--base-port P] [--mode MODE] [--dir RUN_DIR] [-- extra server flags]
+#   --servers N     number of servers (default 4), on ports P..P+N-1
+#   --base-port P   port of the first server (default 8000)
+#   --mode MODE     cpu | io | all (default all)
+#   --dir RUN_DIR   run directory for the rendered config, socket and logs (default <repo>/run/supervise)
+# Control: supervisorctl -c RUN_DIR/supervisord.conf status (printed on stderr at start).
+# Env: ZLB_BIN_DIR (default build/bin, relative to the repo root), ZLB_BIND_HOST (default 127.0.0.1).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TEMPLATE="$ROOT/scripts/supervisord.conf"
+PROG=supervise
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+die() { echo "$PROG: $*" >&2; exit 1; }
+bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
+abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$2/$1"; fi; }
+
+port_in_use() {
+  if command -v ss >/dev/null; then
+    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+  fi
+}
+
+parse_args() {
+  SERVERS=4 BASE_PORT=8000 MODE=all RUN_DIR="$ROOT/run/supervise"
+  EXTRA=()
+  while (($#)); do
+    case $1 in
+      -h|--help) usage; exit 0 ;;
+      --servers|--base-port|--mode|--dir)
+        (($# >= 2)) || bad_usage "$1 needs a value"
+        case $1 in
+          --servers) SERVERS=$2 ;; --base-port) BASE_PORT=$2 ;; --mode) MODE=$2 ;; --dir) RUN_DIR=$2 ;;
+        esac
+        shift ;;
+      --) shift; EXTRA=("$@"); break ;;
+      *) bad_usage "unknown argument: $1 (server flags go after --)" ;;
+    esac
+    shift
+  done
+  [[ $SERVERS =~ ^[0-9]+$ ]] && ((10#$SERVERS >= 1)) || bad_usage "--servers must be a positive integer: $SERVERS"
+  [[ $BASE_PORT =~ ^[0-9]+$ ]] && ((10#$BASE_PORT >= 1)) || bad_usage "bad --base-port: $BASE_PORT"
+  SERVERS=$((10#$SERVERS)) BASE_PORT=$((10#$BASE_PORT))
+  ((BASE_PORT + SERVERS - 1 <= 65535)) || bad_usage "ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)) exceed 65535"
+  [[ $MODE == cpu || $MODE == io || $MODE == all ]] || bad_usage "--mode must be cpu, io or all: $MODE"
+  [[ -n $RUN_DIR ]] || bad_usage "empty --dir"
+}
+
+preflight() {
+  command -v supervisord >/dev/null || die "supervisord not found (install supervisor: scripts/setup.sh)"
+  [[ -f $TEMPLATE ]] || die "config template missing: $TEMPLATE"
+  [[ -x "$BIN_DIR/zlb-server" ]] || die "server binary not found: $BIN_DIR/zlb-server (build it with scripts/setup.sh)"
+  local pid
+  if [[ -s "$RUN_DIR/supervisord.pid" ]]; then
+    pid=$(<"$RUN_DIR/supervisord.pid")
+    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q supervisord; then
+      die "already running from $RUN_DIR (supervisord pid $pid): supervisorctl -c $RUN_DIR/supervisord.conf status"
+    fi
+  fi
+  # AF_UNIX socket paths are limited to 107 bytes.
+  ((${#RUN_DIR} + 16 <= 107)) || die "run dir path too long for a unix socket (use a shorter --dir): $RUN_DIR"
+  local port
+  for ((port = BASE_PORT; port < BASE_PORT + SERVERS; port++)); do
+    port_in_use "$port" && die "port $port is already in use"
+  done
+  return 0
+}
+
+# min_fds: 16384, capped by the hard fd limit (supervisord refuses to start above it).
+min_fds() {
+  local hard; hard=$(ulimit -Hn)
+  if [[ $hard == unlimited ]] || ((hard >= 16384)); then echo 16384; else echo "$hard"; fi
+}
+
+# render: fill the template's @NAME@ placeholders ('%' doubled: supervisord %-expands values).
+render() {
+  local conf extra="" arg name value
+  for arg in ${EXTRA[@]+"${EXTRA[@]}"}; do extra+=" $(printf '%q' "$arg")"; done
+  conf=$(<"$TEMPLATE")
+  for name in RUN_DIR ROOT BIN_DIR NUMPROCS BASE_PORT MODE BIND_HOST EXTRA_ARGS MINFDS; do
+    case $name in
+      NUMPROCS) value=$SERVERS ;; EXTRA_ARGS) value=${extra# } ;; MINFDS) value=$(min_fds) ;;
+      *) value=${!name} ;;
+    esac
+    value=${value//%/%%}
+    conf=${conf//"@$name@"/"$value"}
+  done
+  printf '%s\n' "$conf" >"$RUN_DIR/supervisord.conf"
+}
+
+main() {
+  parse_args "$@"
+  mkdir -p "$RUN_DIR"
+  RUN_DIR=$(cd "$RUN_DIR" && pwd)
+  BIN_DIR=$(abspath "${ZLB_BIN_DIR:-build/bin}" "$ROOT")
+  BIND_HOST=${ZLB_BIND_HOST:-127.0.0.1}
+  preflight
+  render
+  {
+    echo "$PROG: $SERVERS $MODE server(s) on ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)), logs in $RUN_DIR"
+    echo "$PROG: control with: supervisorctl -c $RUN_DIR/supervisord.conf status"
+  } >&2
+  exec supervisord -n -c "$RUN_DIR/supervisord.conf"
+}
+
+main "$@"

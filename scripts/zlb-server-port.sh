@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Supervisord helper: runs zlb-server on port BASE_PORT + PROCESS_NUM (supervisord can't add), so
+# [program:zlb-server] with numprocs=N gets ports BASE_PORT..BASE_PORT+N-1. Replaces itself (exec)
+# with the server, so supervisord's signals reach the server directly.
+#
+# Usage: scripts/zlb-server-port.sh BASE_PORT PROCESS_NUM [extra zlb-server flags]
+#   runs: zlb-server --bind tcp://HOST:PORT --name <hostname>:PORT [extra flags]
+# Env: ZLB_BIN_DIR (default build/bin, relative to the repo root), ZLB_BIND_HOST (default 127.0.0.1).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PROG=zlb-server-port
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
+
+[[ ${1:-} == -h || ${1:-} == --help ]] && { usage; exit 0; }
+(($# >= 2)) || bad_usage "need BASE_PORT and PROCESS_NUM"
+[[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] || bad_usage "BASE_PORT and PROCESS_NUM must be integers: $1 $2"
+port=$((10#$1 + 10#$2))
+((port >= 1 && port <= 65535)) || bad_usage "port $port out of range"
+shift 2
+
+bin_dir=${ZLB_BIN_DIR:-build/bin}
+[[ $bin_dir == /* ]] || bin_dir="$ROOT/$bin_dir"
+bin="$bin_dir/zlb-server"
+[[ -x $bin ]] || { echo "$PROG: server binary not found: $bin (build it with scripts/setup.sh)" >&2; exit 1; }
+
+host=${ZLB_BIND_HOST:-127.0.0.1}
+echo "$PROG: starting $bin on tcp://$host:$port" >&2
+exec "$bin" --bind "tcp://$host:$port" --name "${HOSTNAME:-$(uname -n)}:$port" "$@"

@@ -1,0 +1,136 @@
+#include "server/cpu_pool.hpp"
+
+#include "core/factor.hpp"
+#include "core/log.hpp"
+#include "proto/codec.hpp"
+
+#include <atomic>
+
+namespace zlb::server {
+namespace {
+
+std::atomic<unsigned> g_pool_serial{0};
+
+std::uint64_t elapsed_us(Clock::time_point since) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
+}
+
+} // namespace
+
+void factor_encode(const CpuJob& job, const std::string& server, FactorScratch& s) {
+    proto::ReplyHeader h{job.id, server, 0};
+    if (job.deadline && Clock::now() > *job.deadline) {
+        h.service_us = elapsed_us(job.received);
+        proto::encode_error(s.reply, h, proto::ErrorCode::deadline_exceeded,
+                            "deadline passed while queued");
+        return;
+    }
+    s.all.clear();
+    s.sizes.clear();
+    try {
+        for (u128 n : job.ns) {
+            factorize(n, s.one);
+            s.all.insert(s.all.end(), s.one.begin(), s.one.end());
+            s.sizes.push_back(static_cast<std::uint32_t>(s.one.size()));
+        }
+    } catch (const std::exception& e) {
+        h.service_us = elapsed_us(job.received);
+        proto::encode_error(s.reply, h, proto::ErrorCode::internal, e.what());
+        return;
+    }
+    h.service_us = elapsed_us(job.received);
+    proto::encode_factors(s.reply, h, s.all, s.sizes, job.batch);
+}
+
+CpuPool::CpuPool(zmq::context_t& ctx, unsigned threads, std::size_t capacity,
+                 std::string server_name)
+    : server_name_(std::move(server_name)),
+      endpoint_("inproc://zlb-cpu-results-" + std::to_string(g_pool_serial++)), ctx_(ctx),
+      results_(ctx, zmq::socket_type::pull), jobs_(capacity), queue_(capacity) {
+    results_.set(zmq::sockopt::rcvhwm, 0); // bounded by capacity already
+    results_.bind(endpoint_);
+    free_.reserve(capacity);
+    for (auto& job : jobs_) free_.push_back(&job);
+    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { worker_main(); });
+}
+
+CpuPool::~CpuPool() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    ready_.notify_all();
+    for (auto& t : workers_) t.join();
+}
+
+CpuJob* CpuPool::job_acquire() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return nullptr;
+    CpuJob* job = free_.back();
+    free_.pop_back();
+    return job;
+}
+
+void CpuPool::job_submit(CpuJob* job) {
+    {
+        std::lock_guard lock(mutex_);
+        queue_[(queue_head_ + queue_size_++) % queue_.size()] = job;
+    }
+    ready_.notify_one();
+}
+
+std::size_t CpuPool::inflight() const {
+    std::lock_guard lock(mutex_);
+    return jobs_.size() - free_.size();
+}
+
+CpuJob* CpuPool::job_next() {
+    std::unique_lock lock(mutex_);
+    ready_.wait(lock, [this] { return stopping_ || queue_size_ > 0; });
+    if (queue_size_ == 0) return nullptr;
+    CpuJob* job = queue_[queue_head_];
+    queue_head_ = (queue_head_ + 1) % queue_.size();
+    --queue_size_;
+    return job;
+}
+
+void CpuPool::job_release(CpuJob* job) {
+    job->routing.clear();
+    std::lock_guard lock(mutex_);
+    free_.push_back(job);
+}
+
+// Worker loop: take a job, factor every number, encode the reply, push it to the
+// socket thread as [routing..., "", reply], release the slot. Stops when the pool does.
+void CpuPool::worker_main() {
+    zmq::socket_t push(ctx_, zmq::socket_type::push);
+    push.set(zmq::sockopt::sndhwm, 0);
+    push.connect(endpoint_);
+    FactorScratch scratch;
+    while (CpuJob* job = job_next()) {
+        factor_encode(*job, server_name_, scratch);
+        for (auto& frame : job->routing) push.send(frame, zmq::send_flags::sndmore);
+        push.send(zmq::message_t(), zmq::send_flags::sndmore);
+        push.send(zmq::message_t(scratch.reply.data(), scratch.reply.size()),
+                  zmq::send_flags::none);
+        job_release(job);
+    }
+    push.set(zmq::sockopt::linger, 0);
+}
+
+std::size_t CpuPool::results_forward(zmq::socket_t& out, std::size_t max) {
+    std::size_t moved = 0;
+    zmq::message_t frame;
+    while (moved < max && results_.recv(frame, zmq::recv_flags::dontwait)) {
+        // Forward the parts in order; the rest of a multipart message is already here.
+        while (frame.more()) {
+            out.send(frame, zmq::send_flags::sndmore);
+            (void)results_.recv(frame, zmq::recv_flags::none);
+        }
+        out.send(frame, zmq::send_flags::none);
+        ++moved;
+    }
+    return moved;
+}
+
+} // namespace zlb::server

@@ -1,0 +1,81 @@
+#pragma once
+// A fixed pool of factor workers behind a bounded queue. The socket thread hands in
+// jobs; workers encode the whole reply themselves and push it back over an inproc
+// socket, so the socket thread never waits on a worker.
+#include "core/u128.hpp"
+
+#include <msgpack.hpp>
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace zlb::server {
+
+using Clock = std::chrono::steady_clock;
+
+struct CpuJob {
+    std::vector<zmq::message_t> routing; // frames before the delimiter
+    std::optional<std::uint64_t> id;
+    std::vector<u128> ns;
+    bool batch = false;
+    Clock::time_point received;
+    std::optional<Clock::time_point> deadline;
+};
+
+// Per-thread scratch space, reused for every job so factoring allocates nothing new.
+struct FactorScratch {
+    std::vector<u128> one;
+    std::vector<u128> all;
+    std::vector<std::uint32_t> sizes;
+    msgpack::sbuffer reply{4096};
+};
+
+// Factors the job's numbers and encodes the whole reply into s.reply: the factors,
+// deadline_exceeded when the job waited past its deadline, or internal on failure.
+void factor_encode(const CpuJob& job, const std::string& server, FactorScratch& s);
+
+class CpuPool {
+public:
+    CpuPool(zmq::context_t& ctx, unsigned threads, std::size_t capacity, std::string server_name);
+    ~CpuPool();
+    CpuPool(const CpuPool&) = delete;
+    CpuPool& operator=(const CpuPool&) = delete;
+
+    // A free job slot, or nullptr when every slot is taken (the caller answers overloaded).
+    CpuJob* job_acquire();
+    void job_submit(CpuJob* job);
+    std::size_t inflight() const;
+
+    // The socket the finished replies arrive on; poll it for ZMQ_POLLIN.
+    zmq::socket_t& results() { return results_; }
+    // Moves up to max finished replies onto out. Returns how many were moved.
+    std::size_t results_forward(zmq::socket_t& out, std::size_t max);
+
+private:
+    void worker_main();
+    CpuJob* job_next();
+    void job_release(CpuJob* job);
+
+    std::string server_name_;
+    std::string endpoint_;
+    zmq::context_t& ctx_;
+    zmq::socket_t results_;
+    std::vector<CpuJob> jobs_;
+    mutable std::mutex mutex_;
+    std::condition_variable ready_;
+    std::vector<CpuJob*> free_;
+    std::vector<CpuJob*> queue_; // a ring of capacity slots: no allocation per job
+    std::size_t queue_head_ = 0;
+    std::size_t queue_size_ = 0;
+    bool stopping_ = false;
+    std::vector<std::thread> workers_;
+};
+
+} // namespace zlb::server

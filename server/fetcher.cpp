@@ -1,0 +1,197 @@
+#include "server/fetcher.hpp"
+
+#include "core/log.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace zlb::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+FetchOutcome outcome_of(FetchJob& job, CURLcode code) {
+    FetchOutcome out;
+    CURL* h = job.easy.get();
+    if (code == CURLE_OK) {
+        out.ok = true;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out.result.status);
+        char* type = nullptr;
+        curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type);
+        if (type) out.result.content_type = type;
+        curl_off_t total_us = 0;
+        curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &total_us);
+        out.result.elapsed_us = static_cast<std::uint64_t>(total_us);
+        out.result.bytes = job.bytes;
+        if (job.want_body) out.result.body = job.body;
+        return out;
+    }
+    out.message = job.error[0] ? job.error : curl_easy_strerror(code);
+    if (job.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+        out.code = proto::ErrorCode::too_large;
+        out.message = "body exceeds max_bytes";
+    } else if (code == CURLE_OPERATION_TIMEDOUT) {
+        out.code = job.deadline_bound ? proto::ErrorCode::deadline_exceeded
+                                      : proto::ErrorCode::timeout;
+    } else if (code == CURLE_UNSUPPORTED_PROTOCOL) {
+        out.code = proto::ErrorCode::bad_request;
+    }
+    return out;
+}
+
+} // namespace
+
+Fetcher::Fetcher(const FetcherSettings& settings, DoneFn on_done)
+    : settings_(settings), on_done_(std::move(on_done)), multi_(make_curl_multi()),
+      jobs_(settings.max_inflight) {
+    free_.reserve(jobs_.size());
+    for (auto& job : jobs_) free_.push_back(&job);
+    CURLM* m = multi_.get();
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &Fetcher::on_socket);
+    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &Fetcher::on_timer);
+    curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
+    // Keep enough idle connections to reuse at full concurrency.
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(jobs_.size()));
+}
+
+Fetcher::~Fetcher() {
+    for (auto& job : jobs_)
+        if (job.easy) curl_multi_remove_handle(multi_.get(), job.easy.get());
+}
+
+bool Fetcher::fetch_start(const proto::FetchParams& p, std::span<zmq::message_t> routing,
+                          std::optional<std::uint64_t> id, Clock::time_point received,
+                          std::chrono::milliseconds timeout, bool deadline_bound) {
+    if (free_.empty()) return false;
+    FetchJob* job = free_.back();
+    free_.pop_back();
+    job->routing.clear();
+    for (auto& frame : routing) job->routing.push_back(std::move(frame));
+    job->id = id;
+    job->received = received;
+    if (!job->easy) job->easy = make_curl_easy();
+    CURL* h = job->easy.get();
+    curl_easy_reset(h);
+    job->body.clear();
+    job->bytes = 0;
+    job->too_large = false;
+    job->error[0] = '\0';
+    job->want_body = p.want_body;
+    job->max_bytes = p.max_bytes;
+    job->deadline_bound = deadline_bound;
+    std::string url(p.url);
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_NOBODY, p.head ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(std::min(timeout, settings_.connect_timeout).count()));
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(p.max_bytes));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Fetcher::on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, job);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, job->error);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, job);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
+    if (CURLMcode rc = curl_multi_add_handle(multi_.get(), h); rc != CURLM_OK) {
+        LOG_ERROR("curl_multi_add_handle: %s", curl_multi_strerror(rc));
+        job_finish(*job, CURLE_FAILED_INIT);
+    }
+    return true;
+}
+
+bool is_http_url(std::string_view url) {
+    auto starts = [&](std::string_view prefix) {
+        return url.size() > prefix.size() &&
+               std::equal(prefix.begin(), prefix.end(), url.begin(), [](char p, char u) {
+                   return std::tolower(static_cast<unsigned char>(u)) == p;
+               });
+    };
+    return starts("http://") || starts("https://");
+}
+
+size_t Fetcher::on_body(char* data, size_t size, size_t n, void* user) {
+    auto* job = static_cast<FetchJob*>(user);
+    std::size_t bytes = size * n;
+    // MAXFILESIZE only checks a declared Content-Length; chunked bodies are capped here.
+    if (job->bytes + bytes > job->max_bytes) {
+        job->too_large = true;
+        return CURL_WRITEFUNC_ERROR;
+    }
+    // Counted either way; kept only when asked for, so unwanted bodies cost no memory.
+    job->bytes += bytes;
+    if (job->want_body) job->body.append(data, bytes);
+    return bytes;
+}
+
+int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {
+    auto& sockets = static_cast<Fetcher*>(self)->sockets_;
+    if (what == CURL_POLL_REMOVE) sockets.erase(s);
+    else
+        sockets[s] = static_cast<short>(((what & CURL_POLL_IN) ? ZMQ_POLLIN : 0) |
+                                        ((what & CURL_POLL_OUT) ? ZMQ_POLLOUT : 0));
+    return 0;
+}
+
+int Fetcher::on_timer(CURLM*, long timeout_ms, void* self) {
+    auto& timer = static_cast<Fetcher*>(self)->timer_at_;
+    if (timeout_ms < 0) timer.reset();
+    else timer = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
+}
+
+void Fetcher::poll_items_add(std::vector<zmq::pollitem_t>& items) const {
+    for (const auto& [fd, events] : sockets_) items.push_back({nullptr, fd, events, 0});
+}
+
+long Fetcher::timer_ms() const {
+    if (!timer_at_) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*timer_at_ - Clock::now());
+    return std::max<long>(0, left.count());
+}
+
+void Fetcher::socket_action(curl_socket_t s, int mask) {
+    int running = 0;
+    curl_multi_socket_action(multi_.get(), s, mask, &running);
+}
+
+void Fetcher::poll_items_ready(const zmq::pollitem_t* items, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        short r = items[i].revents;
+        if (!r) continue;
+        int mask = ((r & ZMQ_POLLIN) ? CURL_CSELECT_IN : 0) |
+                   ((r & ZMQ_POLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((r & ZMQ_POLLERR) ? CURL_CSELECT_ERR : 0);
+        socket_action(items[i].fd, mask);
+    }
+    if (timer_at_ && Clock::now() >= *timer_at_) {
+        timer_at_.reset();
+        socket_action(CURL_SOCKET_TIMEOUT, 0);
+    }
+    messages_read();
+}
+
+void Fetcher::messages_read() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        void* job = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &job);
+        CURLcode code = msg->data.result;
+        curl_multi_remove_handle(multi_.get(), msg->easy_handle);
+        job_finish(*static_cast<FetchJob*>(job), code);
+    }
+}
+
+void Fetcher::job_finish(FetchJob& job, CURLcode code) {
+    on_done_(job, outcome_of(job, code));
+    job.routing.clear();
+    job.body.clear();
+    free_.push_back(&job);
+}
+
+} // namespace zlb::server

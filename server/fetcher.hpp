@@ -1,0 +1,87 @@
+#pragma once
+// HTTP fetches on one libcurl multi handle, driven from the socket thread's poll loop
+// (curl_multi_socket_action): no thread per request, connections reused across jobs.
+#include "core/curl_util.hpp"
+#include "proto/codec.hpp"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace zlb::server {
+
+struct FetchJob {
+    std::vector<zmq::message_t> routing;
+    std::optional<std::uint64_t> id;
+    std::chrono::steady_clock::time_point received;
+    bool deadline_bound = false; // the request's deadline, not timeout_ms, limits it
+    bool want_body = false;
+    std::uint64_t max_bytes = 0;
+    bool too_large = false;
+    std::uint64_t bytes = 0;
+    std::string body; // kept only when want_body
+    CurlEasy easy;
+    CurlSlist headers;
+    char error[CURL_ERROR_SIZE] = {};
+};
+
+struct FetchOutcome {
+    bool ok = false;
+    proto::FetchResult result;
+    proto::ErrorCode code = proto::ErrorCode::fetch_failed;
+    std::string message;
+};
+
+struct FetcherSettings {
+    std::size_t max_inflight = 1000;
+    std::chrono::milliseconds connect_timeout{10'000};
+};
+
+class Fetcher {
+public:
+    using DoneFn = std::function<void(FetchJob&, const FetchOutcome&)>;
+    Fetcher(const FetcherSettings& settings, DoneFn on_done);
+    ~Fetcher();
+    Fetcher(const Fetcher&) = delete;
+    Fetcher& operator=(const Fetcher&) = delete;
+
+    // Starts a fetch of an http(s) URL; on_done runs when it ends, with the routing
+    // frames moved in here. Returns false, leaving routing untouched, at capacity.
+    bool fetch_start(const proto::FetchParams& p, std::span<zmq::message_t> routing,
+                     std::optional<std::uint64_t> id, std::chrono::steady_clock::time_point received,
+                     std::chrono::milliseconds timeout, bool deadline_bound);
+    std::size_t inflight() const { return jobs_.size() - free_.size(); }
+
+    // Poll-loop integration: append curl's sockets, then hand back the results.
+    void poll_items_add(std::vector<zmq::pollitem_t>& items) const;
+    void poll_items_ready(const zmq::pollitem_t* items, std::size_t count);
+    // Milliseconds until curl wants a timeout call, or -1 for none.
+    long timer_ms() const;
+
+private:
+    static int on_socket(CURL*, curl_socket_t s, int what, void* self, void*);
+    static int on_timer(CURLM*, long timeout_ms, void* self);
+    static size_t on_body(char* data, size_t size, size_t n, void* job);
+    void socket_action(curl_socket_t s, int mask);
+    void messages_read();
+    void job_finish(FetchJob& job, CURLcode code);
+
+    FetcherSettings settings_;
+    DoneFn on_done_;
+    CurlMulti multi_;
+    std::vector<FetchJob> jobs_;
+    std::vector<FetchJob*> free_;
+    std::unordered_map<curl_socket_t, short> sockets_; // fd -> ZMQ_POLLIN/ZMQ_POLLOUT
+    std::optional<std::chrono::steady_clock::time_point> timer_at_;
+};
+
+// True for http:// and https:// URLs, the only schemes zlb fetches.
+bool is_http_url(std::string_view url);
+
+} // namespace zlb::server

@@ -1,0 +1,68 @@
+// zlb-server: parses flags into Settings and runs the server.
+#include "core/curl_util.hpp"
+#include "core/log.hpp"
+#include "server/server.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <unistd.h>
+
+namespace {
+
+std::string default_name() {
+    char host[256] = "localhost";
+    ::gethostname(host, sizeof host - 1);
+    return std::string(host) + ":" + std::to_string(::getpid());
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    using zlb::server::Mode;
+    zlb::server::Settings s;
+    std::string log_level = "info";
+    double stats_interval_s = 10;
+    CLI::App app{"zlb-server: serves echo, factor and fetch requests over ZeroMQ (protocol v1)"};
+    app.add_option("--bind", s.binds, "Endpoint to bind, e.g. tcp://127.0.0.1:8004 (repeatable)")
+        ->required();
+    app.add_option("--name", s.name, "Name reported in every reply (default host:pid)");
+    const std::map<std::string, Mode> modes{{"cpu", Mode::cpu}, {"io", Mode::io}, {"all", Mode::all}};
+    app.add_option("--mode", s.mode, "Ops served: cpu (factor), io (fetch) or all; echo always")
+        ->transform(CLI::CheckedTransformer(modes))
+        ->default_str("all");
+    app.add_option("--threads", s.threads, "Factor worker threads (default: number of cores)")
+        ->check(CLI::Range(1u, 1024u));
+    app.add_option("--max-inflight", s.max_inflight, "Concurrent fetches before overloaded")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100000}))
+        ->capture_default_str();
+    app.add_option("--cpu-queue", s.cpu_queue,
+                   "Factor jobs queued or running before overloaded (default 256 per thread)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+    app.add_option("--max-msg-bytes", s.max_msg_bytes, "Largest request accepted (too_large above)")
+        ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 30))
+        ->capture_default_str();
+    app.add_option("--stats-interval", stats_interval_s, "Seconds between stats log lines")
+        ->check(CLI::Range(0.1, 86400.0))
+        ->capture_default_str();
+    app.add_option("--log-level", log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->capture_default_str();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    if (s.name.empty()) s.name = default_name();
+    s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
+    zlb::set_log_name("zlb-server");
+    zlb::set_log_level(*zlb::parse_log_level(log_level));
+    try {
+        zlb::CurlGlobal curl;
+        zlb::server::Server server(std::move(s));
+        return server.run();
+    } catch (const std::exception& e) {
+        LOG_ERROR("%s", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,293 @@
+#include "server/server.hpp"
+
+#include "core/log.hpp"
+
+#include <csignal>
+#include <stdexcept>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+namespace zlb::server {
+namespace {
+
+using namespace std::chrono;
+using proto::ErrorCode;
+
+// Numbers below this are factored on the socket thread: it takes about a microsecond,
+// far less than handing the job to a worker and back.
+constexpr u128 kInlineFactorBelow = u128(1) << 32;
+constexpr std::size_t kInlineFactorMax = 16;
+constexpr std::size_t kMaxReadsPerTurn = 256;
+
+// SIGTERM/SIGINT arrive as a readable fd in the poll set. They are blocked before any
+// thread starts, so no worker or resolver thread is ever interrupted by them.
+int signal_fd_open() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0)
+        throw std::runtime_error("cannot block SIGTERM/SIGINT");
+    std::signal(SIGPIPE, SIG_IGN);
+    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("signalfd failed");
+    return fd;
+}
+
+bool serves(Mode mode, proto::Op op) {
+    if (op == proto::Op::echo) return true;
+    if (op == proto::Op::factor) return mode != Mode::io;
+    return mode != Mode::cpu;
+}
+
+bool all_small(const std::vector<u128>& ns) {
+    if (ns.size() > kInlineFactorMax) return false;
+    for (u128 n : ns)
+        if (n >= kInlineFactorBelow) return false;
+    return true;
+}
+
+std::uint64_t us_since(Clock::time_point t) {
+    return duration_cast<microseconds>(Clock::now() - t).count();
+}
+
+} // namespace
+
+Server::Server(Settings settings)
+    : settings_(std::move(settings)), signal_fd_(signal_fd_open()), ctx_(1),
+      router_(ctx_, zmq::socket_type::router) {
+    if (settings_.binds.empty()) throw std::runtime_error("no --bind endpoint given");
+    // Well above the request limit, so an oversized request still arrives and can be
+    // answered too_large instead of the connection being dropped.
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(settings_.max_msg_bytes * 2 + 65536));
+    router_.set(zmq::sockopt::linger, 2000);
+    router_.set(zmq::sockopt::sndhwm, 100000);
+    router_.set(zmq::sockopt::rcvhwm, 100000);
+    for (const auto& ep : settings_.binds) {
+        try {
+            router_.bind(ep);
+        } catch (const zmq::error_t& e) {
+            throw std::runtime_error("cannot bind " + ep + ": " + e.what());
+        }
+        LOG_INFO("listening on %s", router_.get(zmq::sockopt::last_endpoint).c_str());
+    }
+    unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
+    if (threads == 0) threads = 1;
+    std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
+    if (settings_.mode != Mode::io)
+        pool_ = std::make_unique<CpuPool>(ctx_, threads, queue, settings_.name);
+    if (settings_.mode != Mode::cpu) {
+        FetcherSettings fs{settings_.max_inflight, settings_.fetch_connect_timeout};
+        fetcher_ = std::make_unique<Fetcher>(
+            fs, [this](FetchJob& job, const FetchOutcome& o) { fetch_done(job, o); });
+    }
+    LOG_INFO("server %s ready: %u factor workers, queue %zu, max %zu fetches in flight",
+             settings_.name.c_str(), pool_ ? threads : 0, pool_ ? queue : 0,
+             fetcher_ ? settings_.max_inflight : 0);
+}
+
+Server::~Server() {
+    pool_.reset(); // joins workers before the context goes
+    if (signal_fd_ >= 0) ::close(signal_fd_);
+}
+
+// Main loop: poll the ROUTER, the worker results, the signal fd and curl's sockets;
+// handle what is ready; repeat until a stop signal has come and everything in flight
+// has been answered (or the drain timeout passed).
+int Server::run() {
+    while (!draining_ || !drained()) {
+        if (draining_ && Clock::now() > drain_deadline_) {
+            LOG_ERROR("drain timed out with %zu factor jobs and %zu fetches unanswered",
+                      cpu_pending(), fetcher_ ? fetcher_->inflight() : 0);
+            return 1;
+        }
+        poll_once(milliseconds(1000));
+    }
+    LOG_INFO("drained: %llu requests received, exiting",
+             static_cast<unsigned long long>(counters_.received));
+    return 0;
+}
+
+void Server::poll_once(milliseconds max_wait) {
+    items_.clear();
+    items_.push_back({router_.handle(), 0, ZMQ_POLLIN, 0});
+    items_.push_back({nullptr, signal_fd_, ZMQ_POLLIN, 0});
+    if (pool_) items_.push_back({pool_->results().handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t curl_first = items_.size();
+    long wait_ms = max_wait.count();
+    if (fetcher_) {
+        fetcher_->poll_items_add(items_);
+        if (long t = fetcher_->timer_ms(); t >= 0) wait_ms = std::min(wait_ms, t);
+    }
+    auto stats_due = last_stats_ + settings_.stats_interval;
+    wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(stats_due - Clock::now()).count()));
+    zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
+
+    if (items_[1].revents & ZMQ_POLLIN) {
+        signalfd_siginfo info{};
+        while (::read(signal_fd_, &info, sizeof info) == sizeof info)
+            LOG_INFO("signal %u received", info.ssi_signo);
+        drain_begin();
+    }
+    if (pool_ && (items_[2].revents & ZMQ_POLLIN)) {
+        std::size_t n = pool_->results_forward(router_, kMaxReadsPerTurn);
+        cpu_forwarded_ += n;
+        counters_.answered += n;
+    }
+    if (items_[0].revents & ZMQ_POLLIN) {
+        for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(router_, frames_); ++i)
+            request_handle(Clock::now());
+    }
+    if (fetcher_) fetcher_->poll_items_ready(items_.data() + curl_first, items_.size() - curl_first);
+    if (Clock::now() >= stats_due) stats_log();
+}
+
+void Server::drain_begin() {
+    if (draining_) return;
+    draining_ = true;
+    drain_deadline_ = Clock::now() + settings_.drain_timeout;
+    LOG_INFO("draining: %zu factor jobs and %zu fetches in flight", cpu_pending(),
+             fetcher_ ? fetcher_->inflight() : 0);
+}
+
+bool Server::drained() const {
+    return cpu_pending() == 0 && (!fetcher_ || fetcher_->inflight() == 0);
+}
+
+// Splits [routing..., "", body] and answers anything malformed with bad_request.
+// A message without a delimiter still has the ROUTER's identity frame to answer to.
+void Server::request_handle(Clock::time_point received) {
+    ++counters_.received;
+    std::size_t delim = find_delimiter(frames_);
+    std::size_t routing_end = delim < frames_.size() ? delim : 1;
+    std::size_t body_at = delim < frames_.size() ? delim + 1 : 1;
+    std::span<zmq::message_t> routing(frames_.data(), routing_end);
+    if (body_at + 1 != frames_.size()) {
+        reply_error(routing, std::nullopt, received, ErrorCode::bad_request,
+                    "expected [empty delimiter, one msgpack body] frames");
+        return;
+    }
+    request_dispatch(routing, view(frames_[body_at]), received);
+}
+
+void Server::request_dispatch(std::span<zmq::message_t> routing, std::string_view body,
+                              Clock::time_point received) {
+    auto& r = request_;
+    if (body.size() > settings_.max_msg_bytes) {
+        reply_error(routing, std::nullopt, received, ErrorCode::too_large,
+                    "request exceeds the server's message size limit");
+        return;
+    }
+    if (!decoder_.decode(body, r, decode_error_)) {
+        reply_error(routing, r.id, received, decode_error_.code, decode_error_.message);
+        return;
+    }
+    if (!serves(settings_.mode, r.op)) {
+        reply_error(routing, r.id, received, ErrorCode::unsupported_op,
+                    "this server does not serve this op (see --mode)");
+    } else if (draining_) {
+        reply_error(routing, r.id, received, ErrorCode::overloaded, "server is shutting down");
+    } else if (r.deadline_ms && *r.deadline_ms == 0) {
+        reply_error(routing, r.id, received, ErrorCode::deadline_exceeded, "deadline_ms is 0");
+    } else if (r.op == proto::Op::echo) {
+        proto::encode_echo(reply_, {r.id, settings_.name, us_since(received)}, r.data,
+                           r.data_is_str);
+        reply_send(routing);
+    } else if (r.op == proto::Op::factor) {
+        factor_start(routing, received);
+    } else {
+        fetch_start(routing, received);
+    }
+}
+
+void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point received) {
+    auto& r = request_;
+    std::optional<Clock::time_point> deadline;
+    if (r.deadline_ms) deadline = received + milliseconds(*r.deadline_ms);
+    if (all_small(r.ns)) {
+        inline_job_.id = r.id;
+        inline_job_.ns.swap(r.ns);
+        inline_job_.batch = r.batch;
+        inline_job_.received = received;
+        inline_job_.deadline = deadline;
+        factor_encode(inline_job_, settings_.name, inline_scratch_);
+        inline_job_.ns.swap(r.ns);
+        reply_.clear();
+        reply_.write(inline_scratch_.reply.data(), inline_scratch_.reply.size());
+        reply_send(routing);
+        return;
+    }
+    CpuJob* job = pool_->job_acquire();
+    if (!job) {
+        reply_error(routing, r.id, received, ErrorCode::overloaded, "factor queue is full");
+        return;
+    }
+    job->routing.clear();
+    for (auto& frame : routing) job->routing.push_back(std::move(frame));
+    job->id = r.id;
+    job->ns.swap(r.ns);
+    job->batch = r.batch;
+    job->received = received;
+    job->deadline = deadline;
+    ++cpu_submitted_;
+    pool_->job_submit(job);
+}
+
+void Server::fetch_start(std::span<zmq::message_t> routing, Clock::time_point received) {
+    auto& r = request_;
+    if (!is_http_url(r.fetch.url)) {
+        reply_error(routing, r.id, received, ErrorCode::bad_request,
+                    "url must start with http:// or https://");
+        return;
+    }
+    milliseconds timeout(r.fetch.timeout_ms);
+    bool deadline_bound = r.deadline_ms && milliseconds(*r.deadline_ms) < timeout;
+    if (deadline_bound) timeout = milliseconds(*r.deadline_ms);
+    if (!fetcher_->fetch_start(r.fetch, routing, r.id, received, timeout, deadline_bound))
+        reply_error(routing, r.id, received, ErrorCode::overloaded, "too many fetches in flight");
+}
+
+void Server::fetch_done(FetchJob& job, const FetchOutcome& o) {
+    proto::ReplyHeader h{job.id, settings_.name, us_since(job.received)};
+    if (o.ok) {
+        proto::encode_fetch(reply_, h, o.result);
+    } else {
+        proto::encode_error(reply_, h, o.code, o.message);
+        ++counters_.errors[static_cast<std::size_t>(o.code)];
+    }
+    reply_send(job.routing);
+}
+
+void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
+                         Clock::time_point received, ErrorCode code, std::string_view message) {
+    ++counters_.errors[static_cast<std::size_t>(code)];
+    LOG_DEBUG("request %s: %s: %s", id ? std::to_string(*id).c_str() : "nil",
+              proto::to_string(code).data(), std::string(message).c_str());
+    proto::encode_error(reply_, {id, settings_.name, us_since(received)}, code, message);
+    reply_send(routing);
+}
+
+void Server::reply_send(std::span<zmq::message_t> routing) {
+    ++counters_.answered;
+    send_routed(router_, routing, {reply_.data(), reply_.size()});
+}
+
+void Server::stats_log() {
+    auto now = Clock::now();
+    double secs = duration<double>(now - last_stats_).count();
+    std::uint64_t errors = 0, last_errors = 0;
+    for (auto e : counters_.errors) errors += e;
+    for (auto e : last_counters_.errors) last_errors += e;
+    LOG_INFO("stats: %.0f req/s, received %llu, answered %llu, errors %llu (+%llu), factor in flight "
+             "%zu, fetches in flight %zu",
+             (counters_.received - last_counters_.received) / std::max(secs, 1e-9),
+             static_cast<unsigned long long>(counters_.received),
+             static_cast<unsigned long long>(counters_.answered),
+             static_cast<unsigned long long>(errors),
+             static_cast<unsigned long long>(errors - last_errors), cpu_pending(),
+             fetcher_ ? fetcher_->inflight() : 0);
+    last_counters_ = counters_;
+    last_stats_ = now;
+}
+
+} // namespace zlb::server

@@ -1,0 +1,79 @@
+#pragma once
+// zlb-server: one ROUTER socket owned by one thread. Echo is answered inline, factor
+// jobs go to a fixed worker pool, fetches to a libcurl multi handle; both come back
+// through the same poll loop. Past their bounds requests are answered `overloaded`.
+#include "core/zmq_util.hpp"
+#include "proto/codec.hpp"
+#include "server/cpu_pool.hpp"
+#include "server/fetcher.hpp"
+#include "server/settings.hpp"
+
+#include <zmq.hpp>
+
+#include <array>
+#include <memory>
+#include <optional>
+
+namespace zlb::server {
+
+struct Counters {
+    std::uint64_t received = 0;
+    std::uint64_t answered = 0;
+    std::array<std::uint64_t, 9> errors{}; // by proto::ErrorCode, of those answered
+};
+
+class Server {
+public:
+    // Binds every endpoint; throws std::runtime_error / zmq::error_t on bad settings.
+    explicit Server(Settings settings);
+    ~Server();
+
+    // Serves until SIGTERM/SIGINT, then drains. Returns the process exit code.
+    int run();
+    // One turn of the loop: wait up to max_wait for work, then handle what is ready.
+    void poll_once(std::chrono::milliseconds max_wait);
+    void drain_begin();
+    bool drained() const;
+    const Counters& counters() const { return counters_; }
+    const std::string& name() const { return settings_.name; }
+
+private:
+    void request_handle(Clock::time_point received);
+    void request_dispatch(std::span<zmq::message_t> routing, std::string_view body,
+                          Clock::time_point received);
+    void factor_start(std::span<zmq::message_t> routing, Clock::time_point received);
+    void fetch_start(std::span<zmq::message_t> routing, Clock::time_point received);
+    void reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
+                     Clock::time_point received, proto::ErrorCode code, std::string_view message);
+    void reply_send(std::span<zmq::message_t> routing);
+    void fetch_done(FetchJob& job, const FetchOutcome& outcome);
+    std::size_t cpu_pending() const { return cpu_submitted_ - cpu_forwarded_; }
+    void stats_log();
+
+    Settings settings_;
+    int signal_fd_ = -1;
+    zmq::context_t ctx_;
+    zmq::socket_t router_;
+    std::unique_ptr<CpuPool> pool_;
+    std::unique_ptr<Fetcher> fetcher_;
+    bool draining_ = false;
+    Clock::time_point drain_deadline_;
+
+    // Reused across messages: the hot path allocates nothing it can avoid.
+    std::vector<zmq::message_t> frames_;
+    std::vector<zmq::pollitem_t> items_;
+    proto::RequestDecoder decoder_;
+    proto::Request request_;
+    proto::DecodeError decode_error_;
+    msgpack::sbuffer reply_{4096};
+    CpuJob inline_job_;
+    FactorScratch inline_scratch_;
+
+    Counters counters_;
+    std::uint64_t cpu_submitted_ = 0;
+    std::uint64_t cpu_forwarded_ = 0;
+    Counters last_counters_;
+    Clock::time_point last_stats_ = Clock::now();
+};
+
+} // namespace zlb::server

@@ -1,0 +1,25 @@
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace zlb::server {
+
+enum class Mode { cpu, io, all };
+
+struct Settings {
+    std::vector<std::string> binds;
+    std::string name; // defaults to host:pid
+    Mode mode = Mode::all;
+    unsigned threads = 0;             // factor workers; 0 = number of cores
+    std::size_t max_inflight = 1000;  // concurrent fetches
+    std::size_t cpu_queue = 0;        // queued factor jobs; 0 = 256 per worker
+    std::size_t max_msg_bytes = 1 << 20;
+    std::chrono::milliseconds stats_interval{10'000};
+    std::chrono::milliseconds drain_timeout{60'000};
+    std::chrono::milliseconds fetch_connect_timeout{10'000};
+};
+
+} // namespace zlb::server
