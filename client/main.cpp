@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <map>
 #include <unistd.h>
 
 namespace {
@@ -22,6 +21,7 @@ struct Flags {
     bool no_verify = false;
     bool quiet = false;
     std::string log_level = "warn";
+    std::string op = "echo";
 };
 
 void flags_add(CLI::App& app, Flags& f) {
@@ -30,11 +30,9 @@ void flags_add(CLI::App& app, Flags& f) {
                    "Server endpoint, repeatable; port ranges like tcp://127.0.0.1:8004-8011");
     app.add_option("--endpoints-file", f.endpoints_file, "File with one endpoint or range per line")
         ->check(CLI::ExistingFile);
-    const std::map<std::string, zlb::proto::Op> ops{
-        {"echo", zlb::proto::Op::echo}, {"factor", zlb::proto::Op::factor}, {"fetch", zlb::proto::Op::fetch}};
-    app.add_option("--op", w.op, "echo, factor or fetch")
-        ->transform(CLI::CheckedTransformer(ops))
-        ->default_str("echo");
+    app.add_option("--op", f.op, "echo, factor or fetch")
+        ->check(CLI::IsMember({"echo", "factor", "fetch"}))
+        ->capture_default_str();
     app.add_option("--input", w.input, "One number, URL or payload per line; - for stdin");
     app.add_option("--repeat", w.repeat, "Send the items this many times")
         ->check(CLI::PositiveNumber)->capture_default_str();
@@ -75,6 +73,7 @@ zlb::client::Settings settings_from(Flags& f) {
     if (!f.endpoints_file.empty())
         for (auto& ep : zlb::client::endpoints_read(f.endpoints_file)) s.endpoints.push_back(std::move(ep));
     if (s.endpoints.empty()) throw std::invalid_argument("give servers with --connect or --endpoints-file");
+    s.work.op = *zlb::proto::parse_op(f.op);
     s.timeout = std::chrono::milliseconds(f.timeout_ms);
     s.connect_wait = std::chrono::milliseconds(f.connect_wait_ms);
     if (f.deadline_ms) s.work.deadline_ms = f.deadline_ms;

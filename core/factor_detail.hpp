@@ -1,0 +1,45 @@
+#pragma once
+// Internal building blocks of zlb::factorize, exposed for the tests and the benchmark.
+// Every function here is pure: no globals, no heap, safe to call from any thread.
+#include "core/u128.hpp"
+
+#include <cstdint>
+
+namespace zlb::detail {
+
+// Deterministic Miller-Rabin for odd n >= 3 that fits 64 bits (trial division not required).
+bool is_prime64(std::uint64_t n);
+
+// Baillie-PSW (strong base-2 Miller-Rabin + extra strong Lucas) for odd n >= 2^64 that has no
+// prime factor below 64.
+bool is_prime_bpsw128(u128 n);
+
+// floor(n^(1/k)) for k >= 2.
+u128 integer_root(u128 n, unsigned k);
+
+// If n == r^k for some prime k <= max_exponent and r > 1, returns r and sets k (the smallest
+// such k); otherwise returns 0.
+u128 perfect_power_root(u128 n, unsigned max_exponent, unsigned& k);
+
+// Fermat's method for at most `steps` steps: finds a factor quickly when n = p*q with p and q
+// within about n^(1/4) of each other. Returns 0 when nothing was found. n must be odd.
+u128 fermat_factor(u128 n, unsigned steps);
+
+// Pollard-Brent rho with x -> x^2 + c. Returns a factor of odd composite n that may be n itself
+// (a failed attempt: retry with another c) or 0 when the iteration budget ran out.
+std::uint64_t rho64(std::uint64_t n, std::uint64_t c, std::uint64_t max_iterations);
+u128 rho128(u128 n, u128 c, std::uint64_t max_iterations);
+
+// Lenstra ECM on odd composite n that is not a perfect power and has no prime factor below
+// 1024. Returns a proper factor (1 < d < n). Runs until it succeeds: curve parameters change
+// with every attempt and the bounds grow, with Pollard rho as the last resort.
+std::uint64_t ecm64(std::uint64_t n);
+u128 ecm128(u128 n);
+
+// One ECM curve with Suyama parameter sigma and explicit bounds; returns gcd found (1 when the
+// curve failed, n when every factor was found at once). For tests and tuning.
+std::uint64_t ecm64_curve(std::uint64_t n, std::uint32_t sigma, std::uint32_t b1,
+                          std::uint32_t b2);
+u128 ecm128_curve(u128 n, std::uint32_t sigma, std::uint32_t b1, std::uint32_t b2);
+
+} // namespace zlb::detail

@@ -1,0 +1,89 @@
+// Integer roots, perfect powers and Fermat's method.
+//
+// ECM and rho are poor at splitting p^k and hopeless at p*q with p and q close together and both
+// near 2^64, while these cheap special-purpose checks catch exactly those cases.
+#include "core/factor_detail.hpp"
+#include "core/montgomery.hpp"
+
+#include <cmath>
+#include <cstdint>
+
+namespace zlb::detail {
+namespace {
+
+// Compares x^k with n without overflowing: -1, 0 or 1.
+int compare_power(u128 x, unsigned k, u128 n) {
+    u128 acc = 1;
+    for (unsigned i = 0; i < k; ++i) {
+        if (x != 0 && acc > n / x) return 1;
+        acc *= x;
+    }
+    return acc < n ? -1 : (acc == n ? 0 : 1);
+}
+
+// Squares modulo 64, 63 and 65 as bit masks; a non-square fails one of them with probability
+// about 0.95, sparing most candidates the square root.
+constexpr auto residue_mask = [](unsigned mod) {
+    u128 mask = 0;
+    for (unsigned i = 0; i < mod; ++i) mask |= u128(1) << (i * i % mod);
+    return mask;
+};
+constexpr u128 kSquares64 = residue_mask(64), kSquares63 = residue_mask(63),
+               kSquares65 = residue_mask(65);
+
+bool maybe_square(u128 x) {
+    if (((kSquares64 >> static_cast<unsigned>(x & 63)) & 1) == 0) return false;
+    const auto low = static_cast<std::uint64_t>(x % (63u * 65u));
+    return ((kSquares63 >> (low % 63)) & 1) != 0 && ((kSquares65 >> (low % 65)) & 1) != 0;
+}
+
+} // namespace
+
+u128 integer_root(u128 n, unsigned k) {
+    if (n < 2 || k == 1) return n;
+    if (k >= 128) return 1;
+    // long double carries 64 mantissa bits, so the estimate is off by at most a few units; the
+    // loops below make it exact.
+    const long double est = std::pow(static_cast<long double>(n), 1.0L / k);
+    u128 x = est >= 18446744073709551615.0L ? ~std::uint64_t(0) : static_cast<u128>(est);
+    while (x > 0 && compare_power(x, k, n) > 0) --x;
+    while (compare_power(x + 1, k, n) <= 0) ++x;
+    return x;
+}
+
+u128 perfect_power_root(u128 n, unsigned max_exponent, unsigned& k) {
+    static constexpr unsigned kExponents[] = {2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37,
+                                              41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
+                                              97, 101, 103, 107, 109, 113, 127};
+    if (n < 4) return 0;
+    for (unsigned e : kExponents) {
+        if (e > max_exponent) break;
+        if (e == 2 && !maybe_square(n)) continue;
+        const u128 r = integer_root(n, e);
+        if (r > 1 && compare_power(r, e, n) == 0) {
+            k = e;
+            return r;
+        }
+    }
+    return 0;
+}
+
+u128 fermat_factor(u128 n, unsigned steps) {
+    // Walk a upward from ceil(sqrt(n)) looking for a^2 - n = b^2, so n = (a - b)(a + b).
+    // Unsigned wraparound keeps a^2 - n exact even where a^2 itself would overflow.
+    u128 a = integer_root(n, 2);
+    if (a * a == n) return a;
+    ++a;
+    u128 b2 = a * a - n;
+    for (unsigned i = 0; i < steps; ++i) {
+        if (maybe_square(b2)) {
+            const u128 b = integer_root(b2, 2);
+            if (b * b == b2 && a - b > 1) return a - b;
+        }
+        b2 += 2 * a + 1;
+        ++a;
+    }
+    return 0;
+}
+
+} // namespace zlb::detail

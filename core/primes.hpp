@@ -1,0 +1,86 @@
+#pragma once
+// Small primes for factorization, all computed at compile time: the primes below 2^16, the
+// trial-division table (odd primes below 1024 with their inverses modulo 2^64 and 2^128), and
+// a segmented sieve that enumerates primes up to 2^32 from a fixed stack buffer.
+#include "core/u128.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace zlb::detail {
+
+inline constexpr std::uint32_t kPrimes16Limit = 1u << 16;
+inline constexpr std::size_t kPrimes16Count = 6542; // primes below 2^16
+
+inline constexpr auto kPrimes16 = [] {
+    std::array<bool, kPrimes16Limit> composite{};
+    std::array<std::uint16_t, kPrimes16Count> primes{};
+    std::size_t count = 0;
+    for (std::uint32_t i = 2; i < kPrimes16Limit; ++i) {
+        if (composite[i]) continue;
+        primes[count++] = static_cast<std::uint16_t>(i);
+        for (std::uint32_t j = i * i; j < kPrimes16Limit; j += i) composite[j] = true;
+    }
+    return primes;
+}();
+
+// Trial division covers the odd primes below this bound, so any cofactor left below its square
+// is prime.
+inline constexpr std::uint32_t kTrialLimit = 1024;
+inline constexpr std::size_t kTrialCount = 171; // odd primes below 1024
+
+struct TrialPrime {
+    std::uint32_t p;
+    // x is divisible by p exactly when x * inv (mod 2^w) <= max / p: multiplication by the
+    // inverse is a bijection that maps the multiples of p onto [0, max/p].
+    std::uint64_t inv64, lim64;
+    u128 inv128, lim128;
+};
+
+inline constexpr auto kTrialPrimes = [] {
+    std::array<TrialPrime, kTrialCount> table{};
+    for (std::size_t i = 0; i < kTrialCount; ++i) {
+        const std::uint32_t p = kPrimes16[i + 1];
+        std::uint64_t inv64 = p;
+        for (int k = 0; k < 5; ++k) inv64 *= 2 - p * inv64;
+        u128 inv128 = p;
+        for (int k = 0; k < 6; ++k) inv128 *= 2 - p * inv128;
+        table[i] = {p, inv64, ~std::uint64_t(0) / p, inv128, ~u128(0) / p};
+    }
+    return table;
+}();
+static_assert(kPrimes16[kTrialCount] < kTrialLimit && kPrimes16[kTrialCount + 1] > kTrialLimit);
+
+// Calls f(p) for every prime p with lo <= p < hi, in increasing order; hi must not exceed 2^32.
+// Above 2^16 it sieves odd numbers in 32 KiB windows with the compile-time table, so it never
+// touches the heap. f returns false to stop early.
+template <class F> void for_each_prime(std::uint64_t lo, std::uint64_t hi, F&& f) {
+    for (std::size_t i = 0; i < kPrimes16Count; ++i) {
+        const std::uint32_t p = kPrimes16[i];
+        if (p >= hi) return;
+        if (p >= lo && !f(std::uint64_t(p))) return;
+    }
+    constexpr std::uint64_t kWindow = 1u << 16; // numbers per window, odd ones only stored
+    std::array<bool, kWindow / 2> composite;
+    std::uint64_t start = lo > kPrimes16Limit ? lo & ~std::uint64_t(1) : kPrimes16Limit;
+    for (; start < hi; start += kWindow) {
+        composite.fill(false);
+        const std::uint64_t end = start + kWindow; // window holds the odd numbers in [start, end)
+        for (std::size_t i = 1; i < kPrimes16Count; ++i) {
+            const std::uint64_t p = kPrimes16[i];
+            if (p * p >= end) break;
+            std::uint64_t first = (start + p - 1) / p * p;
+            if (first < p * p) first = p * p;
+            if ((first & 1) == 0) first += p;
+            for (std::uint64_t m = first; m < end; m += 2 * p) composite[(m - start) / 2] = true;
+        }
+        for (std::uint64_t k = 0; k < kWindow / 2; ++k) {
+            const std::uint64_t m = start + 2 * k + 1;
+            if (m >= hi) return;
+            if (m >= lo && !composite[k] && !f(m)) return;
+        }
+    }
+}
+
+} // namespace zlb::detail

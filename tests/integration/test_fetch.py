@@ -1,0 +1,139 @@
+"""Fetches against the real loopback nginx target: statuses, bodies, limits, timeouts,
+and SIGTERM draining in-flight fetches."""
+import signal
+import time
+
+import msgpack
+import zmq
+
+from zlbtest import HttpTarget, Server, free_port, main
+
+CTX = zmq.Context.instance()
+http = HttpTarget()
+server = Server("--mode", "io")
+
+
+def dealer(endpoint=None):
+    s = CTX.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint or server.endpoint)
+    return s
+
+
+def fetch(url, sock=None, wait_ms=15000, **params):
+    s = sock or dealer()
+    s.send_multipart([b"", msgpack.packb({"v": 1, "id": 1, "op": "fetch", "url": url, **params})])
+    assert s.poll(wait_ms), f"no reply for {url}"
+    return msgpack.unpackb(s.recv_multipart()[1], raw=False)
+
+
+def test_status_codes_are_ok_replies():
+    for code in (200, 404, 500):
+        r = fetch(f"{http.base}/status/{code}")
+        assert r["ok"] is True and r["status"] == code, r
+        assert r["elapsed_us"] > 0 and "body" not in r
+
+
+def test_body_and_bytes():
+    r = fetch(f"{http.base}/delay/0/hello", want_body=True)
+    assert r["ok"] and r["status"] == 200, r
+    assert r["body"] == b"hello\n" or r["body"] == b"hello", r
+    assert r["bytes"] == len(r["body"])
+    assert r["content_type"].startswith("text/plain"), r
+    r = fetch(f"{http.base}/bytes/5000")
+    assert r["bytes"] == 5000 and "body" not in r, r
+
+
+def test_head_has_no_body():
+    r = fetch(f"{http.base}/bytes/5000", method="HEAD", want_body=True)
+    assert r["ok"] and r["status"] == 200 and r["bytes"] == 0, r
+
+
+def test_max_bytes_gives_too_large():
+    r = fetch(f"{http.base}/bytes/5000", max_bytes=1000)
+    assert r["ok"] is False and r["error"]["code"] == "too_large", r
+
+
+def test_redirects_are_followed():
+    r = fetch(f"{http.base}/redirect/3")
+    assert r["ok"] and r["status"] == 200, r
+
+
+def test_short_timeout_gives_timeout():
+    start = time.monotonic()
+    r = fetch(f"{http.base}/delay/2/slow", timeout_ms=300)
+    assert r["ok"] is False and r["error"]["code"] == "timeout", r
+    assert time.monotonic() - start < 1.5
+
+
+def test_deadline_shorter_than_timeout_gives_deadline_exceeded():
+    r = fetch(f"{http.base}/delay/2/slow", deadline_ms=300)
+    assert r["ok"] is False and r["error"]["code"] == "deadline_exceeded", r
+
+
+def test_refused_connection_is_fetch_failed():
+    r = fetch(f"http://127.0.0.1:{free_port()}/")
+    assert r["ok"] is False and r["error"]["code"] == "fetch_failed", r
+
+
+def test_concurrent_fetches_overlap():
+    s = dealer()
+    n = 200
+    start = time.monotonic()
+    for i in range(n):
+        s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "fetch",
+                                              "url": f"{http.base}/delay/1/{i}"})])
+    ids = set()
+    for _ in range(n):
+        assert s.poll(10000)
+        r = msgpack.unpackb(s.recv_multipart()[1], raw=False)
+        assert r["ok"] and r["status"] == 200, r
+        ids.add(r["id"])
+    assert ids == set(range(n))
+    assert time.monotonic() - start < 3.5, "1 s fetches did not run concurrently"
+
+
+def test_overloaded_past_max_inflight():
+    small = Server("--mode", "io", "--max-inflight", "2")
+    s = dealer(small.endpoint)
+    for i in range(5):
+        s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "fetch",
+                                              "url": f"{http.base}/delay/0.5/{i}"})])
+    codes = []
+    for _ in range(5):
+        assert s.poll(10000)
+        r = msgpack.unpackb(s.recv_multipart()[1], raw=False)
+        codes.append("ok" if r["ok"] else r["error"]["code"])
+    assert codes.count("ok") == 2 and codes.count("overloaded") == 3, codes
+    assert small.stop() == 0
+
+
+def test_sigterm_drains_inflight_fetches():
+    s = dealer()
+    n = 50
+    for i in range(n):
+        s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "fetch",
+                                              "url": f"{http.base}/delay/1/{i}"})])
+    # Requests on one connection are read in order: once this echo is answered the
+    # server holds all the fetches above.
+    s.send_multipart([b"", msgpack.packb({"v": 1, "id": 10_000, "op": "echo", "data": b"mark"})])
+    answered = set()
+    while 10_000 not in answered:
+        assert s.poll(5000)
+        answered.add(msgpack.unpackb(s.recv_multipart()[1], raw=False)["id"])
+    server.signal(signal.SIGTERM)
+    while len(answered) < n + 1:
+        assert s.poll(5000), f"only {len(answered) - 1} of {n} fetches answered after SIGTERM"
+        r = msgpack.unpackb(s.recv_multipart()[1], raw=False)
+        assert r["ok"] and r["status"] == 200, r
+        answered.add(r["id"])
+    assert server.proc.wait(timeout=10) == 0
+    assert "drained" in server.log_text()
+
+
+if __name__ == "__main__":
+    main([test_status_codes_are_ok_replies, test_body_and_bytes, test_head_has_no_body,
+          test_max_bytes_gives_too_large, test_redirects_are_followed,
+          test_short_timeout_gives_timeout, test_deadline_shorter_than_timeout_gives_deadline_exceeded,
+          test_refused_connection_is_fetch_failed, test_concurrent_fetches_overlap,
+          test_overloaded_past_max_inflight, test_sigterm_drains_inflight_fetches])
