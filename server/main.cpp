@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include <map>
 #include <unistd.h>
 
 namespace {
@@ -27,10 +26,10 @@ int main(int argc, char** argv) {
     app.add_option("--bind", s.binds, "Endpoint to bind, e.g. tcp://127.0.0.1:8004 (repeatable)")
         ->required();
     app.add_option("--name", s.name, "Name reported in every reply (default host:pid)");
-    const std::map<std::string, Mode> modes{{"cpu", Mode::cpu}, {"io", Mode::io}, {"all", Mode::all}};
-    app.add_option("--mode", s.mode, "Ops served: cpu (factor), io (fetch) or all; echo always")
-        ->transform(CLI::CheckedTransformer(modes))
-        ->default_str("all");
+    std::string mode = "all";
+    app.add_option("--mode", mode, "Ops served: cpu (factor), io (fetch) or all; echo always")
+        ->check(CLI::IsMember({"cpu", "io", "all"}))
+        ->capture_default_str();
     app.add_option("--threads", s.threads, "Factor worker threads (default: number of cores)")
         ->check(CLI::Range(1u, 1024u));
     app.add_option("--max-inflight", s.max_inflight, "Concurrent fetches before overloaded")
@@ -54,6 +53,7 @@ int main(int argc, char** argv) {
         return app.exit(e) == 0 ? 0 : 2;
     }
     if (s.name.empty()) s.name = default_name();
+    s.mode = mode == "cpu" ? Mode::cpu : mode == "io" ? Mode::io : Mode::all;
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
     zlb::set_log_name("zlb-server");
     zlb::set_log_level(*zlb::parse_log_level(log_level));

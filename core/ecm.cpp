@@ -1,0 +1,251 @@
+// Lenstra's elliptic curve method: drivers, bounds and the precomputed 64-bit plans.
+//
+// A curve E mod n hides E mod q for every prime q | n. Stage 1 computes k*P with k the product
+// of all prime powers up to B1; if #E(F_q) is B1-smooth, k*P is the point at infinity mod q
+// and q divides its Z coordinate. Stage 2 (see ecm_curve.hpp) also catches orders with one
+// extra prime in (B1, B2]. Each curve is a fresh, independent chance, so a failure just means
+// trying the next Suyama sigma; bounds grow when many curves have failed, which covers larger
+// factors than expected.
+//
+// Below 2^64 everything about a curve except its sigma is fixed by the plan for the size of n,
+// so the stage-1 multiplier and the stage-2 prime masks are compile-time tables. Above 2^64
+// the bounds grow without limit, so primes are enumerated at run time by a segmented sieve.
+#include "core/ecm_curve.hpp"
+#include "core/factor_detail.hpp"
+#include "core/montgomery.hpp"
+#include "core/primes.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+
+namespace zlb::detail {
+namespace {
+
+constexpr unsigned kSmallD = 210;   // 24 babies: right for B2 up to a few 10^4
+constexpr unsigned kLargeD = 2310;  // 240 babies: for B2 in the millions
+constexpr std::uint32_t kFirstSigma = 6; // 0, 1, 3, 5 are degenerate
+constexpr std::uint64_t kMaxBound = std::numeric_limits<std::uint32_t>::max() - kLargeD;
+
+// Stage-1 multiplier: every p^e <= b1, plus each prime up to D/2 once so that stage 2 can start
+// at its first giant step i >= 1.
+constexpr std::uint64_t prime_power_at_most(std::uint64_t p, std::uint64_t b1) {
+    std::uint64_t q = p;
+    while (q <= b1 / p) q *= p;
+    return q;
+}
+
+// ---- compile-time plans for n < 2^64 ----
+
+template <unsigned B1, unsigned B2> struct Plan64Data {
+    using Babies = BabySteps<kSmallD>;
+    static constexpr std::uint64_t lo = std::max(B1, kSmallD / 2) + 1;
+    static constexpr std::uint64_t first_giant = Babies::giant_of(lo);
+    static constexpr unsigned giants = Babies::giant_of(B2) - first_giant + 1;
+    static constexpr unsigned words = (B1 + kSmallD) * 3 / 2 / 64 + 2;
+
+    std::array<std::uint64_t, words> k{};
+    int bits = 0;
+    std::array<Babies::Mask, giants> masks{};
+};
+
+template <unsigned B1, unsigned B2> constexpr Plan64Data<B1, B2> make_plan64() {
+    using P = Plan64Data<B1, B2>;
+    P plan;
+    plan.k[0] = 1;
+    for (std::uint32_t p : kPrimes16) {
+        if (p > B2) break;
+        if (p < P::lo) {
+            const std::uint64_t q = p <= B1 ? prime_power_at_most(p, B1) : p;
+            u128 carry = 0;
+            for (auto& w : plan.k) {
+                const u128 t = u128(w) * q + carry;
+                w = static_cast<std::uint64_t>(t);
+                carry = t >> 64;
+            }
+        } else {
+            P::Babies::mark(plan.masks[P::Babies::giant_of(p) - P::first_giant], p,
+                            P::Babies::giant_of(p));
+        }
+    }
+    for (int i = P::words - 1; i >= 0; --i) {
+        if (plan.k[i] != 0) {
+            plan.bits = 64 * i + std::bit_width(plan.k[i]);
+            break;
+        }
+    }
+    return plan;
+}
+
+template <unsigned B1, unsigned B2> inline constexpr auto kPlan64 = make_plan64<B1, B2>();
+
+struct Plan64View {
+    std::uint32_t b1, b2;
+    const std::uint64_t* k;
+    int bits;
+    std::uint64_t first_giant;
+    unsigned giants;
+    const BabySteps<kSmallD>::Mask* masks;
+    unsigned curves; // curves at this plan before moving on to the next one
+};
+
+template <unsigned B1, unsigned B2> constexpr Plan64View view64(unsigned curves) {
+    const auto& p = kPlan64<B1, B2>;
+    return {B1, B2, p.k.data(), p.bits, p.first_giant, p.giants, p.masks.data(), curves};
+}
+
+// B1 grows with n because the smallest factor can be as large as sqrt(n); B2 = 25 * B1 keeps
+// stage 2 at roughly the cost of stage 1.
+constexpr Plan64View kPlans64[] = {
+    view64<27, 1350>(6),     view64<47, 2350>(8),     view64<85, 4250>(16),
+    view64<125, 6250>(24),   view64<165, 8250>(32),   view64<205, 10250>(48),
+    view64<400, 20000>(100), view64<1000, 50000>(200),
+};
+constexpr unsigned kPlanCount64 = sizeof(kPlans64) / sizeof(kPlans64[0]);
+
+unsigned first_plan64(int bits) {
+    if (bits <= 44) return 0;
+    if (bits <= 48) return 1;
+    if (bits <= 52) return 2;
+    if (bits <= 58) return 3;
+    if (bits <= 62) return 4;
+    return 5;
+}
+
+std::uint64_t run_plan64(const Mont64& m, std::uint32_t sigma, const Plan64View& plan) {
+    std::uint64_t x1 = 0, a24 = 0;
+    const std::uint64_t g = suyama_curve(m, sigma, x1, a24);
+    if (g != 1) return g;
+    const Curve<Mont64> curve{m, a24};
+    const auto q = curve.ladder_affine(x1, plan.k, plan.bits);
+    const std::uint64_t n = m.modulus();
+    const std::uint64_t g1 = binary_gcd(q.z, n);
+    if (g1 != 1) return g1;
+    Stage2<Mont64, kSmallD> s2(curve, q, plan.first_giant);
+    for (unsigned i = 0; i < plan.giants; ++i) {
+        if (i != 0) s2.next_giant();
+        s2.accumulate(plan.masks[i]);
+    }
+    return binary_gcd(s2.product(), n);
+}
+
+// ---- run-time bounds, any width ----
+
+template <class M, unsigned D>
+typename M::T stage2_runtime(const Curve<M>& curve, const XZ<typename M::T>& q, std::uint64_t b1,
+                             std::uint64_t b2) {
+    using Babies = BabySteps<D>;
+    const std::uint64_t lo = std::max<std::uint64_t>(b1, D / 2) + 1;
+    Stage2<M, D> s2(curve, q, Babies::giant_of(lo));
+    typename Babies::Mask mask{};
+    for_each_prime(lo, b2 + 1, [&](std::uint64_t p) {
+        const std::uint64_t i = Babies::giant_of(p);
+        if (i != s2.giant_index()) {
+            s2.accumulate(mask);
+            mask = {};
+            while (s2.giant_index() < i) s2.next_giant();
+        }
+        Babies::mark(mask, p, i);
+        return true;
+    });
+    s2.accumulate(mask);
+    return s2.product();
+}
+
+template <class M>
+typename M::T run_curve(const M& m, std::uint32_t sigma, std::uint64_t b1, std::uint64_t b2) {
+    using T = typename M::T;
+    T x1 = 0, a24 = 0;
+    const T g = suyama_curve(m, sigma, x1, a24);
+    if (g != 1) return g;
+    const Curve<M> curve{m, a24};
+    b1 = std::min(b1, kMaxBound);
+    b2 = std::clamp(b2, b1, kMaxBound);
+    const unsigned half_d = b2 - b1 > 100 * kLargeD ? kLargeD / 2 : kSmallD / 2;
+
+    // Stage 1 packs prime powers into 64-bit chunks and runs one ladder per chunk.
+    XZ<T> q{x1, m.one()};
+    std::uint64_t chunk = 1;
+    for_each_prime(2, std::max<std::uint64_t>(b1, half_d) + 1, [&](std::uint64_t p) {
+        const std::uint64_t pe = p <= b1 ? prime_power_at_most(p, b1) : p;
+        if (chunk > std::numeric_limits<std::uint64_t>::max() / pe) {
+            q = curve.ladder(q, chunk)[0];
+            chunk = 1;
+        }
+        chunk *= pe;
+        return true;
+    });
+    q = curve.ladder(q, chunk)[0];
+    const T n = m.modulus();
+    const T g1 = binary_gcd<T>(q.z, n);
+    if (g1 != 1 || b2 <= b1) return g1;
+    const T acc = half_d == kLargeD / 2 ? stage2_runtime<M, kLargeD>(curve, q, b1, b2)
+                                        : stage2_runtime<M, kSmallD>(curve, q, b1, b2);
+    return binary_gcd<T>(acc, n);
+}
+
+struct Level {
+    std::uint64_t b1, b2;
+    unsigned curves;
+};
+
+// Roughly the classic ECM table (15 digits at B1 = 2000, 20 digits at 11000, ...), with a
+// shorter stage 2 than GMP-ECM's because ours is the plain continuation.
+constexpr Level kLevels128[] = {
+    {150, 6000, 8},          {500, 25000, 16},        {2000, 200000, 32},
+    {11000, 1100000, 100},   {50000, 5000000, 300},   {250000, 25000000, 1000},
+};
+
+} // namespace
+
+std::uint64_t ecm64_curve(std::uint64_t n, std::uint32_t sigma, std::uint32_t b1,
+                          std::uint32_t b2) {
+    const Mont64 m(n);
+    return run_curve(m, sigma, b1, b2);
+}
+
+u128 ecm128_curve(u128 n, std::uint32_t sigma, std::uint32_t b1, std::uint32_t b2) {
+    const Mont128 m(n);
+    return run_curve(m, sigma, b1, b2);
+}
+
+std::uint64_t ecm64(std::uint64_t n) {
+    const Mont64 m(n);
+    std::uint32_t sigma = kFirstSigma;
+    for (unsigned p = first_plan64(std::bit_width(n)); p < kPlanCount64; ++p) {
+        for (unsigned c = 0; c < kPlans64[p].curves; ++c) {
+            const std::uint64_t g = run_plan64(m, sigma++, kPlans64[p]);
+            if (g != 1 && g != n) return g;
+        }
+    }
+    // Hundreds of failed curves mean something unusual (or astronomically bad luck); rho always
+    // splits a 64-bit composite eventually, and a new c is a fresh attempt.
+    for (std::uint64_t c = 1;; ++c) {
+        const std::uint64_t g = rho64(n, c, std::numeric_limits<std::uint64_t>::max());
+        if (g != 1 && g != n) return g;
+    }
+}
+
+u128 ecm128(u128 n) {
+    const Mont128 m(n);
+    std::uint32_t sigma = kFirstSigma;
+    Level level = kLevels128[0];
+    for (unsigned li = 0;; ++li) {
+        if (li < sizeof(kLevels128) / sizeof(kLevels128[0])) {
+            level = kLevels128[li];
+        } else {
+            // Beyond the table: keep growing; once the bounds hit the sieve's 2^32 limit only
+            // sigma changes, which still gives independent chances.
+            level.b1 = std::min(level.b1 * 2, kMaxBound / 100);
+            level.b2 = level.b1 * 100;
+        }
+        for (unsigned c = 0; c < level.curves; ++c) {
+            if (sigma == std::numeric_limits<std::uint32_t>::max()) sigma = kFirstSigma + 1;
+            const u128 g = run_curve(m, sigma++, level.b1, level.b2);
+            if (g != 1 && g != n) return g;
+        }
+    }
+}
+
+} // namespace zlb::detail
