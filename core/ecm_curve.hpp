@@ -28,24 +28,24 @@ template <class M> struct Curve {
     using T = typename M::T;
     using Point = XZ<T>;
 
-    const M& m;
+    M m; // a copy: the compiler then knows no store can change n in the hot loops
     T a24; // (A + 2) / 4
 
-    Point dbl(const Point& p) const {
+    [[gnu::always_inline]] Point dbl(const Point& p) const {
         const T s = m.sqr(m.add(p.x, p.z)), d = m.sqr(m.sub(p.x, p.z));
         const T t = m.sub(s, d); // 4 X Z
         return {m.mul(s, d), m.mul(t, m.add(d, m.mul(a24, t)))};
     }
 
     // p + q given diff = p - q.
-    Point add(const Point& p, const Point& q, const Point& diff) const {
+    [[gnu::always_inline]] Point add(const Point& p, const Point& q, const Point& diff) const {
         const T u = m.mul(m.sub(p.x, p.z), m.add(q.x, q.z));
         const T v = m.mul(m.add(p.x, p.z), m.sub(q.x, q.z));
         return {m.mul(diff.z, m.sqr(m.add(u, v))), m.mul(diff.x, m.sqr(m.sub(u, v)))};
     }
 
     // p + q where p - q = (x1 : 1).
-    Point add_affine_diff(const Point& p, const Point& q, T x1) const {
+    [[gnu::always_inline]] Point add_affine_diff(const Point& p, const Point& q, T x1) const {
         const T u = m.mul(m.sub(p.x, p.z), m.add(q.x, q.z));
         const T v = m.mul(m.add(p.x, p.z), m.sub(q.x, q.z));
         return {m.sqr(m.add(u, v)), m.mul(x1, m.sqr(m.sub(u, v)))};
@@ -130,7 +130,7 @@ template <unsigned D> struct BabySteps {
     }();
 
     // Sets the bit of prime p > D/2 in the mask of giant step i = round(p / D).
-    static void mark(Mask& mask, std::uint64_t p, std::uint64_t i) {
+    static constexpr void mark(Mask& mask, std::uint64_t p, std::uint64_t i) {
         const std::uint64_t c = i * D;
         const auto k = static_cast<unsigned>(index[p > c ? p - c : c - p]);
         mask[k / 64] |= std::uint64_t(1) << (k % 64);
@@ -182,15 +182,21 @@ public:
     std::uint64_t giant_index() const { return i_; }
 
     void accumulate(const typename Babies::Mask& mask) {
-        const M& m = c_.m;
+        // Locals, so that the product chain stays in registers instead of round-tripping
+        // through this->acc_ on every step.
+        const M m = c_.m;
+        const Point g = giant_;
+        const T gxz = gxz_;
+        T acc = acc_;
         for (unsigned w = 0; w < Babies::words; ++w) {
             for (std::uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
                 const unsigned k = w * 64 + static_cast<unsigned>(std::countr_zero(bits));
-                T t = m.mul(m.sub(giant_.x, bx_[k]), m.add(giant_.z, bz_[k]));
-                t = m.add(m.sub(t, gxz_), bxz_[k]);
-                acc_ = m.mul(acc_, t);
+                T t = m.mul(m.sub(g.x, bx_[k]), m.add(g.z, bz_[k]));
+                t = m.add(m.sub(t, gxz), bxz_[k]);
+                acc = m.mul(acc, t);
             }
         }
+        acc_ = acc;
     }
 
     void next_giant() {

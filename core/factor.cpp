@@ -1,0 +1,123 @@
+// zlb::factorize: the strategy that ties the algorithms together.
+//
+// 1. Powers of two by a shift, then trial division by the odd primes below 1024 (an exact
+//    division is a multiplication by the inverse of p, so this is cheap). A cofactor below
+//    1024^2 is then prime.
+// 2. Each remaining composite sits on a small fixed-size stack. A cofactor is finished when it
+//    is prime (Miller-Rabin below 2^64, BPSW above). Otherwise cheap special cases come first:
+//    perfect powers, and above 2^64 a few Fermat steps for factors close to sqrt(n).
+// 3. The general split: Pollard-Brent rho for small cofactors, where its sqrt(p) steps beat
+//    the fixed cost of a curve; ECM with 64-bit Montgomery arithmetic up to 2^64, and with
+//    128-bit arithmetic above. Both parts of a split go back on the stack.
+// 4. Sorting restores ascending order.
+//
+// Nothing here allocates except out.push_back, and there is no shared mutable state.
+#include "core/factor.hpp"
+
+#include "core/factor_detail.hpp"
+#include "core/montgomery.hpp"
+#include "core/primes.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+
+namespace zlb {
+namespace {
+
+using detail::kTrialPrimes;
+
+// Below this many bits rho's expected ~1.2 sqrt(p) steps cost less than an ECM curve.
+constexpr int kRhoMaxBits = 42;
+constexpr u128 kPrimeBelow = u128(detail::kTrialLimit) * detail::kTrialLimit;
+
+// Divides out every odd prime below 1024; n is odd on entry.
+void trial_divide(u128& n, std::vector<u128>& out) {
+    std::size_t i = 0;
+    for (; i < kTrialPrimes.size() && (n >> 64) != 0; ++i) {
+        const auto& t = kTrialPrimes[i];
+        while (n * t.inv128 <= t.lim128) {
+            n *= t.inv128; // exact quotient n / p
+            out.push_back(t.p);
+        }
+    }
+    auto small = static_cast<std::uint64_t>(n);
+    if ((n >> 64) == 0) {
+        for (; i < kTrialPrimes.size(); ++i) {
+            const auto& t = kTrialPrimes[i];
+            if (std::uint64_t(t.p) * t.p > small) break;
+            while (small * t.inv64 <= t.lim64) {
+                small *= t.inv64;
+                out.push_back(t.p);
+            }
+        }
+        n = small;
+    }
+    if (n > 1 && n < kPrimeBelow) {
+        out.push_back(n);
+        n = 1;
+    }
+}
+
+// Primality of a cofactor that is odd, has no prime factor below 1024 and is at least 1024^2.
+bool cofactor_is_prime(u128 m) {
+    if ((m >> 64) == 0) return detail::is_prime64(static_cast<std::uint64_t>(m));
+    return detail::is_prime_bpsw128(m);
+}
+
+// A proper factor of a composite m with no factor below 1024 that is not a perfect power.
+u128 split(u128 m) {
+    if ((m >> 64) == 0) {
+        const auto m64 = static_cast<std::uint64_t>(m);
+        if (std::bit_width(m64) > kRhoMaxBits) return detail::ecm64(m64);
+        for (std::uint64_t c = 1;; ++c) {
+            const std::uint64_t g = detail::rho64(m64, c, std::numeric_limits<std::uint64_t>::max());
+            if (g != 1 && g != m64) return g;
+        }
+    }
+    if (const u128 g = detail::fermat_factor(m, 64); g != 0) return g;
+    return detail::ecm128(m);
+}
+
+} // namespace
+
+void factorize(u128 n, std::vector<u128>& out) {
+    if (n == 0) throw std::invalid_argument("factorize: 0 has no prime factorization");
+    out.clear();
+    const int twos = detail::ctz128(n);
+    for (int i = 0; i < twos; ++i) out.push_back(2);
+    n >>= twos;
+    trial_divide(n, out);
+
+    // Each pending cofactor carries its multiplicity, so a perfect power r^k is split only
+    // once. Every value is at least 1024 and together they divide n < 2^128, so at most 12
+    // are ever pending.
+    struct Pending {
+        u128 value;
+        unsigned multiplicity;
+    };
+    std::array<Pending, 16> pending;
+    std::size_t top = 0;
+    if (n != 1) pending[top++] = {n, 1};
+    while (top != 0) {
+        const auto [m, mult] = pending[--top];
+        if (m < kPrimeBelow || cofactor_is_prime(m)) {
+            out.insert(out.end(), mult, m);
+            continue;
+        }
+        // m >= 1031^k limits the exponent of a perfect power to 12.
+        unsigned k = 0;
+        if (const u128 r = detail::perfect_power_root(m, 12, k); r != 0) {
+            pending[top++] = {r, mult * k};
+            continue;
+        }
+        const u128 d = split(m);
+        pending[top++] = {d, mult};
+        pending[top++] = {m / d, mult};
+    }
+    std::sort(out.begin(), out.end());
+}
+
+} // namespace zlb

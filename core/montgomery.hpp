@@ -11,8 +11,13 @@
 // once as templates.
 #include "core/u128.hpp"
 
+#include <array>
 #include <bit>
 #include <cstdint>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
 
 namespace zlb::detail {
 
@@ -94,6 +99,11 @@ template <class T> T binary_inverse(T a, T n, T& g) {
     return u == 1 ? x1 : 0;
 }
 
+// All-ones when c holds. The conditional corrections in Montgomery arithmetic depend on
+// effectively random data, so they are written as masks: a mispredicted branch costs more than
+// the whole multiplication.
+template <class T> inline T mask_if(bool c) { return T(0) - T(c); }
+
 class Mont64 {
 public:
     using T = std::uint64_t;
@@ -112,21 +122,17 @@ public:
     T one() const { return one_; }
     T minus_one() const { return n_ - one_; }
 
-    T mul(T a, T b) const {
+    [[gnu::always_inline]] T mul(T a, T b) const {
         const u128 t = u128(a) * b;
         const auto lo = static_cast<T>(t), hi = static_cast<T>(t >> 64);
         const T m = lo * ninv_;
         const auto mn = static_cast<T>((u128(m) * n_) >> 64);
-        const T r = hi - mn;
-        return hi < mn ? r + n_ : r;
+        return (hi - mn) + (n_ & mask_if<T>(hi < mn));
     }
     T sqr(T a) const { return mul(a, a); }
-    T add(T a, T b) const {
-        // a + b may wrap when n > 2^63; the wrapped value is still correct after subtracting n.
-        const T s = a + b;
-        return (s < a || s >= n_) ? s - n_ : s;
-    }
-    T sub(T a, T b) const { return a >= b ? a - b : a - b + n_; }
+    // a + b == a - (n - b) mod n, and the subtraction form cannot overflow even for n near R.
+    T add(T a, T b) const { return sub(a, n_ - b); }
+    T sub(T a, T b) const { return (a - b) + (n_ & mask_if<T>(a < b)); }
 
     T to(T x) const { return mul(x % n_, r2_); }
     T from(T x) const { return mul(x, 1); }
@@ -152,14 +158,16 @@ private:
     T n_, ninv_, one_, r2_, r3_;
 };
 
+// Two 64-bit limbs with explicit carries. Written on u128 directly, GCC turns the conditional
+// corrections into branches and spends about twice the instructions on carry handling.
 class Mont128 {
 public:
     using T = u128;
 
-    explicit Mont128(T n) : n_(n) {
-        T inv = n;
-        for (int i = 0; i < 6; ++i) inv *= 2 - n * inv;
-        ninv_ = inv;
+    explicit Mont128(T n) : n_(n), n0_(lo(n)), n1_(hi(n)) {
+        std::uint64_t inv = n0_;
+        for (int i = 0; i < 5; ++i) inv *= 2 - n0_ * inv;
+        nq_ = 0 - inv; // -n^-1 mod 2^64: adding m*n with m = t0*nq clears the low limb
         one_ = (T(0) - n) % n;
         // R^2 mod n without a 256-bit division: double R mod n another 128 times.
         T r = one_;
@@ -172,26 +180,38 @@ public:
     T one() const { return one_; }
     T minus_one() const { return n_ - one_; }
 
-    T mul(T a, T b) const {
-        const auto a0 = static_cast<std::uint64_t>(a), a1 = static_cast<std::uint64_t>(a >> 64);
-        const auto b0 = static_cast<std::uint64_t>(b), b1 = static_cast<std::uint64_t>(b >> 64);
+    // Product scanning followed by two word-level REDC steps; the result before the final
+    // correction is below 2n, so it needs a third limb t4 that is 0 or 1.
+    [[gnu::always_inline]] T mul(T a, T b) const {
+        const std::uint64_t a0 = lo(a), a1 = hi(a), b0 = lo(b), b1 = hi(b);
         const u128 p00 = u128(a0) * b0, p01 = u128(a0) * b1;
         const u128 p10 = u128(a1) * b0, p11 = u128(a1) * b1;
-        const u128 mid =
-            (p00 >> 64) + static_cast<std::uint64_t>(p01) + static_cast<std::uint64_t>(p10);
-        const u128 lo = (mid << 64) | static_cast<std::uint64_t>(p00);
-        const u128 hi = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
-        const T m = lo * ninv_;
-        const T mn = mulhi128(m, n_);
-        const T r = hi - mn;
-        return hi < mn ? r + n_ : r;
+        std::uint64_t t0 = lo(p00), t1, t2, t3, t4;
+        unsigned char c = addc(0, hi(p00), lo(p01), t1);
+        c = addc(c, hi(p01), lo(p11), t2);
+        t3 = hi(p11) + c;
+        c = addc(0, t1, lo(p10), t1);
+        c = addc(c, t2, hi(p10), t2);
+        t3 += c; // a*b < 2^256, so no carry out
+
+        reduce_step(t0, t1, t2, t3, t4 = 0);
+        std::uint64_t t5 = 0;
+        reduce_step(t1, t2, t3, t4, t5);
+
+        std::uint64_t s0, s1, unused;
+        c = subb(0, t2, n0_, s0);
+        c = subb(c, t3, n1_, s1);
+        c = subb(c, t4, 0, unused); // borrow here means the value was already below n
+        return add_masked(s0, s1, c);
     }
     T sqr(T a) const { return mul(a, a); }
-    T add(T a, T b) const {
-        const T s = a + b;
-        return (s < a || s >= n_) ? s - n_ : s;
+    T add(T a, T b) const { return sub(a, n_ - b); } // cannot overflow, unlike a + b
+    T sub(T a, T b) const {
+        std::uint64_t d0, d1;
+        unsigned char c = subb(0, lo(a), lo(b), d0);
+        c = subb(c, hi(a), hi(b), d1);
+        return add_masked(d0, d1, c);
     }
-    T sub(T a, T b) const { return a >= b ? a - b : a - b + n_; }
 
     T to(T x) const { return mul(x % n_, r2_); }
     T from(T x) const { return mul(x, 1); }
@@ -212,7 +232,105 @@ public:
     }
 
 private:
-    T n_, ninv_, one_, r2_, r3_;
+    static std::uint64_t lo(u128 x) { return static_cast<std::uint64_t>(x); }
+    static std::uint64_t hi(u128 x) { return static_cast<std::uint64_t>(x >> 64); }
+    // Add/subtract with carry. On x86-64 the intrinsics become adc/sbb chains; GCC does not
+    // recognise the portable spelling as well.
+    static unsigned char addc(unsigned char c, std::uint64_t a, std::uint64_t b,
+                              std::uint64_t& out) {
+#if defined(__x86_64__)
+        unsigned long long r;
+        c = _addcarry_u64(c, a, b, &r);
+        out = r;
+        return c;
+#else
+        const u128 s = u128(a) + b + c;
+        out = lo(s);
+        return static_cast<unsigned char>(hi(s));
+#endif
+    }
+    static unsigned char subb(unsigned char c, std::uint64_t a, std::uint64_t b,
+                              std::uint64_t& out) {
+#if defined(__x86_64__)
+        unsigned long long r;
+        c = _subborrow_u64(c, a, b, &r);
+        out = r;
+        return c;
+#else
+        const u128 d = u128(a) - b - c;
+        out = lo(d);
+        return static_cast<unsigned char>(hi(d) & 1);
+#endif
+    }
+
+    // (d1:d0) + n when borrow is set, else (d1:d0), without a branch.
+    T add_masked(std::uint64_t d0, std::uint64_t d1, unsigned char borrow) const {
+        const std::uint64_t mask = 0 - std::uint64_t(borrow);
+        const unsigned char c = addc(0, d0, n0_ & mask, d0);
+        addc(c, d1, n1_ & mask, d1);
+        return (u128(d1) << 64) | d0;
+    }
+
+    // Adds m*n with m = x0*nq to (x0, x1, x2, x3, x4), which zeroes x0; the caller then treats
+    // (x1, x2, x3, x4) as the value divided by 2^64.
+    [[gnu::always_inline]] void reduce_step(std::uint64_t x0, std::uint64_t& x1,
+                                            std::uint64_t& x2, std::uint64_t& x3,
+                                            std::uint64_t& x4) const {
+        const std::uint64_t m = x0 * nq_;
+        const u128 q0 = u128(m) * n0_, q1 = u128(m) * n1_;
+        std::uint64_t w1, unused;
+        const unsigned char cw = addc(0, hi(q0), lo(q1), w1);
+        const std::uint64_t w2 = hi(q1) + cw; // m*n < 2^192
+        unsigned char c = addc(0, x0, lo(q0), unused);
+        c = addc(c, x1, w1, x1);
+        c = addc(c, x2, w2, x2);
+        c = addc(c, x3, 0, x3);
+        x4 += c;
+    }
+
+    T n_;
+    std::uint64_t n0_, n1_, nq_;
+    T one_, r2_, r3_;
+};
+
+// K independent residues modulo the same n, each operation applied lane by lane. ECM runs K
+// curves at once on this type: a single Montgomery multiplication is a chain of three
+// dependent multiplies, so one curve leaves the multiplier mostly idle, while K interleaved
+// chains keep it busy. The curve code is the same template either way.
+template <class Base, unsigned K> class MontLanes {
+public:
+    using Scalar = typename Base::T;
+    using T = std::array<Scalar, K>;
+
+    explicit MontLanes(const Base& m) : m_(m) {}
+
+    const Base& base() const { return m_; }
+    T one() const { return broadcast(m_.one()); }
+    static T broadcast(Scalar x) {
+        T r;
+        r.fill(x);
+        return r;
+    }
+
+    [[gnu::always_inline]] T mul(const T& a, const T& b) const {
+        T r;
+        for (unsigned k = 0; k < K; ++k) r[k] = m_.mul(a[k], b[k]);
+        return r;
+    }
+    T sqr(const T& a) const { return mul(a, a); }
+    T add(const T& a, const T& b) const {
+        T r;
+        for (unsigned k = 0; k < K; ++k) r[k] = m_.add(a[k], b[k]);
+        return r;
+    }
+    T sub(const T& a, const T& b) const {
+        T r;
+        for (unsigned k = 0; k < K; ++k) r[k] = m_.sub(a[k], b[k]);
+        return r;
+    }
+
+private:
+    Base m_;
 };
 
 } // namespace zlb::detail
