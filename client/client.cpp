@@ -31,7 +31,7 @@ std::string safe_name(std::size_t index, std::string_view url) {
 Client::Client(Settings settings)
     : settings_(std::move(settings)), workload_(settings_.work),
       report_(std::string(proto::to_string(settings_.work.op))), ctx_(1),
-      socket_(ctx_, zmq::socket_type::router) {
+      socket_(ctx_, zmq::socket_type::router), monitor_(ctx_, zmq::socket_type::pair) {
     if (settings_.endpoints.empty()) throw std::runtime_error("no endpoints: use --connect");
     if (settings_.window == 0) throw std::runtime_error("--window must be at least 1");
     socket_.set(zmq::sockopt::router_mandatory, 1); // unroutable sends fail, never vanish
@@ -40,6 +40,11 @@ Client::Client(Settings settings)
     socket_.set(zmq::sockopt::rcvhwm, 0);
     socket_.set(zmq::sockopt::reconnect_ivl, 100);
     socket_.set(zmq::sockopt::reconnect_ivl_max, 2000);
+    // Watch handshakes from before the first connect, or fast ones would go unseen.
+    const char* monitor_ep = "inproc://zlb-client-monitor";
+    if (zmq_socket_monitor(socket_.handle(), monitor_ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
+        throw std::runtime_error("zmq_socket_monitor failed");
+    monitor_.connect(monitor_ep);
     for (std::size_t i = 0; i < settings_.endpoints.size(); ++i) {
         Peer p{settings_.endpoints[i], std::to_string(i), ""};
         p.alias.insert(0, 1, 'p');
@@ -68,18 +73,15 @@ Client::~Client() {
 // Waits until every endpoint has completed its ZMTP handshake, or connect_wait passes:
 // requests then spread over all servers from the first one.
 void Client::connect_wait() {
-    const std::string monitor_ep = "inproc://zlb-client-monitor";
-    zmq_socket_monitor(socket_.handle(), monitor_ep.c_str(), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
-    zmq::socket_t monitor(ctx_, zmq::socket_type::pair);
-    monitor.connect(monitor_ep);
     auto deadline = Clock::now() + settings_.connect_wait;
     std::size_t up = 0;
     while (up < peers_.size() && Clock::now() < deadline) {
-        zmq::pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::pollitem_t item{monitor_.handle(), 0, ZMQ_POLLIN, 0};
         zmq::poll(&item, 1, ceil<milliseconds>(deadline - Clock::now()));
-        while (recv_frames(monitor, frames_)) ++up;
+        while (recv_frames(monitor_, frames_)) ++up;
     }
     zmq_socket_monitor(socket_.handle(), nullptr, 0);
+    monitor_.close();
     if (up < peers_.size())
         LOG_WARN("%zu of %zu endpoints connected after %lld ms; starting anyway", up,
                  peers_.size(), static_cast<long long>(settings_.connect_wait.count()));
@@ -116,7 +118,8 @@ int Client::run() {
     }
     double elapsed = duration<double>(Clock::now() - started_).count();
     if (settings_.progress) progress_print(true);
-    report_.finish(total, elapsed, peers_.size());
+    report_.finish(total, elapsed);
+    for (const auto& p : peers_) report_.endpoint_sent(p.endpoint, p.sent);
     if (!settings_.json_path.empty()) report_.json_write(settings_.json_path);
     return report_.all_ok() ? 0 : 1;
 }
@@ -132,6 +135,7 @@ bool Client::request_send(std::size_t index) {
         next_peer_ = (next_peer_ + 1) % peers_.size();
         if (!peer_send(peer, body)) continue;
         free_slots_.pop_back();
+        ++peers_[peer].sent;
         s.busy = true;
         s.index = index;
         s.peer = peer;

@@ -37,6 +37,7 @@ struct Peer {
     std::string endpoint;
     std::string alias; // routing id this client gave the connection
     std::string name;  // the server's name, once it has replied
+    std::uint64_t sent = 0;
 };
 
 struct Slot {
@@ -78,6 +79,7 @@ private:
     Report report_;
     zmq::context_t ctx_;
     zmq::socket_t socket_;
+    zmq::socket_t monitor_; // handshake events, watched only while connect_wait runs
     std::vector<Peer> peers_;
     std::size_t next_peer_ = 0;
     std::vector<Slot> slots_;

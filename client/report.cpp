@@ -103,16 +103,19 @@ void Report::outcome_timeout(std::string_view name) {
     }
 }
 
-void Report::finish(std::uint64_t requests, double elapsed_s, std::size_t endpoints) {
+void Report::finish(std::uint64_t requests, double elapsed_s) {
     requests_ = requests;
     elapsed_s_ = elapsed_s;
-    endpoints_ = endpoints;
+}
+
+void Report::endpoint_sent(const std::string& endpoint, std::uint64_t sent) {
+    endpoints_[endpoint] += sent;
 }
 
 void Report::table_print(std::FILE* out) const {
     double rps = elapsed_s_ > 0 ? overall_.count / elapsed_s_ : 0;
     std::fprintf(out, "zlb-client: %s, %llu requests to %zu endpoints in %.3f s: %.1f req/s\n",
-                 op_.c_str(), static_cast<unsigned long long>(requests_), endpoints_, elapsed_s_,
+                 op_.c_str(), static_cast<unsigned long long>(requests_), endpoints_.size(), elapsed_s_,
                  rps);
     std::fprintf(out, "  ok %llu, failed %llu, timeouts %llu, late replies %llu, invalid %llu\n\n",
                  static_cast<unsigned long long>(overall_.ok),
@@ -153,7 +156,13 @@ void Report::json_write(const std::string& path) const {
         out << sep << json_string(name) << ": " << json_group(g);
         sep = ",\n    ";
     }
-    out << "\n  },\n  \"errors\": {";
+    out << "\n  },\n  \"endpoints\": {";
+    sep = "";
+    for (const auto& [endpoint, sent] : endpoints_) {
+        out << sep << json_string(endpoint) << ": {\"sent\": " << sent << "}";
+        sep = ", ";
+    }
+    out << "},\n  \"errors\": {";
     sep = "";
     for (const auto& [code, n] : errors_) {
         out << sep << json_string(code) << ": " << n;

@@ -30,7 +30,9 @@ public:
     void outcome_timeout(std::string_view server);
     void late_reply() { ++late_replies_; }
     void invalid_reply() { ++invalid_replies_; }
-    void finish(std::uint64_t requests, double elapsed_s, std::size_t endpoints);
+    void finish(std::uint64_t requests, double elapsed_s);
+    // How many requests went to each endpoint (sends, not outcomes).
+    void endpoint_sent(const std::string& endpoint, std::uint64_t sent);
 
     const GroupStats& overall() const { return overall_; }
     std::uint64_t failed() const { return overall_.errors; }
@@ -52,7 +54,7 @@ private:
     std::uint64_t invalid_replies_ = 0;
     std::uint64_t requests_ = 0;
     double elapsed_s_ = 0;
-    std::size_t endpoints_ = 0;
+    std::map<std::string, std::uint64_t> endpoints_;
 };
 
 } // namespace zlb::client

@@ -101,9 +101,9 @@ main() {
   for ((i = 1; i <= 200; i++)); do echo "$http_url/delay/1/$i"; done >"$urls"
 
   local failed=0
-  run_client "factor: 20000 random 64-bit semiprimes on 2 cpu servers ($(echo $cpu_eps)), batch 8, window 64" \
+  run_client "factor: 20000 random 64-bit semiprimes on 2 cpu servers (${cpu_eps//$'\n'/ }), batch 8, window 64" \
     "${cpu_connect[@]}" --op factor --random 20000 --bits 64 --semiprimes --batch 8 --window 64 || failed=1
-  run_client "fetch: 200 URLs that answer after 1 s ($http_url/delay/1/N) on 2 io servers ($(echo $io_eps)), window 200" \
+  run_client "fetch: 200 URLs that answer after 1 s ($http_url/delay/1/N) on 2 io servers (${io_eps//$'\n'/ }), window 200" \
     "${io_connect[@]}" --op fetch --input "$urls" --window 200 --timeout-ms 10000 || failed=1
   echo
   ((failed == 0)) || die "at least one client run failed"

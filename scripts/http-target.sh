@@ -146,7 +146,8 @@ main() {
     shift
   done
   [[ -n $action ]] || bad_usage "missing action: start, stop or status"
-  [[ $PORT =~ ^[0-9]+$ ]] && ((PORT >= 1 && PORT <= 65535)) || bad_usage "bad port: $PORT"
+  if ! [[ $PORT =~ ^[0-9]+$ ]] || ((10#$PORT < 1 || 10#$PORT > 65535)); then bad_usage "bad port: $PORT"; fi
+  PORT=$((10#$PORT))
   [[ -n $RUN_DIR ]] || bad_usage "empty --dir"
   if [[ -z $port_set && -s "$RUN_DIR/port" ]] && [[ $action != start ]]; then PORT=$(<"$RUN_DIR/port"); fi
   "cmd_$action"

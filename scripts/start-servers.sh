@@ -19,12 +19,13 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PROG=start-servers
+PROG="start-servers"
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 die() { echo "$PROG: $*" >&2; exit 1; }
 bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
 abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$ROOT/$1"; fi; }
+is_positive() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1)); }
 now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((10#$t / 1000)); }
 
 # is_server PID: PID is a live (non-zombie) zlb-server process.
@@ -62,8 +63,8 @@ parse_args() {
   COUNT=${positional[0]}
   BASE_PORT=${positional[1]}
   MODE=${positional[2]:-all}
-  [[ $COUNT =~ ^[0-9]+$ ]] && ((10#$COUNT >= 1)) || bad_usage "COUNT must be a positive integer: $COUNT"
-  [[ $BASE_PORT =~ ^[0-9]+$ ]] && ((10#$BASE_PORT >= 1)) || bad_usage "bad BASE_PORT: $BASE_PORT"
+  is_positive "$COUNT" || bad_usage "COUNT must be a positive integer: $COUNT"
+  is_positive "$BASE_PORT" || bad_usage "bad BASE_PORT: $BASE_PORT"
   COUNT=$((10#$COUNT)) BASE_PORT=$((10#$BASE_PORT))
   ((BASE_PORT + COUNT - 1 <= 65535)) || bad_usage "ports $BASE_PORT..$((BASE_PORT + COUNT - 1)) exceed 65535"
   [[ $MODE == cpu || $MODE == io || $MODE == all ]] || bad_usage "MODE must be cpu, io or all: $MODE"

@@ -34,7 +34,7 @@ select_ports() {
   for arg in "$@"; do
     case $arg in
       -h|--help) usage; exit 0 ;;
-      *) [[ $arg =~ ^[0-9]+$ ]] && ((10#$arg >= 1 && 10#$arg <= 65535)) || bad_usage "bad port: $arg"
+      *) if ! [[ $arg =~ ^[0-9]+$ ]] || ((10#$arg < 1 || 10#$arg > 65535)); then bad_usage "bad port: $arg"; fi
          PORTS+=("$((10#$arg))") ;;
     esac
   done

@@ -19,6 +19,7 @@ PROG=supervise
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 die() { echo "$PROG: $*" >&2; exit 1; }
 bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
+is_positive() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1)); }
 abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$2/$1"; fi; }
 
 port_in_use() {
@@ -46,8 +47,8 @@ parse_args() {
     esac
     shift
   done
-  [[ $SERVERS =~ ^[0-9]+$ ]] && ((10#$SERVERS >= 1)) || bad_usage "--servers must be a positive integer: $SERVERS"
-  [[ $BASE_PORT =~ ^[0-9]+$ ]] && ((10#$BASE_PORT >= 1)) || bad_usage "bad --base-port: $BASE_PORT"
+  is_positive "$SERVERS" || bad_usage "--servers must be a positive integer: $SERVERS"
+  is_positive "$BASE_PORT" || bad_usage "bad --base-port: $BASE_PORT"
   SERVERS=$((10#$SERVERS)) BASE_PORT=$((10#$BASE_PORT))
   ((BASE_PORT + SERVERS - 1 <= 65535)) || bad_usage "ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)) exceed 65535"
   [[ $MODE == cpu || $MODE == io || $MODE == all ]] || bad_usage "--mode must be cpu, io or all: $MODE"
@@ -101,6 +102,7 @@ main() {
   mkdir -p "$RUN_DIR"
   RUN_DIR=$(cd "$RUN_DIR" && pwd)
   BIN_DIR=$(abspath "${ZLB_BIN_DIR:-build/bin}" "$ROOT")
+  # shellcheck disable=SC2034  # read by render() through ${!name}
   BIND_HOST=${ZLB_BIND_HOST:-127.0.0.1}
   preflight
   render

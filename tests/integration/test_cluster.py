@@ -132,6 +132,27 @@ def test_exit_codes_and_errors():
     assert code == 2 and "not-a-number" in err, err
 
 
+def test_64_endpoints():
+    # One server bound to 64 ports stands in for 64 servers: the client holds 64
+    # connections and spreads over all of them.
+    base = None
+    for _ in range(50):
+        candidate = free_port()
+        if candidate + 64 < 65535 and all(_port_free(candidate + i) for i in range(64)):
+            base = candidate
+            break
+    assert base, "no 64 free ports in a row"
+    binds = [arg for i in range(64) for arg in ("--bind", f"tcp://127.0.0.1:{base + i}")]
+    wide = Server(*binds[2:], "--threads", "1", port=base)
+    results = os.path.join(tmpdir(), "results.csv")
+    _, _, _, rep = run_client("--connect", f"tcp://127.0.0.1:{base}-{base + 63}", "--count", "6400",
+                              "--window", "128", "--results", results, check=0)
+    assert rep["ok"] == 6400, rep
+    sent = rep["endpoints"]
+    assert len(sent) == 64 and all(v["sent"] == 100 for v in sent.values()), sent
+    wide.stop()
+
+
 def test_no_server_at_all_ends():
     code, out, _, rep = run_client("--connect", f"tcp://127.0.0.1:{free_port()}", "--count", "50",
                                    "--timeout-ms", "300", "--connect-wait-ms", "100", timeout_s=30,
@@ -143,4 +164,4 @@ if __name__ == "__main__":
     main([test_echo_spreads_evenly, test_factor_results_are_verified,
           test_factor_input_file_and_results_csv, test_port_range_and_endpoints_file,
           test_fetch_workload_and_save_dir, test_stopped_server_gives_timeouts_not_a_hang,
-          test_exit_codes_and_errors, test_no_server_at_all_ends])
+          test_exit_codes_and_errors, test_64_endpoints, test_no_server_at_all_ends])
