@@ -1,1 +1,171 @@
-int main(){}
+// zlb-factor-bench: times zlb::factorize against GNU coreutils `factor` on the same numbers.
+//
+//   zlb-factor-bench [--count N] [--bits B] [--seed S] [--below X] [--gnu-timeout SEC] [--no-gnu]
+//
+// By default the workload is N semiprimes, each the product of two random primes of B/2 bits
+// (top bit set, so the product has B or B-1 bits). With --below X it is instead N uniform random
+// integers in [1, X), the naive workload of the original seed (--below 30000 --count 50000).
+//
+// zlb runs single-threaded in this process, and every result is verified (the factors multiply
+// back to n and each is prime). GNU factor, if it is on PATH, gets all numbers on stdin in one
+// process, so its per-number figure includes one process start-up spread over N numbers.
+// Output is one key=value per line for scripts.
+#include "core/factor.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using zlb::u128;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+    unsigned long count = 10000;
+    unsigned bits = 64;
+    unsigned long long seed = 20240601;
+    unsigned long long below = 0; // 0: semiprime mode
+    unsigned gnu_timeout = 300;
+    bool gnu = true;
+};
+
+[[noreturn]] void usage(const char* argv0) {
+    std::fprintf(stderr,
+                 "usage: %s [--count N] [--bits B] [--seed S] [--below X] [--gnu-timeout SEC] "
+                 "[--no-gnu]\n"
+                 "  B in [4, 128]: semiprimes of two random B/2-bit primes\n"
+                 "  --below X: N random integers in [1, X) instead\n",
+                 argv0);
+    std::exit(2);
+}
+
+unsigned long long parse_number(const char* argv0, const char* text) {
+    const auto v = zlb::parse_u128(text);
+    if (!v || *v > ~0ull) usage(argv0);
+    return static_cast<unsigned long long>(*v);
+}
+
+Options parse_options(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        auto value = [&] {
+            if (i + 1 >= argc) usage(argv[0]);
+            return parse_number(argv[0], argv[++i]);
+        };
+        if (arg == "--count") o.count = value();
+        else if (arg == "--bits") o.bits = static_cast<unsigned>(value());
+        else if (arg == "--seed") o.seed = value();
+        else if (arg == "--below") o.below = value();
+        else if (arg == "--gnu-timeout") o.gnu_timeout = static_cast<unsigned>(value());
+        else if (arg == "--no-gnu") o.gnu = false;
+        else usage(argv[0]);
+    }
+    if (o.count == 0 || (o.below == 0 && (o.bits < 4 || o.bits > 128)) || o.below == 1)
+        usage(argv[0]);
+    return o;
+}
+
+u128 random_bits(std::mt19937_64& rng, unsigned bits) {
+    u128 x = (u128(rng()) << 64) | rng();
+    if (bits < 128) x &= (u128(1) << bits) - 1;
+    return x | (u128(1) << (bits - 1)); // exactly `bits` bits
+}
+
+u128 random_prime(std::mt19937_64& rng, unsigned bits) {
+    for (;;) {
+        const u128 p = random_bits(rng, bits) | 1;
+        if (zlb::is_prime(p)) return p;
+    }
+}
+
+std::vector<u128> make_numbers(const Options& o) {
+    std::mt19937_64 rng(o.seed);
+    std::vector<u128> numbers;
+    numbers.reserve(o.count);
+    for (unsigned long i = 0; i < o.count; ++i) {
+        if (o.below != 0) {
+            numbers.push_back(1 + rng() % (o.below - 1));
+        } else {
+            const unsigned a = o.bits / 2;
+            numbers.push_back(random_prime(rng, a) * random_prime(rng, o.bits - a));
+        }
+    }
+    return numbers;
+}
+
+bool verify(u128 n, const std::vector<u128>& factors) {
+    u128 product = 1;
+    for (std::size_t i = 0; i < factors.size(); ++i) {
+        if (!zlb::is_prime(factors[i])) return false;
+        if (i > 0 && factors[i] < factors[i - 1]) return false;
+        product *= factors[i];
+    }
+    return product == n;
+}
+
+// Seconds for `factor < file > /dev/null`, or a negative value if it failed or timed out.
+double time_gnu_factor(const std::vector<u128>& numbers, unsigned timeout_s) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    std::string path = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/zlb-factor-XXXXXX";
+    const int fd = mkstemp(path.data());
+    if (fd < 0) return -1;
+    FILE* f = fdopen(fd, "w");
+    for (u128 n : numbers) std::fprintf(f, "%s\n", zlb::to_string_u128(n).c_str());
+    std::fclose(f);
+    // `timeout` is part of coreutils too, so it is there whenever factor is.
+    const std::string cmd = "timeout " + std::to_string(timeout_s) + " factor < '" + path +
+                            "' > /dev/null 2>&1";
+    const auto t0 = Clock::now();
+    const int rc = std::system(cmd.c_str());
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::remove(path.c_str());
+    return rc == 0 ? seconds : -1;
+}
+
+bool have_gnu_factor() { return std::system("command -v factor > /dev/null 2>&1") == 0; }
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const Options o = parse_options(argc, argv);
+    const std::vector<u128> numbers = make_numbers(o);
+    if (o.below != 0) std::printf("workload=below\nbelow=%llu\n", o.below);
+    else std::printf("workload=semiprime\nbits=%u\n", o.bits);
+    std::printf("count=%zu\nseed=%llu\n", numbers.size(), o.seed);
+
+    std::vector<u128> factors;
+    std::size_t failures = 0;
+    double zlb_seconds = 0;
+    for (u128 n : numbers) {
+        const auto t0 = Clock::now();
+        zlb::factorize(n, factors);
+        zlb_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+        if (!verify(n, factors)) ++failures; // verification is not timed
+    }
+    const double zlb_us = zlb_seconds * 1e6 / static_cast<double>(numbers.size());
+    std::printf("zlb_total_s=%.6f\nzlb_us_per_number=%.3f\nzlb_failures=%zu\n", zlb_seconds,
+                zlb_us, failures);
+
+    if (!o.gnu) {
+        std::printf("gnu_factor=skipped\n");
+    } else if (!have_gnu_factor()) {
+        std::printf("gnu_factor=not_found\n");
+    } else {
+        const double gnu_seconds = time_gnu_factor(numbers, o.gnu_timeout);
+        if (gnu_seconds < 0) {
+            std::printf("gnu_factor=failed_or_timeout\ngnu_factor_timeout_s=%u\n", o.gnu_timeout);
+        } else {
+            const double gnu_us = gnu_seconds * 1e6 / static_cast<double>(numbers.size());
+            std::printf("gnu_factor_total_s=%.6f\ngnu_factor_us_per_number=%.3f\nspeedup=%.2f\n",
+                        gnu_seconds, gnu_us, gnu_us / zlb_us);
+        }
+    }
+    return failures == 0 ? 0 : 1;
+}

@@ -3,6 +3,7 @@
 // alias, so the client chooses the server for every request (round-robin over those
 // that can take it) and knows where each one went. A window bounds what is in flight;
 // every request ends as exactly one of ok, error(code) or timeout.
+#include "client/peers.hpp"
 #include "client/report.hpp"
 #include "client/workload.hpp"
 #include "proto/codec.hpp"
@@ -13,12 +14,12 @@
 #include <cstdio>
 #include <deque>
 #include <memory>
+#include <queue>
+#include <random>
 #include <string>
 #include <vector>
 
 namespace zlb::client {
-
-using Clock = std::chrono::steady_clock;
 
 struct Settings {
     std::vector<std::string> endpoints;
@@ -26,6 +27,10 @@ struct Settings {
     std::size_t window = 64;
     std::chrono::milliseconds timeout{30'000};
     std::chrono::milliseconds connect_wait{2'000}; // for every endpoint to connect at start
+    unsigned retries = 2;                             // resends after a timeout or overloaded
+    std::chrono::milliseconds backoff{10};            // first retry delay, doubled each time
+    std::chrono::milliseconds backoff_max{1'000};
+    std::chrono::milliseconds heartbeat{1'000};       // ZMTP ping interval; dead after 3
     std::string json_path;
     std::string results_path;
     std::string save_dir;
@@ -33,20 +38,23 @@ struct Settings {
     bool progress = false;
 };
 
-struct Peer {
-    std::string endpoint;
-    std::string alias; // routing id this client gave the connection
-    std::string name;  // the server's name, once it has replied
-    std::uint64_t sent = 0;
-};
-
 struct Slot {
     std::uint64_t id = 0;
     bool busy = false;
-    std::size_t index = 0; // request number within the workload
-    std::size_t peer = 0;
-    Clock::time_point sent;
+    bool waiting = false;   // between attempts, until its retry time
+    std::uint32_t attempt = 0; // 0 for the first send
+    std::size_t index = 0;  // request number within the workload
+    std::size_t peer = 0;   // where the current attempt went
+    Clock::time_point sent; // when the current attempt went
+    Clock::time_point first_sent;
     std::vector<u128> ns; // factor numbers sent, to check the reply against
+};
+
+// An attempt's deadline; stale once the slot has moved on to another id or attempt.
+struct Deadline {
+    Clock::time_point at;
+    std::uint64_t id;
+    std::uint32_t attempt;
 };
 
 class Client {
@@ -59,7 +67,12 @@ public:
 private:
     void connect_wait();
     bool request_send(std::size_t index);
-    bool peer_send(std::size_t peer, std::string_view body);
+    bool attempt_send(Slot& s, std::optional<std::size_t> avoid);
+    void retry_schedule(Slot& s, Clock::time_point now);
+    void retries_send(Clock::time_point now);
+    void peers_lost(const std::vector<std::size_t>& peers, Clock::time_point now);
+    Clock::time_point next_wake(Clock::time_point now, bool blocked) const;
+    std::string_view peer_name(std::size_t peer) const;
     void replies_read();
     void reply_handle(std::string_view body);
     void outcome_ok(Slot& s, const proto::Reply& r);
@@ -79,12 +92,13 @@ private:
     Report report_;
     zmq::context_t ctx_;
     zmq::socket_t socket_;
-    zmq::socket_t monitor_; // handshake events, watched only while connect_wait runs
-    std::vector<Peer> peers_;
-    std::size_t next_peer_ = 0;
+    PeerSet peers_;
     std::vector<Slot> slots_;
     std::vector<std::size_t> free_slots_;
-    std::deque<std::pair<Clock::time_point, std::uint64_t>> deadlines_; // in send order
+    std::deque<Deadline> deadlines_; // in send order, so the earliest is in front
+    using RetryAt = std::pair<Clock::time_point, std::uint64_t>;
+    std::priority_queue<RetryAt, std::vector<RetryAt>, std::greater<>> retries_;
+    std::minstd_rand jitter_{12345};
     std::size_t next_index_ = 0;
     std::uint64_t finished_ = 0;
     Clock::time_point started_;

@@ -15,6 +15,7 @@ struct Flags {
     std::string endpoints_file;
     std::uint32_t timeout_ms = 30'000;
     std::uint32_t connect_wait_ms = 2'000;
+    std::uint32_t heartbeat_ms = 1'000;
     std::uint32_t deadline_ms = 0;
     std::uint32_t fetch_timeout_ms = 0;
     bool head = false;
@@ -48,8 +49,14 @@ void flags_add(CLI::App& app, Flags& f) {
     app.add_option("--save-dir", f.s.save_dir, "Store fetched bodies here under safe names");
     app.add_option("--window", f.s.window, "Requests in flight at most")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
-    app.add_option("--timeout-ms", f.timeout_ms, "Client-side timeout of each request")
+    app.add_option("--timeout-ms", f.timeout_ms, "Client-side timeout of each attempt")
         ->check(CLI::Range(1u, 86'400'000u))->capture_default_str();
+    app.add_option("--retries", f.s.retries,
+                   "Resends to another server after a timeout, a lost server or overloaded")
+        ->check(CLI::Range(0u, 100u))->capture_default_str();
+    app.add_option("--heartbeat-ms", f.heartbeat_ms,
+                   "ZMTP heartbeat interval; a server silent for 3 intervals is dropped")
+        ->check(CLI::Range(100u, 3'600'000u))->capture_default_str();
     app.add_option("--deadline-ms", f.deadline_ms, "Server-side time budget sent with each request");
     app.add_option("--fetch-timeout-ms", f.fetch_timeout_ms,
                    "timeout_ms sent with fetch requests (default: the server's 30000)");
@@ -76,6 +83,7 @@ zlb::client::Settings settings_from(Flags& f) {
     s.work.op = *zlb::proto::parse_op(f.op);
     s.timeout = std::chrono::milliseconds(f.timeout_ms);
     s.connect_wait = std::chrono::milliseconds(f.connect_wait_ms);
+    s.heartbeat = std::chrono::milliseconds(f.heartbeat_ms);
     if (f.deadline_ms) s.work.deadline_ms = f.deadline_ms;
     if (f.fetch_timeout_ms) s.work.fetch.timeout_ms = f.fetch_timeout_ms;
     s.work.fetch.head = f.head;

@@ -62,6 +62,7 @@ std::string json_group(const GroupStats& g) {
     return "{\"count\": " + std::to_string(g.count) + ", \"ok\": " + std::to_string(g.ok) +
            ", \"errors\": " + std::to_string(g.errors) +
            ", \"timeouts\": " + std::to_string(g.timeouts) +
+           ", \"attempt_timeouts\": " + std::to_string(g.attempt_timeouts) +
            ", \"latency_us\": " + json_latency(g.latency_us) +
            ", \"service_us\": " + json_latency(g.service_us) + "}";
 }
@@ -103,6 +104,11 @@ void Report::outcome_timeout(std::string_view name) {
     }
 }
 
+void Report::attempt_timeout(std::string_view name) {
+    ++overall_.attempt_timeouts;
+    ++server(name).attempt_timeouts;
+}
+
 void Report::finish(std::uint64_t requests, double elapsed_s) {
     requests_ = requests;
     elapsed_s_ = elapsed_s;
@@ -117,10 +123,12 @@ void Report::table_print(std::FILE* out) const {
     std::fprintf(out, "zlb-client: %s, %llu requests to %zu endpoints in %.3f s: %.1f req/s\n",
                  op_.c_str(), static_cast<unsigned long long>(requests_), endpoints_.size(), elapsed_s_,
                  rps);
-    std::fprintf(out, "  ok %llu, failed %llu, timeouts %llu, late replies %llu, invalid %llu\n\n",
+    std::fprintf(out,
+                 "  ok %llu, failed %llu, timeouts %llu, retried %llu, late replies %llu, invalid %llu\n\n",
                  static_cast<unsigned long long>(overall_.ok),
                  static_cast<unsigned long long>(overall_.errors),
                  static_cast<unsigned long long>(overall_.timeouts),
+                 static_cast<unsigned long long>(retried_),
                  static_cast<unsigned long long>(late_replies_),
                  static_cast<unsigned long long>(invalid_replies_));
     std::fprintf(out, "  %-28s %8s %7s %8s %9s %8s %8s %8s %8s %8s\n", "latency (us)", "count",
@@ -144,7 +152,8 @@ void Report::json_write(const std::string& path) const {
     double rps = elapsed_s_ > 0 ? overall_.count / elapsed_s_ : 0;
     out << "{\n  \"op\": " << json_string(op_) << ",\n  \"requests\": " << requests_
         << ",\n  \"ok\": " << overall_.ok << ",\n  \"failed\": " << overall_.errors
-        << ",\n  \"timeouts\": " << overall_.timeouts << ",\n  \"late_replies\": " << late_replies_
+        << ",\n  \"timeouts\": " << overall_.timeouts << ",\n  \"retried\": " << retried_
+        << ",\n  \"late_replies\": " << late_replies_
         << ",\n  \"invalid_replies\": " << invalid_replies_ << ",\n  \"elapsed_s\": " << elapsed_s_
         << ",\n  \"throughput_rps\": " << rps
         << ",\n  \"latency_us\": " << json_latency(overall_.latency_us)

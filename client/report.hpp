@@ -12,10 +12,11 @@
 namespace zlb::client {
 
 struct GroupStats {
-    std::uint64_t count = 0; // requests that ended here: ok + errors + timeouts
+    std::uint64_t count = 0;    // requests whose outcome came from here
     std::uint64_t ok = 0;
     std::uint64_t errors = 0;
-    std::uint64_t timeouts = 0;
+    std::uint64_t timeouts = 0;         // requests that ended as timeouts
+    std::uint64_t attempt_timeouts = 0; // attempts that got no reply in time, retried or not
     Histogram latency_us;  // end to end, as the client saw it
     Histogram service_us;  // receipt to reply, as the server reported it
 };
@@ -28,6 +29,9 @@ public:
     void outcome_error(std::string_view server, std::string_view code, std::uint64_t latency_us,
                        std::uint64_t service_us);
     void outcome_timeout(std::string_view server);
+    // An attempt that got no reply in time; the request may still succeed on a retry.
+    void attempt_timeout(std::string_view server);
+    void retry() { ++retried_; }
     void late_reply() { ++late_replies_; }
     void invalid_reply() { ++invalid_replies_; }
     void finish(std::uint64_t requests, double elapsed_s);
@@ -51,6 +55,7 @@ private:
     std::map<std::string, GroupStats, std::less<>> servers_;
     std::map<std::string, std::uint64_t, std::less<>> errors_;
     std::uint64_t late_replies_ = 0;
+    std::uint64_t retried_ = 0;
     std::uint64_t invalid_replies_ = 0;
     std::uint64_t requests_ = 0;
     double elapsed_s_ = 0;

@@ -17,8 +17,10 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace zlb::detail {
 namespace {
@@ -29,10 +31,8 @@ constexpr std::uint32_t kFirstSigma = 6; // 0, 1, 3, 5 are degenerate
 // Two interleaved curves measured about 20% faster per curve than one; more lanes spill
 // registers.
 constexpr unsigned kLanes64 = 2;
-#ifndef ZLB_LANES128
-#define ZLB_LANES128 2
-#endif
-constexpr unsigned kLanes128 = ZLB_LANES128;
+// 128-bit products leave more room for overlap: four curves at once measured best.
+constexpr unsigned kLanes128 = 4;
 constexpr std::uint64_t kMaxBound = std::numeric_limits<std::uint32_t>::max() - kLargeD;
 
 // Stage-1 multiplier: every p^e <= b1, plus each prime up to D/2 once so that stage 2 can start
@@ -45,20 +45,22 @@ constexpr std::uint64_t prime_power_at_most(std::uint64_t p, std::uint64_t b1) {
 
 // ---- compile-time plans for n < 2^64 ----
 
-template <unsigned B1, unsigned B2> struct Plan64Data {
-    using Babies = BabySteps<kSmallD>;
-    static constexpr std::uint64_t lo = std::max(B1, kSmallD / 2) + 1;
+// Stage 1 must cover the primes up to D/2, so small plans use a small D: with D = 210 a plan
+// with B1 = 47 would spend twice its stage-1 budget on primes up to 105.
+template <unsigned B1, unsigned B2, unsigned D> struct Plan64Data {
+    using Babies = BabySteps<D>;
+    static constexpr std::uint64_t lo = std::max(B1, D / 2) + 1;
     static constexpr std::uint64_t first_giant = Babies::giant_of(lo);
     static constexpr unsigned giants = Babies::giant_of(B2) - first_giant + 1;
-    static constexpr unsigned words = (B1 + kSmallD) * 3 / 2 / 64 + 2;
+    static constexpr unsigned words = (B1 + D) * 3 / 2 / 64 + 2;
 
     std::array<std::uint64_t, words> k{};
     int bits = 0;
-    std::array<Babies::Mask, giants> masks{};
+    std::array<typename Babies::Mask, giants> masks{};
 };
 
-template <unsigned B1, unsigned B2> constexpr Plan64Data<B1, B2> make_plan64() {
-    using P = Plan64Data<B1, B2>;
+template <unsigned B1, unsigned B2, unsigned D> constexpr Plan64Data<B1, B2, D> make_plan64() {
+    using P = Plan64Data<B1, B2, D>;
     P plan;
     plan.k[0] = 1;
     for (std::uint32_t p : kPrimes16) {
@@ -85,21 +87,26 @@ template <unsigned B1, unsigned B2> constexpr Plan64Data<B1, B2> make_plan64() {
     return plan;
 }
 
-template <unsigned B1, unsigned B2> inline constexpr auto kPlan64 = make_plan64<B1, B2>();
+template <unsigned B1, unsigned B2, unsigned D>
+inline constexpr auto kPlan64 = make_plan64<B1, B2, D>();
+
+// Every plan's D has at most 64 babies, so all masks are one word.
+using Mask64 = std::array<std::uint64_t, 1>;
 
 struct Plan64View {
-    std::uint32_t b1, b2;
+    std::uint32_t b1, b2, d;
     const std::uint64_t* k;
     int bits;
     std::uint64_t first_giant;
     unsigned giants;
-    const BabySteps<kSmallD>::Mask* masks;
+    const Mask64* masks;
     unsigned curves; // curves at this plan before moving on to the next one
 };
 
-template <unsigned B1, unsigned B2> constexpr Plan64View view64(unsigned curves) {
-    const auto& p = kPlan64<B1, B2>;
-    return {B1, B2, p.k.data(), p.bits, p.first_giant, p.giants, p.masks.data(), curves};
+template <unsigned B1, unsigned B2, unsigned D> constexpr Plan64View view64(unsigned curves) {
+    static_assert(std::is_same_v<typename BabySteps<D>::Mask, Mask64>);
+    const auto& p = kPlan64<B1, B2, D>;
+    return {B1, B2, D, p.k.data(), p.bits, p.first_giant, p.giants, p.masks.data(), curves};
 }
 
 // B1 grows with n because the smallest factor can be as large as sqrt(n); B2 = 25 * B1 keeps
@@ -107,18 +114,44 @@ template <unsigned B1, unsigned B2> constexpr Plan64View view64(unsigned curves)
 // the expected ones (about 6 for a 64-bit semiprime at B1 = 205) so that moving on to the next
 // plan is rare.
 constexpr Plan64View kPlans64[] = {
-    view64<47, 1175>(16),   view64<85, 2125>(24),   view64<125, 3125>(32),
-    view64<165, 4125>(40),  view64<205, 5125>(48),  view64<400, 10000>(100),
-    view64<1000, 25000>(200),
+    view64<27, 400, 42>(16),     view64<35, 875, 42>(16),     view64<70, 1750, 90>(16),
+    view64<85, 2125, 90>(24),    view64<125, 3125, 210>(32),  view64<165, 4125, 210>(40),
+    view64<205, 5125, 210>(48),  view64<400, 10000, 210>(100), view64<1000, 25000, 210>(200),
 };
 constexpr unsigned kPlanCount64 = sizeof(kPlans64) / sizeof(kPlans64[0]);
 
 unsigned first_plan64(int bits) {
-    if (bits <= 44) return 0;
-    if (bits <= 50) return 1;
-    if (bits <= 56) return 2;
-    if (bits <= 60) return 3;
-    return 4;
+    constexpr int kMaxBits[] = {38, 42, 46, 50, 54, 58}; // measured crossovers
+    unsigned plan = 0;
+    while (plan < std::size(kMaxBits) && bits > kMaxBits[plan]) ++plan;
+    return plan;
+}
+
+// First proper factor among gcd(v[k], n), or 1. One gcd of the product usually settles all
+// lanes at once; sets all_found when some lane's gcd was n itself.
+template <class M, unsigned K>
+typename M::T lanes_factor(const M& m, const std::array<typename M::T, K>& v, bool& all_found) {
+    using T = typename M::T;
+    const T n = m.modulus();
+    T product = v[0];
+    for (unsigned k = 1; k < K; ++k) product = m.mul(product, v[k]);
+    if (binary_gcd<T>(product, n) == 1) return 1;
+    for (unsigned k = 0; k < K; ++k) {
+        const T g = binary_gcd<T>(v[k], n);
+        if (g == n) all_found = true;
+        else if (g != 1) return g;
+    }
+    return 1;
+}
+
+template <class M, unsigned D>
+typename M::T plan_stage2(const Curve<M>& curve, const XZ<typename M::T>& q, const Plan64View& plan) {
+    Stage2<M, D> s2(curve, q, plan.first_giant);
+    for (unsigned i = 0; i < plan.giants; ++i) {
+        if (i != 0) s2.next_giant();
+        s2.accumulate(plan.masks[i]);
+    }
+    return s2.product();
 }
 
 // Runs K curves of the plan side by side (see MontLanes) with consecutive sigmas. Returns a
@@ -126,33 +159,17 @@ unsigned first_plan64(int bits) {
 template <unsigned K>
 std::uint64_t run_plan64(const Mont64& m, std::uint32_t& sigma, const Plan64View& plan) {
     using Lanes = MontLanes<Mont64, K>;
-    const Lanes lanes(m);
-    const std::uint64_t n = m.modulus();
     typename Lanes::T x1, a24;
-    for (unsigned k = 0; k < K; ++k) {
-        for (;;) {
-            const std::uint64_t g = suyama_curve(m, sigma++, x1[k], a24[k]);
-            if (g == 1) break;
-            if (g != n) return g;
-        }
-    }
-    const Curve<Lanes> curve{lanes, a24};
+    bool ok = false, all_found = false;
+    const std::uint64_t g0 = suyama_curves<Mont64, K>(m, sigma, x1, a24, ok);
+    if (!ok) return g0;
+    const Curve<Lanes> curve{Lanes(m), a24};
     const auto q = curve.ladder_affine(x1, plan.k, plan.bits);
-    for (unsigned k = 0; k < K; ++k) {
-        const std::uint64_t g = binary_gcd(q.z[k], n);
-        if (g != 1 && g != n) return g;
-    }
-    Stage2<Lanes, kSmallD> s2(curve, q, plan.first_giant);
-    for (unsigned i = 0; i < plan.giants; ++i) {
-        if (i != 0) s2.next_giant();
-        s2.accumulate(plan.masks[i]);
-    }
-    const auto acc = s2.product();
-    for (unsigned k = 0; k < K; ++k) {
-        const std::uint64_t g = binary_gcd(acc[k], n);
-        if (g != 1 && g != n) return g;
-    }
-    return 1;
+    if (const std::uint64_t g = lanes_factor<Mont64, K>(m, q.z, all_found); g != 1) return g;
+    const auto acc = plan.d == 42   ? plan_stage2<Lanes, 42>(curve, q, plan)
+                     : plan.d == 90 ? plan_stage2<Lanes, 90>(curve, q, plan)
+                                    : plan_stage2<Lanes, 210>(curve, q, plan);
+    return lanes_factor<Mont64, K>(m, acc, all_found);
 }
 
 // ---- run-time bounds, any width ----
@@ -185,15 +202,10 @@ template <class M, unsigned K>
 typename M::T run_curves(const M& m, std::uint32_t& sigma, std::uint64_t b1, std::uint64_t b2) {
     using T = typename M::T;
     using Lanes = MontLanes<M, K>;
-    const T n = m.modulus();
     typename Lanes::T x1, a24;
-    for (unsigned k = 0; k < K; ++k) {
-        for (;;) {
-            const T g = suyama_curve(m, sigma++, x1[k], a24[k]);
-            if (g == 1) break;
-            if (g != n) return g;
-        }
-    }
+    bool ok = false, all_found = false;
+    const T g0 = suyama_curves<M, K>(m, sigma, x1, a24, ok);
+    if (!ok) return g0;
     const Curve<Lanes> curve{Lanes(m), a24};
     b1 = std::min(b1, kMaxBound);
     b2 = std::clamp(b2, b1, kMaxBound);
@@ -213,21 +225,14 @@ typename M::T run_curves(const M& m, std::uint32_t& sigma, std::uint64_t b1, std
     });
     q = curve.ladder(q, chunk)[0];
 
-    T found = 1;
-    auto check = [&](const typename Lanes::T& v) {
-        for (unsigned k = 0; k < K; ++k) {
-            const T g = binary_gcd<T>(v[k], n);
-            if (g != 1 && g != n) return g;
-            if (g == n) found = n;
-        }
-        return T(1);
-    };
-    if (const T g = check(q.z); g != 1) return g;
-    if (b2 <= b1) return found;
-    const auto acc = half_d == kLargeD / 2 ? stage2_runtime<Lanes, kLargeD>(curve, q, b1, b2)
-                                           : stage2_runtime<Lanes, kSmallD>(curve, q, b1, b2);
-    if (const T g = check(acc); g != 1) return g;
-    return found;
+    if (const T g = lanes_factor<M, K>(m, q.z, all_found); g != 1) return g;
+    if (b2 > b1) {
+        const auto acc = half_d == kLargeD / 2
+                             ? stage2_runtime<Lanes, kLargeD>(curve, q, b1, b2)
+                             : stage2_runtime<Lanes, kSmallD>(curve, q, b1, b2);
+        if (const T g = lanes_factor<M, K>(m, acc, all_found); g != 1) return g;
+    }
+    return all_found ? m.modulus() : 1;
 }
 
 struct Level {
@@ -235,11 +240,12 @@ struct Level {
     unsigned curves;
 };
 
-// Roughly the classic ECM table (15 digits at B1 = 2000, 20 digits at 11000, ...), with a
-// shorter stage 2 than GMP-ECM's because ours is the plain continuation.
+// Roughly the classic ECM table (15 digits at B1 = 2000, 20 digits at 11000, ...). The small
+// levels get few curves: they only exist to find factors far below sqrt(n) cheaply, and every
+// curve spent there is wasted on the hardest inputs, two primes near 2^64.
 constexpr Level kLevels128[] = {
-    {150, 6000, 8},          {500, 25000, 16},        {2000, 200000, 32},
-    {11000, 1100000, 100},   {50000, 5000000, 300},   {250000, 25000000, 1000},
+    {200, 10000, 4},          {600, 30000, 8},           {2000, 100000, 16},
+    {11000, 1100000, 100},    {25000, 2500000, 200},     {50000, 5000000, 400},
 };
 
 } // namespace

@@ -88,25 +88,49 @@ template <class M> struct Curve {
 // v = 4 sigma give a curve whose group order is divisible by 12 (over every prime field), which
 // makes it noticeably more likely to be smooth. One inversion of 16 u^3 v^4 yields both the
 // affine starting x = u^3 / v^3 and a24 = (v - u)^3 (3u + v) / (16 u^3 v).
-// Returns 1 on success; otherwise gcd(16 u^3 v^4, n), which may be a factor.
-template <class M>
-typename M::T suyama_curve(const M& m, std::uint32_t sigma, typename M::T& x1,
-                           typename M::T& a24) {
+//
+// K curves share one inversion by Montgomery's trick (invert the product, then peel off each
+// factor with two multiplications), because a binary inversion costs as much as hundreds of
+// multiplications. Consumes K usable sigmas starting at `sigma`. Sets ok when the curves are
+// ready; otherwise returns a proper factor of n found along the way, or 1 when the batch was
+// merely degenerate and the caller should try the next sigmas.
+template <class M, unsigned K>
+typename M::T suyama_curves(const M& m, std::uint32_t& sigma, std::array<typename M::T, K>& x1,
+                            std::array<typename M::T, K>& a24, bool& ok) {
     using T = typename M::T;
-    const T s = m.to(sigma);
+    const T n = m.modulus();
+    ok = false;
     const T five = m.to(5);
-    const T u = m.sub(m.sqr(s), five);
-    const T v = m.add(m.add(s, s), m.add(s, s));
-    const T u3 = m.mul(m.sqr(u), u), v3 = m.mul(m.sqr(v), v);
-    T u3v = m.mul(u3, v);
-    for (int i = 0; i < 4; ++i) u3v = m.add(u3v, u3v); // 16 u^3 v
+    std::array<T, K> u3, v3, u3v16, num, den, prefix;
+    for (unsigned k = 0; k < K; ++k) {
+        for (;;) {
+            const T s = m.to(sigma++);
+            const T u = m.sub(m.sqr(s), five);
+            const T v = m.add(m.add(s, s), m.add(s, s));
+            u3[k] = m.mul(m.sqr(u), u);
+            v3[k] = m.mul(m.sqr(v), v);
+            T t = m.mul(u3[k], v);
+            for (int i = 0; i < 4; ++i) t = m.add(t, t);
+            u3v16[k] = t;
+            den[k] = m.mul(t, v3[k]);
+            const T vmu = m.sub(v, u);
+            const T w = m.add(m.add(m.add(u, u), u), v); // 3u + v
+            num[k] = m.mul(m.mul(m.sqr(vmu), vmu), w);
+            // den == 0 mod n only for a sigma that is degenerate modulo n itself; skip it.
+            if (den[k] != 0) break;
+        }
+        prefix[k] = k == 0 ? den[0] : m.mul(prefix[k - 1], den[k]);
+    }
     T g = 1;
-    const T inv = m.inverse(m.mul(u3v, v3), g);
-    if (inv == 0) return g;
-    const T vmu = m.sub(v, u);
-    const T w = m.add(m.add(m.add(u, u), u), v); // 3u + v
-    a24 = m.mul(m.mul(m.mul(m.sqr(vmu), vmu), w), m.mul(v3, inv));
-    x1 = m.mul(m.mul(u3, u3v), inv);
+    T inv = m.inverse(prefix[K - 1], g);
+    if (inv == 0) return g == n ? 1 : g; // 1: a degenerate batch, the caller moves on
+    for (unsigned k = K; k-- > 0;) {
+        const T inv_k = k == 0 ? inv : m.mul(inv, prefix[k - 1]);
+        if (k != 0) inv = m.mul(inv, den[k]);
+        a24[k] = m.mul(num[k], m.mul(v3[k], inv_k));
+        x1[k] = m.mul(m.mul(u3[k], u3v16[k]), inv_k);
+    }
+    ok = true;
     return 1;
 }
 

@@ -2,7 +2,7 @@
 //
 // 1. Powers of two by a shift, then trial division by the odd primes below 1024 (an exact
 //    division is a multiplication by the inverse of p, so this is cheap). A cofactor below
-//    1024^2 is then prime.
+//    1024^2 is then prime, and one below 8192^2 is settled by trial division up to 8192.
 // 2. Each remaining composite sits on a small fixed-size stack. A cofactor is finished when it
 //    is prime (Miller-Rabin below 2^64, BPSW above). Otherwise cheap special cases come first:
 //    perfect powers, and above 2^64 a few Fermat steps for factors close to sqrt(n).
@@ -30,8 +30,10 @@ namespace {
 using detail::kTrialPrimes;
 
 // Below this many bits rho's expected ~1.2 sqrt(p) steps cost less than an ECM curve.
-constexpr int kRhoMaxBits = 42;
+constexpr int kRhoMaxBits = 30;
+constexpr std::uint64_t kMidTrialBelow = std::uint64_t(detail::kMidTrialLimit) * detail::kMidTrialLimit;
 constexpr u128 kPrimeBelow = u128(detail::kTrialLimit) * detail::kTrialLimit;
+static_assert(detail::kTrialLimit == 1u << 10, "the perfect-power bound assumes factors > 2^10");
 
 // Divides out every odd prime below 1024; n is odd on entry.
 void trial_divide(u128& n, std::vector<u128>& out) {
@@ -59,6 +61,16 @@ void trial_divide(u128& n, std::vector<u128>& out) {
         out.push_back(n);
         n = 1;
     }
+}
+
+// For m < 8192^2 with no factor below 1024: its smallest prime factor, or m itself when prime.
+// Cheaper than Miller-Rabin plus rho at this size.
+std::uint64_t smallest_factor_below_2_26(std::uint64_t m) {
+    for (const auto& t : detail::kMidTrialPrimes) {
+        if (std::uint64_t(t.p) * t.p > m) break;
+        if (m * t.inv <= t.lim) return t.p;
+    }
+    return m;
 }
 
 // Primality of a cofactor that is odd, has no prime factor below 1024 and is at least 1024^2.
@@ -103,13 +115,25 @@ void factorize(u128 n, std::vector<u128>& out) {
     if (n != 1) pending[top++] = {n, 1};
     while (top != 0) {
         const auto [m, mult] = pending[--top];
-        if (m < kPrimeBelow || cofactor_is_prime(m)) {
+        if (m < kMidTrialBelow) {
+            const auto m64 = static_cast<std::uint64_t>(m);
+            const std::uint64_t p = m < kPrimeBelow ? m64 : smallest_factor_below_2_26(m64);
+            if (p == m64) {
+                out.insert(out.end(), mult, m);
+            } else {
+                pending[top++] = {p, mult};
+                pending[top++] = {m64 / p, mult};
+            }
+            continue;
+        }
+        if (cofactor_is_prime(m)) {
             out.insert(out.end(), mult, m);
             continue;
         }
-        // m >= 1031^k limits the exponent of a perfect power to 12.
+        // Every prime factor is above 2^10, which bounds the exponent of a perfect power.
         unsigned k = 0;
-        if (const u128 r = detail::perfect_power_root(m, 12, k); r != 0) {
+        const auto max_exponent = static_cast<unsigned>(detail::bit_width128(m) / 10);
+        if (const u128 r = detail::perfect_power_root(m, max_exponent, k); r != 0) {
             pending[top++] = {r, mult * k};
             continue;
         }

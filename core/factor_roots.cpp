@@ -42,28 +42,57 @@ bool maybe_square(u128 x) {
 u128 integer_root(u128 n, unsigned k) {
     if (n < 2 || k == 1) return n;
     if (k >= 128) return 1;
-    // long double carries 64 mantissa bits, so the estimate is off by at most a few units; the
-    // loops below make it exact.
-    const long double est = std::pow(static_cast<long double>(n), 1.0L / k);
-    u128 x = est >= 18446744073709551615.0L ? ~std::uint64_t(0) : static_cast<u128>(est);
+    // A floating-point estimate is off by at most a few units (double carries 53 bits, and a
+    // root of a 128-bit number has at most 64); the loops below make it exact. long double is
+    // avoided because powl is a slow library routine.
+    const double est = k == 2   ? std::sqrt(static_cast<double>(n))
+                       : k == 3 ? std::cbrt(static_cast<double>(n))
+                                : std::pow(static_cast<double>(n), 1.0 / k);
+    u128 x = est >= 18446744073709551615.0 ? ~std::uint64_t(0) : static_cast<u128>(est);
     while (x > 0 && compare_power(x, k, n) > 0) --x;
     while (compare_power(x + 1, k, n) <= 0) ++x;
     return x;
 }
 
 u128 perfect_power_root(u128 n, unsigned max_exponent, unsigned& k) {
-    static constexpr unsigned kExponents[] = {2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37,
-                                              41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89,
-                                              97, 101, 103, 107, 109, 113, 127};
+    // For each prime exponent e, a modulus q with e | q - 1 has only (q - 1)/e + 1 residues
+    // that are e-th powers, so most candidates are rejected without computing a root.
+    struct Filter {
+        unsigned e, q;
+    };
+    static constexpr Filter kFilters[] = {{3, 7},   {5, 11},  {7, 29},  {11, 23}, {13, 53},
+                                          {17, 103}, {19, 191}, {23, 47}, {29, 59}, {31, 311},
+                                          {37, 149}, {41, 83},  {43, 173}, {47, 283}, {53, 107},
+                                          {59, 709}, {61, 367}, {67, 269}, {71, 569}, {73, 293},
+                                          {79, 317}, {83, 167}, {89, 179}, {97, 389}, {101, 607},
+                                          {103, 619}, {107, 643}, {109, 1091}, {113, 227},
+                                          {127, 509}};
+    auto is_power_residue = [](u128 n, unsigned e, unsigned q) {
+        const auto r = static_cast<std::uint64_t>(n % q);
+        if (r == 0) return true;
+        // r is an e-th power mod prime q iff r^((q-1)/e) == 1.
+        std::uint64_t acc = 1, base = r;
+        for (unsigned x = (q - 1) / e; x != 0; x >>= 1) {
+            if (x & 1) acc = acc * base % q;
+            base = base * base % q;
+        }
+        return acc == 1;
+    };
     if (n < 4) return 0;
-    for (unsigned e : kExponents) {
-        if (e > max_exponent) break;
-        if (e == 2 && !maybe_square(n)) continue;
+    auto try_exponent = [&](unsigned e) {
         const u128 r = integer_root(n, e);
         if (r > 1 && compare_power(r, e, n) == 0) {
             k = e;
             return r;
         }
+        return u128(0);
+    };
+    if (max_exponent >= 2 && maybe_square(n))
+        if (const u128 r = try_exponent(2); r != 0) return r;
+    for (const Filter& f : kFilters) {
+        if (f.e > max_exponent) break;
+        if (is_power_residue(n, f.e, f.q))
+            if (const u128 r = try_exponent(f.e); r != 0) return r;
     }
     return 0;
 }

@@ -52,6 +52,29 @@ inline constexpr auto kTrialPrimes = [] {
 }();
 static_assert(kPrimes16[kTrialCount] < kTrialLimit && kPrimes16[kTrialCount + 1] > kTrialLimit);
 
+// The primes from 1024 to 8192, with 64-bit inverses only: trial division by them splits a
+// composite below 2^26 (whose smallest factor is below 8192) faster than rho would.
+inline constexpr std::uint32_t kMidTrialLimit = 8192;
+inline constexpr std::size_t kMidTrialCount = 856; // primes in (1024, 8192)
+
+struct TrialPrime64 {
+    std::uint32_t p;
+    std::uint64_t inv, lim; // as in TrialPrime
+};
+
+inline constexpr auto kMidTrialPrimes = [] {
+    std::array<TrialPrime64, kMidTrialCount> table{};
+    for (std::size_t i = 0; i < kMidTrialCount; ++i) {
+        const std::uint32_t p = kPrimes16[kTrialCount + 1 + i];
+        std::uint64_t inv = p;
+        for (int k = 0; k < 5; ++k) inv *= 2 - p * inv;
+        table[i] = {p, inv, ~std::uint64_t(0) / p};
+    }
+    return table;
+}();
+static_assert(kPrimes16[kTrialCount + kMidTrialCount] < kMidTrialLimit &&
+              kPrimes16[kTrialCount + kMidTrialCount + 1] > kMidTrialLimit);
+
 // Calls f(p) for every prime p with lo <= p < hi, in increasing order; hi must not exceed 2^32.
 // Above 2^16 it sieves odd numbers in 32 KiB windows with the compile-time table, so it never
 // touches the heap. f returns false to stop early.

@@ -63,6 +63,11 @@ Server::Server(Settings settings)
     router_.set(zmq::sockopt::linger, 2000);
     router_.set(zmq::sockopt::sndhwm, 100000);
     router_.set(zmq::sockopt::rcvhwm, 100000);
+    // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
+    int ivl_ms = static_cast<int>(settings_.heartbeat.count());
+    router_.set(zmq::sockopt::heartbeat_ivl, ivl_ms);
+    router_.set(zmq::sockopt::heartbeat_timeout, 3 * ivl_ms);
+    router_.set(zmq::sockopt::heartbeat_ttl, 3 * ivl_ms);
     for (const auto& ep : settings_.binds) {
         try {
             router_.bind(ep);

@@ -20,6 +20,7 @@ struct Settings {
     std::chrono::milliseconds stats_interval{10'000};
     std::chrono::milliseconds drain_timeout{60'000};
     std::chrono::milliseconds fetch_connect_timeout{10'000};
+    std::chrono::milliseconds heartbeat{1'000}; // ZMTP ping interval; peers dead after 3
 };
 
 } // namespace zlb::server

@@ -45,7 +45,8 @@ def test_factor_input_file_and_results_csv():
     rows = list(csv.DictReader(open(results)))
     assert len(rows) == 12 and len({r["id"] for r in rows}) == 12
     assert {r["ok"] for r in rows} == {"1"} and all(int(r["latency_us"]) > 0 for r in rows)
-    assert set(rows[0]) == {"id", "op", "server", "ok", "code", "latency_us", "service_us"}
+    assert set(rows[0]) == {"id", "op", "server", "ok", "code", "latency_us", "service_us",
+                            "attempts"}
 
 
 def test_port_range_and_endpoints_file():
@@ -106,8 +107,8 @@ def test_stopped_server_gives_timeouts_not_a_hang():
     victim.signal(signal.SIGSTOP)
     try:
         code, out, _, rep = run_client(*connect, "--connect", victim.endpoint, "--count", "400",
-                                       "--window", "8", "--timeout-ms", "500", timeout_s=60,
-                                       check=1)
+                                       "--window", "8", "--timeout-ms", "500", "--retries", "0",
+                                       timeout_s=60, check=1)
     finally:
         victim.signal(signal.SIGCONT)
     assert rep["timeouts"] > 0 and rep["ok"] + rep["timeouts"] + rep["failed"] == 400, rep

@@ -1,0 +1,121 @@
+#include "client/peers.hpp"
+
+#include "core/log.hpp"
+#include "core/zmq_util.hpp"
+
+#include <atomic>
+#include <cstring>
+#include <stdexcept>
+
+namespace zlb::client {
+namespace {
+
+std::atomic<unsigned> g_monitor_serial{0};
+
+} // namespace
+
+PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
+                 const std::vector<std::string>& endpoints)
+    : socket_(socket), monitor_(ctx, zmq::socket_type::pair) {
+    // Watch from before the first connect, or fast handshakes would go unseen.
+    std::string monitor_ep = "inproc://zlb-client-monitor-";
+    monitor_ep += std::to_string(g_monitor_serial++);
+    if (zmq_socket_monitor(socket_.handle(), monitor_ep.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+        throw std::runtime_error("zmq_socket_monitor failed");
+    monitor_.connect(monitor_ep);
+    for (std::size_t i = 0; i < endpoints.size(); ++i) {
+        Peer p;
+        p.endpoint = endpoints[i];
+        p.alias = "p";
+        p.alias += std::to_string(i);
+        socket_.set(zmq::sockopt::connect_routing_id, p.alias);
+        try {
+            socket_.connect(p.endpoint);
+        } catch (const zmq::error_t& e) {
+            throw std::runtime_error("cannot connect to " + p.endpoint + ": " + e.what());
+        }
+        by_endpoint_.emplace(p.endpoint, i);
+        peers_.push_back(std::move(p));
+    }
+}
+
+std::size_t PeerSet::connected_wait(std::chrono::milliseconds max_wait) {
+    auto deadline = Clock::now() + max_wait;
+    auto count = [&] {
+        std::size_t up = 0;
+        for (const auto& p : peers_) up += p.connected;
+        return up;
+    };
+    while (count() < peers_.size() && Clock::now() < deadline) {
+        zmq::pollitem_t item{monitor_.handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
+        events_read();
+    }
+    return count();
+}
+
+// Event frames: [uint16 event, uint32 value] then the endpoint. The endpoint names the
+// peer; an address libzmq spells differently from the user only loses the fast path.
+const std::vector<std::size_t>& PeerSet::events_read() {
+    down_.clear();
+    while (recv_frames(monitor_, frames_)) {
+        if (frames_.size() != 2 || frames_[0].size() < 2) continue;
+        std::uint16_t event = 0;
+        std::memcpy(&event, frames_[0].data(), sizeof event);
+        auto it = by_endpoint_.find(std::string(view(frames_[1])));
+        if (it == by_endpoint_.end()) continue;
+        Peer& p = peers_[it->second];
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            p.connected = true;
+            p.skip_until = {};
+            LOG_INFO("connected to %s", p.endpoint.c_str());
+        } else if (event == ZMQ_EVENT_DISCONNECTED) {
+            if (p.connected) LOG_WARN("lost %s", p.endpoint.c_str());
+            p.connected = false;
+            down_.push_back(it->second);
+        }
+    }
+    return down_;
+}
+
+bool PeerSet::usable(std::size_t peer, std::optional<std::size_t> avoid,
+                     Clock::time_point now) const {
+    return peer != avoid && peers_[peer].skip_until <= now;
+}
+
+// Two passes: first the peers that are neither avoided nor suspected, then any peer,
+// so a lone or all-suspected cluster still gets work.
+std::optional<std::size_t> PeerSet::send_next(std::string_view body,
+                                              std::optional<std::size_t> avoid) {
+    auto now = Clock::now();
+    for (int pass = 0; pass < 2; ++pass) {
+        for (std::size_t tries = 0; tries < peers_.size(); ++tries) {
+            std::size_t peer = next_;
+            next_ = (next_ + 1) % peers_.size();
+            if (pass == 0 && !usable(peer, avoid, now)) continue;
+            if (send_to(peer, body)) {
+                ++peers_[peer].sent;
+                return peer;
+            }
+        }
+    }
+    return std::nullopt;
+}
+
+// False when the peer is not connected (EHOSTUNREACH) or its queue is full (EAGAIN).
+bool PeerSet::send_to(std::size_t peer, std::string_view body) {
+    const std::string& alias = peers_[peer].alias;
+    try {
+        if (!socket_.send(zmq::buffer(alias), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+            return false;
+    } catch (const zmq::error_t& e) {
+        if (e.num() == EHOSTUNREACH) return false;
+        throw;
+    }
+    socket_.send(zmq::message_t(), zmq::send_flags::sndmore);
+    socket_.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
+    return true;
+}
+
+} // namespace zlb::client

@@ -1,0 +1,327 @@
+// fuzz_request: one input is one request body.
+//  1. proto::RequestDecoder decodes it: whatever the bytes, no crash, leak or UB. A request
+//     that decodes is encoded again with the client-side encoders and must decode the same.
+//  2. The same bytes go to a real zlb::server::Server (mode cpu, so nothing is ever fetched)
+//     from a DEALER, and Server::poll_once is stepped until the reply arrives. The protocol's
+//     guarantees are checked: exactly one reply, promptly (a silent server aborts), which the
+//     client's ReplyDecoder accepts, carrying the request's id (nil when it had none), and the
+//     right answer: the decoder's error code, echo's data back, factors that are primes in
+//     ascending order multiplying back to n.
+// The first byte sometimes picks another frame layout (see layout_of). Any request that takes
+// over 1 s is saved under /tmp/zlb-fuzz-slow/ and reported on stderr: slow factorization.
+#include "core/factor.hpp"
+#include "core/log.hpp"
+#include "core/zmq_util.hpp"
+#include "proto/codec.hpp"
+#include "server/server.hpp"
+
+#include <zmq.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono;
+using zlb::u128;
+namespace proto = zlb::proto;
+
+constexpr std::string_view kServerName = "fuzz";
+constexpr std::string_view kRoute = "fuzz-route";
+constexpr auto kReplyWait = seconds(2);       // any request answered on the socket thread
+constexpr auto kPoolReplyWait = seconds(60);  // factor jobs: past libFuzzer's -timeout
+constexpr auto kSlow = seconds(1);
+
+[[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char* fmt, ...) {
+    std::fprintf(stderr, "fuzz_request: ");
+    va_list args;
+    va_start(args, fmt);
+    std::vfprintf(stderr, fmt, args);
+    va_end(args);
+    std::fprintf(stderr, "\n");
+    std::abort();
+}
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) fail("check failed: " #cond ": " __VA_ARGS__);                                \
+    } while (0)
+
+enum class Layout {
+    plain,        // ["", body]: the protocol's framing
+    no_delimiter, // [body]: the ROUTER's identity frame is still there to answer to
+    extra_frame,  // ["", body, "x"]: wrong frame count, answered bad_request with id nil
+    routed,       // [route, "", body]: a routing frame to keep, as a broker would add
+};
+
+// Mostly plain, so that valid msgpack maps (0x8N) arrive framed the normal way.
+Layout layout_of(std::string_view input) {
+    if (input.empty()) return Layout::plain;
+    switch (static_cast<unsigned char>(input[0]) & 0x0f) {
+    case 13: return Layout::no_delimiter;
+    case 14: return Layout::extra_frame;
+    case 15: return Layout::routed;
+    default: return Layout::plain;
+    }
+}
+
+struct Harness {
+    zlb::server::Settings settings;
+    zlb::server::Server* server = nullptr;
+    zmq::context_t ctx{1};
+    zmq::socket_t dealer{ctx, zmq::socket_type::dealer};
+    proto::RequestDecoder decoder;
+    proto::Request request;
+    proto::DecodeError error;
+    proto::RequestDecoder redecoder;
+    proto::Request redecoded;
+    proto::DecodeError reerror;
+    msgpack::sbuffer reencoded;
+    proto::ReplyDecoder reply_decoder;
+    proto::Reply reply;
+    std::string reply_error;
+    std::vector<zmq::message_t> frames;
+    std::vector<u128> primes;
+
+    Harness() {
+        zlb::set_log_level(zlb::LogLevel::error);
+        // Abstract-namespace ipc: nothing left in the file system, one name per process
+        // (-jobs/-fork run several). inproc can't work: the Server owns its own context.
+        std::string endpoint = "ipc://@zlb-fuzz-" + std::to_string(::getpid());
+        settings.binds = {endpoint};
+        settings.name = std::string(kServerName);
+        settings.mode = zlb::server::Mode::cpu;
+        settings.threads = 1;
+        settings.stats_interval = hours(24);
+        server = new zlb::server::Server(settings); // never destroyed: it lives as long as the process
+        // The Server blocks SIGTERM/SIGINT into its signalfd; give them back to libFuzzer in
+        // this thread so ^C or a kill ends the run instead of making the server drain.
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+        dealer.set(zmq::sockopt::linger, 0);
+        dealer.connect(endpoint);
+    }
+
+    void send(std::string_view input, Layout layout) {
+        auto more = zmq::send_flags::sndmore;
+        switch (layout) {
+        case Layout::plain:
+            dealer.send(zmq::message_t(), more);
+            dealer.send(zmq::buffer(input.data(), input.size()));
+            break;
+        case Layout::no_delimiter: dealer.send(zmq::buffer(input.data(), input.size())); break;
+        case Layout::extra_frame:
+            dealer.send(zmq::message_t(), more);
+            dealer.send(zmq::buffer(input.data(), input.size()), more);
+            dealer.send(zmq::str_buffer("x"));
+            break;
+        case Layout::routed:
+            dealer.send(zmq::buffer(kRoute.data(), kRoute.size()), more);
+            dealer.send(zmq::message_t(), more);
+            dealer.send(zmq::buffer(input.data(), input.size()));
+            break;
+        }
+    }
+
+    // Steps the server until the DEALER holds a whole reply in frames.
+    void await_reply(std::string_view input, steady_clock::duration limit) {
+        const auto start = steady_clock::now();
+        zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
+        while (!zlb::recv_frames(dealer, frames)) {
+            if (steady_clock::now() - start > limit)
+                fail("no reply after %lld ms to a %zu-byte request: the server stayed silent",
+                     static_cast<long long>(duration_cast<milliseconds>(limit).count()),
+                     input.size());
+            // libFuzzer's SIGALRM (its -timeout clock) interrupts poll(2), and cppzmq throws
+            // EINTR. zlb-server installs no signal handler, so this happens here only; the
+            // server's turn threw before touching anything, so it is simply taken again.
+            try {
+                server->poll_once(milliseconds(2));
+                zmq::poll(&item, 1, milliseconds(2));
+            } catch (const zmq::error_t& e) {
+                if (e.num() != EINTR) throw;
+            }
+        }
+    }
+
+    void save_slow(std::string_view input, steady_clock::duration took) {
+        const char* dir = "/tmp/zlb-fuzz-slow";
+        ::mkdir(dir, 0755);
+        char path[128];
+        std::snprintf(path, sizeof path, "%s/slow-%016zx", dir, std::hash<std::string_view>{}(input));
+        if (FILE* f = std::fopen(path, "wb")) {
+            std::fwrite(input.data(), 1, input.size(), f);
+            std::fclose(f);
+        }
+        std::fprintf(stderr, "fuzz_request: SLOW: %lld ms for a %zu-byte request, saved as %s\n",
+                     static_cast<long long>(duration_cast<milliseconds>(took).count()),
+                     input.size(), path);
+    }
+};
+
+Harness& harness() {
+    static Harness* h = new Harness; // never destroyed: no teardown race with libFuzzer's exit
+    return *h;
+}
+
+std::string id_text(std::optional<std::uint64_t> id) {
+    return id ? std::to_string(*id) : std::string("nil");
+}
+
+bool goes_to_pool(const proto::Request& r) {
+    if (r.ns.size() > 16) return true;
+    for (u128 n : r.ns)
+        if (n >= (u128(1) << 32)) return true;
+    return false;
+}
+
+// A request that decoded must survive the client-side encoders unchanged.
+void check_reencode(Harness& h) {
+    const auto& r = h.request;
+    if (r.op == proto::Op::echo)
+        proto::encode_echo_request(h.reencoded, *r.id, r.data, r.deadline_ms);
+    else if (r.op == proto::Op::factor)
+        proto::encode_factor_request(h.reencoded, *r.id, r.ns, r.batch, r.deadline_ms);
+    else
+        proto::encode_fetch_request(h.reencoded, *r.id, r.fetch, r.deadline_ms);
+    auto& o = h.redecoded;
+    CHECK(h.redecoder.decode({h.reencoded.data(), h.reencoded.size()}, o, h.reerror), "%s",
+          h.reerror.message.c_str());
+    CHECK(o.id == r.id && o.op == r.op && o.deadline_ms == r.deadline_ms, "header changed");
+    if (r.op == proto::Op::echo) CHECK(o.data == r.data, "echo data changed");
+    if (r.op == proto::Op::factor) CHECK(o.ns == r.ns && o.batch == r.batch, "numbers changed");
+    if (r.op == proto::Op::fetch)
+        CHECK(o.fetch.url == r.fetch.url && o.fetch.head == r.fetch.head &&
+                  o.fetch.timeout_ms == r.fetch.timeout_ms &&
+                  o.fetch.max_bytes == r.fetch.max_bytes && o.fetch.want_body == r.fetch.want_body,
+              "fetch params changed");
+}
+
+// One list of factors for n: primes, ascending, whose product is n.
+void check_factors(const u128* f, std::uint32_t count, u128 n) {
+    u128 product = 1;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        CHECK(f[i] >= 2 && zlb::is_prime(f[i]), "factor %s of %s is not prime",
+              zlb::to_string_u128(f[i]).c_str(), zlb::to_string_u128(n).c_str());
+        CHECK(i == 0 || f[i - 1] <= f[i], "factors of %s are not ascending",
+              zlb::to_string_u128(n).c_str());
+        CHECK(product <= ~u128(0) / f[i], "factors of %s multiply past 2^128",
+              zlb::to_string_u128(n).c_str());
+        product *= f[i];
+    }
+    CHECK(product == n, "factors of %s multiply to %s", zlb::to_string_u128(n).c_str(),
+          zlb::to_string_u128(product).c_str());
+}
+
+void check_factor_reply(const proto::Request& r, const proto::Reply& rep) {
+    if (r.batch && r.ns.empty()) {
+        // An empty batch is answered factors: [], which reads back as one empty list.
+        CHECK(rep.factors.empty() && rep.factor_sizes.size() <= 1, "empty batch");
+        return;
+    }
+    CHECK(rep.factor_sizes.size() == r.ns.size(), "%zu factor lists for %zu numbers",
+          rep.factor_sizes.size(), r.ns.size());
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < r.ns.size(); ++i) {
+        CHECK(at + rep.factor_sizes[i] <= rep.factors.size(), "factor lists overrun");
+        check_factors(rep.factors.data() + at, rep.factor_sizes[i], r.ns[i]);
+        at += rep.factor_sizes[i];
+    }
+    CHECK(at == rep.factors.size(), "stray factors");
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    harness();
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    Harness& h = harness();
+    const std::string_view input(reinterpret_cast<const char*>(data), size);
+
+    // 1. The decoder alone, as the server will run it.
+    const bool decoded = h.decoder.decode(input, h.request, h.error);
+    if (decoded) {
+        CHECK(h.request.id.has_value(), "decoded without an id");
+        check_reencode(h);
+    }
+    const proto::Request& req = h.request;
+
+    // 2. The server. Nothing may be waiting from the previous input.
+    CHECK(!zlb::recv_frames(h.dealer, h.frames), "a reply nobody asked for (a second reply?)");
+    const Layout layout = layout_of(input);
+    const bool framed = layout != Layout::extra_frame;
+    const bool too_large = framed && size > h.settings.max_msg_bytes;
+    const bool pool = framed && !too_large && decoded && req.op == proto::Op::factor &&
+                      (!req.deadline_ms || *req.deadline_ms > 0) && goes_to_pool(req);
+
+    const auto start = steady_clock::now();
+    h.send(input, layout);
+    h.await_reply(input, pool ? kPoolReplyWait : kReplyWait);
+    const auto took = steady_clock::now() - start;
+    if (took > kSlow) h.save_slow(input, took);
+
+    // The envelope: what the DEALER sent before the delimiter comes back, then one body.
+    const std::size_t prefix = layout == Layout::routed ? 2 : 1;
+    CHECK(h.frames.size() == prefix + 1, "%zu reply frames", h.frames.size());
+    if (layout == Layout::routed) CHECK(zlb::view(h.frames[0]) == kRoute, "routing frame lost");
+    CHECK(h.frames[prefix - 1].size() == 0, "no delimiter in the reply");
+    const auto& counters = h.server->counters();
+    CHECK(counters.answered == counters.received, "received %llu, answered %llu",
+          static_cast<unsigned long long>(counters.received),
+          static_cast<unsigned long long>(counters.answered));
+
+    proto::Reply& rep = h.reply;
+    CHECK(h.reply_decoder.decode(zlb::view(h.frames[prefix]), rep, h.reply_error),
+          "the client can't read the reply: %s", h.reply_error.c_str());
+    CHECK(rep.server == kServerName, "server name");
+
+    // What the reply must say.
+    std::optional<std::uint64_t> id;
+    std::optional<proto::ErrorCode> code;
+    if (!framed) {
+        code = proto::ErrorCode::bad_request;
+    } else if (too_large) {
+        code = proto::ErrorCode::too_large;
+    } else if (!decoded) {
+        id = req.id;
+        code = h.error.code;
+    } else {
+        id = req.id;
+        if (req.op == proto::Op::fetch) code = proto::ErrorCode::unsupported_op;
+        else if (req.deadline_ms && *req.deadline_ms == 0) code = proto::ErrorCode::deadline_exceeded;
+    }
+    CHECK(rep.id == id, "reply id %s, request id %s", id_text(rep.id).c_str(), id_text(id).c_str());
+    if (code) {
+        CHECK(!rep.ok && rep.error_code == proto::to_string(*code), "expected %s, got %s %.*s",
+              proto::to_string(*code).data(), rep.ok ? "ok" : "error",
+              static_cast<int>(rep.error_code.size()), rep.error_code.data());
+        CHECK(!rep.error_message.empty(), "error without a message");
+    } else if (req.op == proto::Op::echo) {
+        CHECK(rep.ok && rep.data == req.data, "echo did not come back");
+    } else if (!rep.ok) {
+        // Only a deadline the request itself set may stop a factorization.
+        CHECK(req.deadline_ms && rep.error_code == "deadline_exceeded", "factor failed: %.*s: %.*s",
+              static_cast<int>(rep.error_code.size()), rep.error_code.data(),
+              static_cast<int>(rep.error_message.size()), rep.error_message.data());
+    } else {
+        check_factor_reply(req, rep);
+    }
+    return 0;
+}
