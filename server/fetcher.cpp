@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sys/socket.h>
 
 namespace zlb::server {
 namespace {
@@ -27,7 +28,9 @@ FetchOutcome outcome_of(FetchJob& job, CURLcode code) {
         return out;
     }
     out.message = job.error[0] ? job.error : curl_easy_strerror(code);
-    if (job.too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    if (job.refused) {
+        out.message = "destination address refused by the fetch policy (see --deny-cidr, --allow-host)";
+    } else if (job.too_large || code == CURLE_FILESIZE_EXCEEDED) {
         out.code = proto::ErrorCode::too_large;
         out.message = "body exceeds max_bytes";
     } else if (code == CURLE_OPERATION_TIMEDOUT) {
@@ -76,6 +79,8 @@ bool Fetcher::fetch_start(const proto::FetchParams& p, std::span<zmq::message_t>
     job->body.clear();
     job->bytes = 0;
     job->too_large = false;
+    job->refused = false;
+    job->policy = &settings_.policy;
     job->error[0] = '\0';
     job->want_body = p.want_body;
     job->max_bytes = p.max_bytes;
@@ -96,6 +101,8 @@ bool Fetcher::fetch_start(const proto::FetchParams& p, std::span<zmq::message_t>
     curl_easy_setopt(h, CURLOPT_WRITEDATA, job);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, job->error);
     curl_easy_setopt(h, CURLOPT_PRIVATE, job);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &Fetcher::on_open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, job);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
     if (CURLMcode rc = curl_multi_add_handle(multi_.get(), h); rc != CURLM_OK) {
         LOG_ERROR("curl_multi_add_handle: %s", curl_multi_strerror(rc));
@@ -126,6 +133,28 @@ size_t Fetcher::on_body(char* data, size_t size, size_t n, void* user) {
     job->bytes += bytes;
     if (job->want_body) job->body.append(data, bytes);
     return bytes;
+}
+
+// Every connection, redirects included, passes here with the address about to be dialled.
+curl_socket_t Fetcher::on_open_socket(void* user, curlsocktype, curl_sockaddr* address) {
+    auto* job = static_cast<FetchJob*>(user);
+    char* url = nullptr;
+    curl_easy_getinfo(job->easy.get(), CURLINFO_EFFECTIVE_URL, &url);
+    std::string host;
+    if (CURLU* u = curl_url()) {
+        char* part = nullptr;
+        if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK) {
+            host = part;
+            curl_free(part);
+        }
+        curl_url_cleanup(u);
+    }
+    if (!job->policy->allowed(&address->addr, host)) {
+        job->refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return ::socket(address->family, address->socktype, address->protocol);
 }
 
 int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {

@@ -2,6 +2,7 @@
 // HTTP fetches on one libcurl multi handle, driven from the socket thread's poll loop
 // (curl_multi_socket_action): no thread per request, connections reused across jobs.
 #include "core/curl_util.hpp"
+#include "server/fetch_policy.hpp"
 #include "proto/codec.hpp"
 
 #include <zmq.hpp>
@@ -24,6 +25,8 @@ struct FetchJob {
     bool want_body = false;
     std::uint64_t max_bytes = 0;
     bool too_large = false;
+    bool refused = false; // the fetch policy refused an address it would have dialled
+    const FetchPolicy* policy = nullptr;
     std::uint64_t bytes = 0;
     std::string body; // kept only when want_body
     CurlEasy easy;
@@ -41,6 +44,7 @@ struct FetchOutcome {
 struct FetcherSettings {
     std::size_t max_inflight = 1000;
     std::chrono::milliseconds connect_timeout{10'000};
+    FetchPolicy policy;
 };
 
 class Fetcher {
@@ -68,6 +72,7 @@ private:
     static int on_socket(CURL*, curl_socket_t s, int what, void* self, void*);
     static int on_timer(CURLM*, long timeout_ms, void* self);
     static size_t on_body(char* data, size_t size, size_t n, void* job);
+    static curl_socket_t on_open_socket(void* job, curlsocktype, curl_sockaddr* address);
     void socket_action(curl_socket_t s, int mask);
     void messages_read();
     void job_finish(FetchJob& job, CURLcode code);

@@ -41,6 +41,11 @@ int main(int argc, char** argv) {
     app.add_option("--max-msg-bytes", s.max_msg_bytes, "Largest request accepted (too_large above)")
         ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 30))
         ->capture_default_str();
+    app.add_option("--deny-cidr", s.deny_cidrs,
+                   "Refuse fetches to this address range (repeatable); always refused: "
+                   "169.254.0.0/16, fe80::/10, fd00:ec2::254");
+    app.add_option("--allow-host", s.allow_hosts,
+                   "Fetch this host name or address even if its address is refused (repeatable)");
     app.add_option("--stats-interval", stats_interval_s, "Seconds between stats log lines")
         ->check(CLI::Range(0.1, 86400.0))
         ->capture_default_str();

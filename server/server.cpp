@@ -82,7 +82,8 @@ Server::Server(Settings settings)
     if (settings_.mode != Mode::io)
         pool_ = std::make_unique<CpuPool>(ctx_, threads, queue, settings_.name);
     if (settings_.mode != Mode::cpu) {
-        FetcherSettings fs{settings_.max_inflight, settings_.fetch_connect_timeout};
+        FetcherSettings fs{settings_.max_inflight, settings_.fetch_connect_timeout,
+                           FetchPolicy(settings_.deny_cidrs, settings_.allow_hosts)};
         fetcher_ = std::make_unique<Fetcher>(
             fs, [this](FetchJob& job, const FetchOutcome& o) { fetch_done(job, o); });
     }

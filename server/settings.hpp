@@ -20,6 +20,8 @@ struct Settings {
     std::chrono::milliseconds stats_interval{10'000};
     std::chrono::milliseconds drain_timeout{60'000};
     std::chrono::milliseconds fetch_connect_timeout{10'000};
+    std::vector<std::string> deny_cidrs;  // refused fetch destinations, on top of the defaults
+    std::vector<std::string> allow_hosts; // fetch hosts exempt from the deny list
     std::chrono::milliseconds heartbeat{1'000}; // ZMTP ping interval; peers dead after 3
 };
 

@@ -116,6 +116,17 @@ def test_stopped_server_gives_timeouts_not_a_hang():
     victim.stop()
 
 
+def test_overloaded_is_retried_elsewhere():
+    tiny = Server("--mode", "cpu", "--threads", "1", "--cpu-queue", "1")
+    roomy = Server("--mode", "cpu", "--threads", "2")
+    _, _, _, rep = run_client("--connect", tiny.endpoint, "--connect", roomy.endpoint, "--op",
+                              "factor", "--random", "3000", "--bits", "64", "--semiprimes",
+                              "--window", "32", check=0)
+    assert rep["ok"] == 3000 and rep["retried"] > 0, rep
+    tiny.stop()
+    roomy.stop()
+
+
 def test_exit_codes_and_errors():
     code, _, err, _ = run_client("--bogus", json_out=False)
     assert code == 2 and err.strip(), err
@@ -164,5 +175,5 @@ def test_no_server_at_all_ends():
 if __name__ == "__main__":
     main([test_echo_spreads_evenly, test_factor_results_are_verified,
           test_factor_input_file_and_results_csv, test_port_range_and_endpoints_file,
-          test_fetch_workload_and_save_dir, test_stopped_server_gives_timeouts_not_a_hang,
+          test_fetch_workload_and_save_dir, test_stopped_server_gives_timeouts_not_a_hang, test_overloaded_is_retried_elsewhere,
           test_exit_codes_and_errors, test_64_endpoints, test_no_server_at_all_ends])

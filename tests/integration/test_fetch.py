@@ -59,6 +59,13 @@ def test_redirects_are_followed():
     assert r["ok"] and r["status"] == 200, r
 
 
+def test_too_many_redirects_fail():
+    r = fetch(f"{http.base}/redirect/5")
+    assert r["ok"] and r["status"] == 200, r
+    r = fetch(f"{http.base}/redirect/6")
+    assert r["ok"] is False and r["error"]["code"] == "fetch_failed", r
+
+
 def test_short_timeout_gives_timeout():
     start = time.monotonic()
     r = fetch(f"{http.base}/delay/2/slow", timeout_ms=300)
@@ -74,6 +81,20 @@ def test_deadline_shorter_than_timeout_gives_deadline_exceeded():
 def test_refused_connection_is_fetch_failed():
     r = fetch(f"http://127.0.0.1:{free_port()}/")
     assert r["ok"] is False and r["error"]["code"] == "fetch_failed", r
+
+
+def test_policy_refuses_metadata_and_denied_ranges():
+    r = fetch("http://169.254.169.254/latest/meta-data/")
+    assert r["ok"] is False and r["error"]["code"] == "fetch_failed", r
+    assert "policy" in r["error"]["message"], r
+    strict = Server("--mode", "io", "--deny-cidr", "127.0.0.0/8")
+    r = fetch(f"{http.base}/status/200", dealer(strict.endpoint))
+    assert r["ok"] is False and "policy" in r["error"]["message"], r
+    assert strict.stop() == 0
+    exempt = Server("--mode", "io", "--deny-cidr", "127.0.0.0/8", "--allow-host", "127.0.0.1")
+    r = fetch(f"{http.base}/status/200", dealer(exempt.endpoint))
+    assert r["ok"] and r["status"] == 200, r
+    assert exempt.stop() == 0
 
 
 def test_concurrent_fetches_overlap():
@@ -133,7 +154,8 @@ def test_sigterm_drains_inflight_fetches():
 
 if __name__ == "__main__":
     main([test_status_codes_are_ok_replies, test_body_and_bytes, test_head_has_no_body,
-          test_max_bytes_gives_too_large, test_redirects_are_followed,
+          test_max_bytes_gives_too_large, test_redirects_are_followed, test_too_many_redirects_fail,
           test_short_timeout_gives_timeout, test_deadline_shorter_than_timeout_gives_deadline_exceeded,
-          test_refused_connection_is_fetch_failed, test_concurrent_fetches_overlap,
+          test_refused_connection_is_fetch_failed, test_policy_refuses_metadata_and_denied_ranges,
+          test_concurrent_fetches_overlap,
           test_overloaded_past_max_inflight, test_sigterm_drains_inflight_fetches])
