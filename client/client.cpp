@@ -32,6 +32,11 @@ zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
     socket.set(zmq::sockopt::heartbeat_ivl, ivl_ms);
     socket.set(zmq::sockopt::heartbeat_timeout, 3 * ivl_ms);
     socket.set(zmq::sockopt::heartbeat_ttl, 3 * ivl_ms);
+    if (!s.curve_server_key.empty()) {
+        socket.set(zmq::sockopt::curve_serverkey, s.curve_server_key);
+        socket.set(zmq::sockopt::curve_publickey, s.curve_public);
+        socket.set(zmq::sockopt::curve_secretkey, s.curve_secret);
+    }
     return socket;
 }
 

@@ -31,6 +31,9 @@ struct Settings {
     std::chrono::milliseconds backoff{10};            // first retry delay, doubled each time
     std::chrono::milliseconds backoff_max{1'000};
     std::chrono::milliseconds heartbeat{1'000};       // ZMTP ping interval; dead after 3
+    std::string curve_server_key; // Z85; with the two below, turns CURVE on
+    std::string curve_public;
+    std::string curve_secret;
     std::string json_path;
     std::string results_path;
     std::string save_dir;

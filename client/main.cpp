@@ -1,6 +1,7 @@
 // zlb-client: parses flags into Settings, runs the workload, prints the report.
 #include "client/client.hpp"
 #include "client/endpoints.hpp"
+#include "core/curve.hpp"
 #include "core/log.hpp"
 
 #include <CLI/CLI.hpp>
@@ -22,6 +23,8 @@ struct Flags {
     bool no_verify = false;
     bool quiet = false;
     std::string log_level = "warn";
+    std::string curve_server_key;
+    std::string curve_secret;
     std::string op = "echo";
 };
 
@@ -65,6 +68,12 @@ void flags_add(CLI::App& app, Flags& f) {
     app.add_flag("--head", f.head, "Fetch with HEAD instead of GET");
     app.add_option("--connect-wait-ms", f.connect_wait_ms,
                    "How long to wait at start for every endpoint to connect")->capture_default_str();
+    app.add_option("--curve-server-key", f.curve_server_key,
+                   "The servers' public key file (NAME.pub): turns CURVE encryption on")
+        ->check(CLI::ExistingFile);
+    app.add_option("--curve-secret", f.curve_secret,
+                   "This client's key file from zlb-keygen (NAME.key), listed by the servers")
+        ->check(CLI::ExistingFile);
     app.add_option("--json", f.s.json_path, "Write the summary as JSON to this file");
     app.add_option("--results", f.s.results_path, "Write one CSV row per request to this file");
     app.add_flag("--no-verify", f.no_verify, "Don't check factor and echo results");
@@ -84,6 +93,14 @@ zlb::client::Settings settings_from(Flags& f) {
     s.timeout = std::chrono::milliseconds(f.timeout_ms);
     s.connect_wait = std::chrono::milliseconds(f.connect_wait_ms);
     s.heartbeat = std::chrono::milliseconds(f.heartbeat_ms);
+    if (f.curve_server_key.empty() != f.curve_secret.empty())
+        throw std::invalid_argument("CURVE needs both --curve-server-key and --curve-secret");
+    if (!f.curve_server_key.empty()) {
+        s.curve_server_key = zlb::curve_public_read(f.curve_server_key);
+        auto keys = zlb::curve_secret_read(f.curve_secret);
+        s.curve_public = keys.public_z85;
+        s.curve_secret = keys.secret_z85;
+    }
     if (f.deadline_ms) s.work.deadline_ms = f.deadline_ms;
     if (f.fetch_timeout_ms) s.work.fetch.timeout_ms = f.fetch_timeout_ms;
     s.work.fetch.head = f.head;

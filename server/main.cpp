@@ -46,6 +46,12 @@ int main(int argc, char** argv) {
                    "169.254.0.0/16, fe80::/10, fd00:ec2::254");
     app.add_option("--allow-host", s.allow_hosts,
                    "Fetch this host name or address even if its address is refused (repeatable)");
+    app.add_option("--curve-secret", s.curve_secret,
+                   "Server key file from zlb-keygen (NAME.key): turns CURVE encryption on")
+        ->check(CLI::ExistingFile);
+    app.add_option("--curve-allow", s.curve_allow,
+                   "Directory of authorized client public keys (*.pub); re-read when it changes")
+        ->check(CLI::ExistingDirectory);
     app.add_option("--stats-interval", stats_interval_s, "Seconds between stats log lines")
         ->check(CLI::Range(0.1, 86400.0))
         ->capture_default_str();

@@ -1,5 +1,6 @@
 #include "server/server.hpp"
 
+#include "core/curve.hpp"
 #include "core/log.hpp"
 
 #include <csignal>
@@ -68,6 +69,7 @@ Server::Server(Settings settings)
     router_.set(zmq::sockopt::heartbeat_ivl, ivl_ms);
     router_.set(zmq::sockopt::heartbeat_timeout, 3 * ivl_ms);
     router_.set(zmq::sockopt::heartbeat_ttl, 3 * ivl_ms);
+    curve_setup();
     for (const auto& ep : settings_.binds) {
         try {
             router_.bind(ep);
@@ -90,6 +92,29 @@ Server::Server(Settings settings)
     LOG_INFO("server %s ready: %u factor workers, queue %zu, max %zu fetches in flight",
              settings_.name.c_str(), pool_ ? threads : 0, pool_ ? queue : 0,
              fetcher_ ? settings_.max_inflight : 0);
+}
+
+// With CURVE, the ZAP handler is bound before any endpoint, and the socket insists on
+// it (ZAP_ENFORCE_DOMAIN): without a handler libzmq would let every client in.
+void Server::curve_setup() {
+    if (settings_.curve_secret.empty()) {
+        if (!settings_.curve_allow.empty())
+            throw std::runtime_error("--curve-allow needs --curve-secret");
+        return;
+    }
+    if (settings_.curve_allow.empty())
+        throw std::runtime_error("--curve-secret needs --curve-allow DIR, the authorized client keys");
+    CurveKeyPair keys = curve_secret_read(settings_.curve_secret);
+    zap_ = std::make_unique<ZapHandler>(ctx_, settings_.curve_allow);
+    router_.set(zmq::sockopt::curve_server, true);
+    router_.set(zmq::sockopt::curve_secretkey, keys.secret_z85);
+    router_.set(zmq::sockopt::zap_domain, kZapDomain);
+    constexpr int kZapEnforceDomain = 93; // ZMQ_ZAP_ENFORCE_DOMAIN, a draft name in 4.3
+    int on = 1;
+    if (zmq_setsockopt(router_.handle(), kZapEnforceDomain, &on, sizeof on) != 0)
+        throw std::runtime_error("this libzmq cannot enforce the ZAP domain");
+    LOG_INFO("CURVE on: server key %s, %zu client keys allowed", keys.public_z85.c_str(),
+             zap_->keys_allowed());
 }
 
 Server::~Server() {
@@ -119,6 +144,8 @@ void Server::poll_once(milliseconds max_wait) {
     items_.push_back({router_.handle(), 0, ZMQ_POLLIN, 0});
     items_.push_back({nullptr, signal_fd_, ZMQ_POLLIN, 0});
     if (pool_) items_.push_back({pool_->results().handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t zap_at = items_.size();
+    if (zap_) items_.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t curl_first = items_.size();
     long wait_ms = max_wait.count();
     if (fetcher_) {
@@ -140,6 +167,7 @@ void Server::poll_once(milliseconds max_wait) {
         cpu_forwarded_ += n;
         counters_.answered += n;
     }
+    if (zap_ && (items_[zap_at].revents & ZMQ_POLLIN)) zap_->requests_handle();
     if (items_[0].revents & ZMQ_POLLIN) {
         for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(router_, frames_); ++i)
             request_handle(Clock::now());

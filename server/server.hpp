@@ -7,6 +7,7 @@
 #include "server/cpu_pool.hpp"
 #include "server/fetcher.hpp"
 #include "server/settings.hpp"
+#include "server/zap.hpp"
 
 #include <zmq.hpp>
 
@@ -49,11 +50,13 @@ private:
     void fetch_done(FetchJob& job, const FetchOutcome& outcome);
     std::size_t cpu_pending() const { return cpu_submitted_ - cpu_forwarded_; }
     void stats_log();
+    void curve_setup();
 
     Settings settings_;
     int signal_fd_ = -1;
     zmq::context_t ctx_;
     zmq::socket_t router_;
+    std::unique_ptr<ZapHandler> zap_; // only with CURVE
     std::unique_ptr<CpuPool> pool_;
     std::unique_ptr<Fetcher> fetcher_;
     bool draining_ = false;

@@ -22,6 +22,8 @@ struct Settings {
     std::chrono::milliseconds fetch_connect_timeout{10'000};
     std::vector<std::string> deny_cidrs;  // refused fetch destinations, on top of the defaults
     std::vector<std::string> allow_hosts; // fetch hosts exempt from the deny list
+    std::string curve_secret; // the server's .key file; turns CURVE on
+    std::string curve_allow;  // directory of allowed client .pub files
     std::chrono::milliseconds heartbeat{1'000}; // ZMTP ping interval; peers dead after 3
 };
 

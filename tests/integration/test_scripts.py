@@ -1,12 +1,17 @@
-"""The operator scripts, for real: start-servers/stop-servers, and supervisord bringing a
-killed server back."""
+"""The operator scripts, for real: start-servers/stop-servers, supervisord bringing a killed
+server back (also in the middle of a client run), and `supervisorctl stop` draining a server
+that has work in flight."""
+import contextlib
+import csv
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 
-from zlbtest import BIN_DIR, SOURCE_DIR, free_port, main, run_client, tmpdir, wait_for
+from zlbtest import (BIN_DIR, CLIENT, SOURCE_DIR, HttpTarget, free_port, main, run_client, tmpdir,
+                     wait_for)
 
 SCRIPTS = os.path.join(SOURCE_DIR, "scripts")
 
@@ -108,5 +113,158 @@ def test_supervisord_restarts_a_killed_server():
         sup.wait(timeout=60)
 
 
+@contextlib.contextmanager
+def supervised(count, mode, *server_flags):
+    """supervise.sh running `count` servers; yields (conf, run_dir, base port, {name: pid}) once
+    all of them are RUNNING. supervisord is stopped afterwards (TERM, so the servers drain)."""
+    run_dir = tmpdir()
+    base = free_range(count)
+    sup = subprocess.Popen([os.path.join(SCRIPTS, "supervise.sh"), "--servers", str(count),
+                            "--base-port", str(base), "--mode", mode, "--dir", run_dir, "--",
+                            *server_flags],
+                           env=script_env(run_dir), stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+    conf = os.path.join(run_dir, "supervisord.conf")
+    try:
+        pids = wait_for(lambda: (p := server_pids(conf)) and len(p) == count and p, 30,
+                        f"{count} supervised servers")
+        yield conf, run_dir, base, pids
+    finally:
+        os.killpg(sup.pid, signal.SIGTERM)
+        try:
+            sup.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(sup.pid, signal.SIGKILL)
+            sup.wait(timeout=10)
+
+
+_http = []
+
+
+def http_target():
+    """One loopback nginx target for the whole file, started on first use."""
+    if not _http:
+        _http.append(HttpTarget())
+    return _http[0]
+
+
+def urls_file(count, delay_s):
+    path = os.path.join(tmpdir(), "urls.txt")
+    base = http_target().base
+    with open(path, "w") as f:
+        for i in range(count):
+            f.write(f"{base}/delay/{delay_s}/{i}\n")
+    return path
+
+
+def client_start(base, count, *args):
+    """A background zlb-client run against the supervised servers on base..base+count-1;
+    returns (process, results CSV path)."""
+    results = os.path.join(tmpdir(), "results.csv")
+    proc = subprocess.Popen([CLIENT, "--connect", f"tcp://127.0.0.1:{base}-{base + count - 1}",
+                             *args, "--results", results, "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, results
+
+
+def rows_done(path):
+    try:
+        with open(path, "rb") as f:
+            return max(f.read().count(b"\n") - 1, 0)
+    except FileNotFoundError:
+        return 0
+
+
+def client_finish(proc, results, requests):
+    """Waits for the run; asserts exit 0 and every request ok, each id exactly once."""
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"client exited {proc.returncode}\n{out}\n{err}"
+    rows = list(csv.DictReader(open(results)))
+    ids = [r["id"] for r in rows]
+    assert len(rows) == requests, f"{len(rows)} outcomes for {requests} requests"
+    assert len(set(ids)) == requests, "an id was reported twice"
+    assert all(r["ok"] == "1" for r in rows), [r for r in rows if r["ok"] != "1"][:5]
+    return rows
+
+
+def test_supervisord_kill_spans_client_run():
+    requests = 10_000
+    urls = urls_file(requests, 0.05)  # 10,000 x 50 ms over a window of 100: 5 s at best
+    with supervised(3, "io") as (conf, run_dir, base, pids):
+        proc, results = client_start(base, 3, "--op", "fetch", "--input", urls, "--window", "100",
+                                     "--timeout-ms", "1000", "--retries", "3",
+                                     "--heartbeat-ms", "300")
+        wait_for(lambda: rows_done(results) > 1500 or proc.poll() is not None, 60,
+                 "the run to get going")
+        assert proc.poll() is None, "the run ended before the kill"
+        victim = "zlb-server:zlb-server_01"
+        killed_at = time.monotonic()
+        os.kill(pids[victim], signal.SIGKILL)
+        reborn = wait_for(lambda: (p := server_pids(conf).get(victim)) and p != pids[victim] and p,
+                          10, "supervisord to restart the killed server")
+        back_after = time.monotonic() - killed_at
+        assert back_after < 3.0, f"restart took {back_after:.1f} s"
+        assert proc.poll() is None, "the run ended before the killed server was back"
+        rows = client_finish(proc, results, requests)
+        assert any(int(r["attempts"]) > 1 for r in rows), "nothing was in flight on the killed server"
+        stop = supervisorctl(conf, "stop", "all")
+        assert stop.returncode == 0, stop.stdout + stop.stderr
+        # The killed instance never drained; the restarted one (pid `reborn`) did, and it had
+        # taken requests from the same run: the client reconnected to it.
+        log = open(os.path.join(run_dir, "zlb-server_01.log")).read()
+        drained = re.findall(r"drained: (\d+) requests received", log)
+        assert len(drained) == 1 and int(drained[0]) > 0, \
+            f"restarted server (pid {reborn}) took no requests:\n{log[-2000:]}"
+
+
+def latest_stats(log_path):
+    """(received, fetches in flight) from a server log's last stats line, or None."""
+    try:
+        text = open(log_path).read()
+    except FileNotFoundError:
+        return None
+    found = re.findall(r"received (\d+), .* fetches in flight (\d+)", text)
+    return tuple(map(int, found[-1])) if found else None
+
+
+def test_supervisorctl_stop_drains():
+    requests = 60
+    # Slow fetches, all sent at once (window = requests): the stop lands while they are in
+    # flight. --retries 0: a request the stopping server dropped could not be hidden by a resend.
+    urls = urls_file(requests, 2)
+    with supervised(3, "io", "--stats-interval", "0.05") as (conf, run_dir, base, pids):
+        logs = [os.path.join(run_dir, f"zlb-server_0{i}.log") for i in range(3)]
+        proc, results = client_start(base, 3, "--op", "fetch", "--input", urls, "--window",
+                                     str(requests), "--retries", "0", "--timeout-ms", "20000")
+
+        # In flight: every request has reached a server (the stats lines' received counts add
+        # up), so none can arrive at the stopping server and be turned away, and the victim is
+        # still waiting on fetches of its own.
+        def all_in_flight():
+            stats = [latest_stats(p) for p in logs]
+            return (all(stats) and sum(s[0] for s in stats) == requests and stats[1][1] > 0
+                    and stats)
+        stats = wait_for(all_in_flight, 30, "every request to be in flight on a server")
+        victim = "zlb-server:zlb-server_01"
+        stop = supervisorctl(conf, "stop", victim)
+        assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stdout + stop.stderr
+        rows = client_finish(proc, results, requests)
+        assert all(r["attempts"] == "1" for r in rows), [r for r in rows if r["attempts"] != "1"]
+
+        log = open(logs[1]).read()
+        draining = re.search(r"draining: \d+ factor jobs and (\d+) fetches in flight", log)
+        assert draining and int(draining.group(1)) > 0, f"not stopped mid-flight:\n{log[-2000:]}"
+        assert re.search(r"drained: \d+ requests received", log), log[-2000:]
+        # The draining server answered its own requests itself.
+        by_victim = sum(1 for r in rows if r["server"].endswith(f":{base + 1}"))
+        assert by_victim == stats[1][0], f"victim answered {by_victim} of its {stats[1][0]}"
+        sup_log = open(os.path.join(run_dir, "supervisord.log")).read()
+        assert "stopped: zlb-server_01 (exit status 0)" in sup_log, sup_log[-2000:]
+        status = supervisorctl(conf, "status", victim).stdout
+        assert "STOPPED" in status, status
+        assert pids[victim] not in server_pids(conf).values()
+
+
 if __name__ == "__main__":
-    main([test_start_and_stop_servers, test_supervisord_restarts_a_killed_server])
+    main([test_start_and_stop_servers, test_supervisord_restarts_a_killed_server,
+          test_supervisord_kill_spans_client_run, test_supervisorctl_stop_drains])
