@@ -59,13 +59,20 @@ Options parse_options(int argc, char** argv) {
             if (i + 1 >= argc) usage(argv[0]);
             return parse_number(argv[0], argv[++i]);
         };
-        if (arg == "--count") o.count = value();
-        else if (arg == "--bits") o.bits = static_cast<unsigned>(value());
-        else if (arg == "--seed") o.seed = value();
-        else if (arg == "--below") o.below = value();
-        else if (arg == "--gnu-timeout") o.gnu_timeout = static_cast<unsigned>(value());
-        else if (arg == "--no-gnu") o.gnu = false;
-        else usage(argv[0]);
+        if (arg == "--count")
+            o.count = value();
+        else if (arg == "--bits")
+            o.bits = static_cast<unsigned>(value());
+        else if (arg == "--seed")
+            o.seed = value();
+        else if (arg == "--below")
+            o.below = value();
+        else if (arg == "--gnu-timeout")
+            o.gnu_timeout = static_cast<unsigned>(value());
+        else if (arg == "--no-gnu")
+            o.gnu = false;
+        else
+            usage(argv[0]);
     }
     if (o.count == 0 || (o.below == 0 && (o.bits < 4 || o.bits > 128)) || o.below == 1)
         usage(argv[0]);
@@ -117,11 +124,12 @@ double time_gnu_factor(const std::vector<u128>& numbers, unsigned timeout_s) {
     const int fd = mkstemp(path.data());
     if (fd < 0) return -1;
     FILE* f = fdopen(fd, "w");
-    for (u128 n : numbers) std::fprintf(f, "%s\n", zlb::to_string_u128(n).c_str());
+    for (u128 n : numbers)
+        std::fprintf(f, "%s\n", zlb::to_string_u128(n).c_str());
     std::fclose(f);
     // `timeout` is part of coreutils too, so it is there whenever factor is.
-    const std::string cmd = "timeout " + std::to_string(timeout_s) + " factor < '" + path +
-                            "' > /dev/null 2>&1";
+    const std::string cmd =
+        "timeout " + std::to_string(timeout_s) + " factor < '" + path + "' > /dev/null 2>&1";
     const auto t0 = Clock::now();
     const int rc = std::system(cmd.c_str());
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -129,15 +137,19 @@ double time_gnu_factor(const std::vector<u128>& numbers, unsigned timeout_s) {
     return rc == 0 ? seconds : -1;
 }
 
-bool have_gnu_factor() { return std::system("command -v factor > /dev/null 2>&1") == 0; }
+bool have_gnu_factor() {
+    return std::system("command -v factor > /dev/null 2>&1") == 0;
+}
 
 } // namespace
 
 int main(int argc, char** argv) {
     const Options o = parse_options(argc, argv);
     const std::vector<u128> numbers = make_numbers(o);
-    if (o.below != 0) std::printf("workload=below\nbelow=%llu\n", o.below);
-    else std::printf("workload=semiprime\nbits=%u\n", o.bits);
+    if (o.below != 0)
+        std::printf("workload=below\nbelow=%llu\n", o.below);
+    else
+        std::printf("workload=semiprime\nbits=%u\n", o.bits);
     std::printf("count=%zu\nseed=%llu\n", numbers.size(), o.seed);
 
     std::vector<u128> factors;
@@ -150,8 +162,8 @@ int main(int argc, char** argv) {
         if (!verify(n, factors)) ++failures; // verification is not timed
     }
     const double zlb_us = zlb_seconds * 1e6 / static_cast<double>(numbers.size());
-    std::printf("zlb_total_s=%.6f\nzlb_us_per_number=%.3f\nzlb_failures=%zu\n", zlb_seconds,
-                zlb_us, failures);
+    std::printf("zlb_total_s=%.6f\nzlb_us_per_number=%.3f\nzlb_failures=%zu\n", zlb_seconds, zlb_us,
+                failures);
 
     if (!o.gnu) {
         std::printf("gnu_factor=skipped\n");

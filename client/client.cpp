@@ -12,8 +12,16 @@ namespace {
 
 using namespace std::chrono;
 
-std::uint64_t us_between(Clock::time_point a, Clock::time_point b) {
-    return static_cast<std::uint64_t>(duration_cast<microseconds>(b - a).count());
+// Checked before anything connects, so a bad combination costs no connection attempt.
+Settings settings_check(Settings s) {
+    if (s.rate < 0 || s.duration_s < 0 || s.warmup_s < 0 || s.interval_s < 0)
+        throw std::runtime_error("--rate, --duration, --warmup and --interval can't be negative");
+    if (s.duration_s > 0 && s.warmup_s >= s.duration_s)
+        throw std::runtime_error("--warmup must be shorter than --duration");
+    s.work.cycle = s.duration_s > 0;
+    // The plot's time series needs intervals even when none were asked for.
+    if (s.interval_s == 0 && !s.plot_path.empty()) s.interval_s = 1;
+    return s;
 }
 
 // Options apply to later connects, so the socket is set up before PeerSet connects it.
@@ -43,8 +51,10 @@ zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
 } // namespace
 
 Client::Client(Settings settings)
-    : settings_(std::move(settings)), workload_(settings_.work),
-      report_(std::string(proto::to_string(settings_.work.op))), ctx_(1),
+    : settings_(settings_check(std::move(settings))), workload_(settings_.work),
+      report_(std::string(proto::to_string(settings_.work.op)),
+              RunMode{settings_.rate > 0, settings_.rate, settings_.warmup_s}),
+      ctx_(1),
       socket_(ctx_, zmq::socket_type::router),
       peers_(ctx_, socket_configure(socket_, settings_), settings_.endpoints) {
     if (settings_.endpoints.empty()) throw std::runtime_error("no endpoints: use --connect");
@@ -71,21 +81,26 @@ void Client::connect_wait() {
                  peers_.size(), static_cast<long long>(settings_.connect_wait.count()));
 }
 
-// Main loop: resend what is due for a retry, fill the window with new requests, wait
-// for replies or the next deadline, read every reply waiting, fail over the requests of
-// peers that dropped, expire overdue attempts; until every request has an outcome.
+// Main loop: resend what is due for a retry, send new requests (closed loop: while the
+// window has room; open loop: those due on the timetable), wait for replies or the next
+// deadline, read every reply waiting, fail over the requests of peers that dropped,
+// expire overdue attempts; until nothing is left to issue and nothing is in flight.
 int Client::run() {
     connect_wait();
-    started_ = last_progress_ = Clock::now();
-    const std::uint64_t total = workload_.total();
+    started_ = last_progress_ = interval_start_ = Clock::now();
+    warmup_end_ = started_ + seconds_of(settings_.warmup_s);
+    limit_ = workload_.total();
+    if (settings_.rate > 0) {
+        schedule_.emplace(settings_.rate, started_);
+        if (settings_.duration_s > 0) limit_ = schedule_->count_within(settings_.duration_s);
+    } else if (settings_.duration_s > 0) {
+        issue_end_ = started_ + seconds_of(settings_.duration_s);
+    }
     Clock::time_point blocked_since{};
-    while (finished_ < total) {
+    while (issuing(Clock::now()) || free_slots_.size() < slots_.size()) {
         retries_send(Clock::now());
         bool blocked = false;
-        while (!free_slots_.empty() && next_index_ < total && !blocked) {
-            blocked = !request_send(next_index_);
-            if (!blocked) ++next_index_;
-        }
+        requests_send(Clock::now(), blocked);
         auto now = Clock::now();
         if (!blocked) blocked_since = {};
         else if (blocked_since == Clock::time_point{}) blocked_since = now;
@@ -93,27 +108,60 @@ int Client::run() {
         bool idle = free_slots_.size() == slots_.size();
         if (blocked && idle && now - blocked_since > settings_.timeout)
             unsent_fail("no server accepted the request");
-        std::array<zmq::pollitem_t, 2> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0},
-                                              {peers_.monitor().handle(), 0, ZMQ_POLLIN, 0}}};
-        auto wait = ceil<milliseconds>(next_wake(now, blocked) - now);
+        bool on_time = false;
+        auto wake = next_wake(now, blocked, on_time);
+        if (on_time) wake_timer_.arm(wake);
+        std::array<zmq::pollitem_t, 3> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                                              {peers_.monitor().handle(), 0, ZMQ_POLLIN, 0},
+                                              {nullptr, wake_timer_.fd(), ZMQ_POLLIN, 0}}};
+        auto wait = ceil<milliseconds>(wake - now);
         zmq::poll(items.data(), items.size(), std::max(wait, 0ms));
+        if (items[2].revents & ZMQ_POLLIN) wake_timer_.clear();
         replies_read();
         if (items[1].revents & ZMQ_POLLIN) peers_lost(peers_.events_read(), Clock::now());
         timeouts_expire(Clock::now());
+        if (settings_.interval_s > 0) intervals_close(Clock::now(), false);
         if (settings_.progress) progress_print(false);
     }
-    double elapsed = duration<double>(Clock::now() - started_).count();
+    // Time ran out (closed loop --duration) while no server would take the next request:
+    // that request fails rather than the run passing with nothing measured.
+    if (blocked_since != Clock::time_point{}) unsent_fail("no server accepted the request");
+    auto end = Clock::now();
+    if (settings_.interval_s > 0) intervals_close(end, true);
     if (settings_.progress) progress_print(true);
-    report_.finish(total, elapsed);
+    report_.finish(duration<double>(end - started_).count());
     for (const auto& p : peers_.all()) report_.endpoint_sent(p.endpoint, p.sent);
-    if (!settings_.json_path.empty()) report_.json_write(settings_.json_path);
+    outputs_write();
     return report_.all_ok() ? 0 : 1;
 }
 
-Clock::time_point Client::next_wake(Clock::time_point now, bool blocked) const {
+bool Client::issuing(Clock::time_point now) const {
+    return next_index_ < limit_ && now < issue_end_;
+}
+
+void Client::requests_send(Clock::time_point now, bool& blocked) {
+    while (!free_slots_.empty() && issuing(now) && !blocked) {
+        if (schedule_ && schedule_->due(next_index_) > now) break;
+        blocked = !request_send(next_index_);
+        if (!blocked) ++next_index_;
+    }
+}
+
+// on_time: the wake is a send due on the timetable, which the timerfd catches to the
+// microsecond rather than the poll timeout's millisecond.
+Clock::time_point Client::next_wake(Clock::time_point now, bool blocked, bool& on_time) const {
     auto wake = now + (blocked ? 10ms : 250ms);
     if (!deadlines_.empty()) wake = std::min(wake, deadlines_.front().at + 1ms);
     if (!retries_.empty()) wake = std::min(wake, retries_.top().first);
+    if (settings_.interval_s > 0)
+        wake = std::min(wake, interval_start_ + seconds_of(settings_.interval_s));
+    if (schedule_ && !blocked && !free_slots_.empty() && issuing(now)) {
+        auto due = schedule_->due(next_index_);
+        if (due < wake) {
+            wake = due;
+            on_time = true;
+        }
+    }
     return wake;
 }
 
@@ -128,15 +176,19 @@ bool Client::request_send(std::size_t index) {
     free_slots_.pop_back();
     s.busy = true;
     s.first_sent = s.sent;
+    s.due = schedule_ ? schedule_->due(index) : s.sent;
+    s.warmup = s.due < warmup_end_;
+    if (schedule_ && Schedule::late(s.due, s.sent, window_freed_)) report_.late_start();
     return true;
 }
 
 // Sends the slot's request, already encoded in request_, to a peer other than avoid.
 bool Client::attempt_send(Slot& s, std::optional<std::size_t> avoid) {
+    auto now = Clock::now(); // before the send, which is part of the latency
     auto peer = peers_.send_next({request_.data(), request_.size()}, avoid);
     if (!peer) return false;
     s.peer = *peer;
-    s.sent = Clock::now();
+    s.sent = now;
     s.waiting = false;
     deadlines_.push_back({s.sent + settings_.timeout, s.id, s.attempt});
     return true;
@@ -219,19 +271,24 @@ void Client::reply_handle(std::string_view body) {
     }
 }
 
+Outcome Client::outcome_of(const Slot& s, std::string_view server, Clock::time_point now,
+                           std::uint64_t service_us) const {
+    return {server, latency_of(s.due, s.first_sent, now), service_us, s.warmup};
+}
+
 void Client::outcome_ok(Slot& s, const proto::Reply& r) {
-    std::uint64_t latency = us_between(s.first_sent, Clock::now());
-    report_.outcome_ok(r.server, latency, r.service_us);
-    result_row(s, r.server, true, "", latency, r.service_us);
+    Outcome o = outcome_of(s, r.server, Clock::now(), r.service_us);
+    report_.outcome_ok(o);
+    result_row(s, r.server, true, "", o.latency.corrected_us, r.service_us);
     if (r.body && !settings_.save_dir.empty()) body_save(s, *r.body);
     slot_release(s);
 }
 
 void Client::outcome_error(Slot& s, std::string_view server, std::string_view code,
                            std::uint64_t service_us) {
-    std::uint64_t latency = us_between(s.first_sent, Clock::now());
-    report_.outcome_error(server, code, latency, service_us);
-    result_row(s, server, false, code, latency, service_us);
+    Outcome o = outcome_of(s, server, Clock::now(), service_us);
+    report_.outcome_error(o, code);
+    result_row(s, server, false, code, o.latency.corrected_us, service_us);
     slot_release(s);
 }
 
@@ -251,17 +308,22 @@ void Client::timeouts_expire(Clock::time_point now) {
             retry_schedule(s, now);
             continue;
         }
-        report_.outcome_timeout(peer_name(s.peer));
-        result_row(s, peer_name(s.peer), false, "timeout", us_between(s.first_sent, now), 0);
+        report_.outcome_timeout(peer_name(s.peer), s.warmup);
+        result_row(s, peer_name(s.peer), false, "timeout", us_between(s.due, now), 0);
         slot_release(s);
     }
 }
 
+// Without a request count (closed loop --duration) only the request that could not be
+// sent fails, and issuing stops.
 void Client::unsent_fail(std::string_view why) {
+    if (limit_ == SIZE_MAX) limit_ = next_index_ + 1;
     LOG_ERROR("%s within %lld ms; %zu requests end as timeouts", std::string(why).c_str(),
-              static_cast<long long>(settings_.timeout.count()), workload_.total() - next_index_);
-    for (; next_index_ < workload_.total(); ++next_index_) {
-        report_.outcome_timeout("");
+              static_cast<long long>(settings_.timeout.count()), limit_ - next_index_);
+    auto now = Clock::now();
+    for (; next_index_ < limit_; ++next_index_) {
+        auto due = schedule_ ? schedule_->due(next_index_) : now;
+        report_.outcome_timeout("", due < warmup_end_);
         ++finished_;
     }
 }
@@ -270,6 +332,7 @@ void Client::slot_release(Slot& s) {
     s.busy = false;
     s.waiting = false;
     ++finished_;
+    if (free_slots_.empty()) window_freed_ = Clock::now();
     free_slots_.push_back(static_cast<std::size_t>(&s - slots_.data()));
 }
 

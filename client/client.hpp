@@ -2,9 +2,12 @@
 // zlb-client: a ROUTER socket connected to every endpoint, each under its own routing
 // alias, so the client chooses the server for every request (round-robin over those
 // that can take it) and knows where each one went. A window bounds what is in flight;
-// every request ends as exactly one of ok, error(code) or timeout.
+// every request ends as exactly one of ok, error(code) or timeout. Closed loop sends
+// whenever the window has room; open loop (--rate) sends on a timetable (Schedule).
 #include "client/peers.hpp"
 #include "client/report.hpp"
+#include "client/schedule.hpp"
+#include "client/wake_timer.hpp"
 #include "client/workload.hpp"
 #include "proto/codec.hpp"
 
@@ -14,6 +17,7 @@
 #include <cstdio>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <random>
 #include <string>
@@ -34,9 +38,16 @@ struct Settings {
     std::string curve_server_key; // Z85; with the two below, turns CURVE on
     std::string curve_public;
     std::string curve_secret;
+    double rate = 0;       // requests per second; > 0 runs an open loop
+    double duration_s = 0; // > 0: stop issuing after this long (open loop: rate * duration)
+    double warmup_s = 0;   // requests started within this are left out of the statistics
+    double interval_s = 0; // time series step; 0 for none
+    bool intervals_print = false; // one stderr line per interval
     std::string json_path;
     std::string results_path;
     std::string save_dir;
+    std::string hist_path;
+    std::string plot_path;
     bool verify = true;
     bool progress = false;
 };
@@ -50,6 +61,8 @@ struct Slot {
     std::size_t peer = 0;   // where the current attempt went
     Clock::time_point sent; // when the current attempt went
     Clock::time_point first_sent;
+    Clock::time_point due;  // when the timetable wanted it sent; first_sent in a closed loop
+    bool warmup = false;    // started during the warm-up
     std::vector<u128> ns; // factor numbers sent, to check the reply against
 };
 
@@ -69,15 +82,20 @@ public:
 
 private:
     void connect_wait();
+    bool issuing(Clock::time_point now) const;
+    void requests_send(Clock::time_point now, bool& blocked);
     bool request_send(std::size_t index);
     bool attempt_send(Slot& s, std::optional<std::size_t> avoid);
     void retry_schedule(Slot& s, Clock::time_point now);
     void retries_send(Clock::time_point now);
     void peers_lost(const std::vector<std::size_t>& peers, Clock::time_point now);
-    Clock::time_point next_wake(Clock::time_point now, bool blocked) const;
+    Clock::time_point next_wake(Clock::time_point now, bool blocked, bool& on_time) const;
+    void intervals_close(Clock::time_point now, bool last);
     std::string_view peer_name(std::size_t peer) const;
     void replies_read();
     void reply_handle(std::string_view body);
+    Outcome outcome_of(const Slot& s, std::string_view server, Clock::time_point now,
+                       std::uint64_t service_us) const;
     void outcome_ok(Slot& s, const proto::Reply& r);
     void outcome_error(Slot& s, std::string_view server, std::string_view code,
                        std::uint64_t service_us);
@@ -89,6 +107,7 @@ private:
     bool reply_verify(const Slot& s, const proto::Reply& r) const;
     void body_save(const Slot& s, std::string_view body);
     void progress_print(bool final);
+    void outputs_write();
 
     Settings settings_;
     Workload workload_;
@@ -103,9 +122,16 @@ private:
     std::priority_queue<RetryAt, std::vector<RetryAt>, std::greater<>> retries_;
     std::minstd_rand jitter_{12345};
     std::size_t next_index_ = 0;
+    std::size_t limit_ = 0; // requests to issue; SIZE_MAX when only time ends the run
     std::uint64_t finished_ = 0;
     Clock::time_point started_;
+    Clock::time_point issue_end_ = Clock::time_point::max(); // closed loop --duration
+    Clock::time_point warmup_end_;
+    Clock::time_point window_freed_; // when the window last went from full to having room
+    Clock::time_point interval_start_;
     Clock::time_point last_progress_;
+    std::optional<Schedule> schedule_; // open loop only
+    WakeTimer wake_timer_;
     std::FILE* results_ = nullptr;
 
     // Reused for every message.

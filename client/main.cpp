@@ -74,10 +74,29 @@ void flags_add(CLI::App& app, Flags& f) {
     app.add_option("--curve-secret", f.curve_secret,
                    "This client's key file from zlb-keygen (NAME.key), listed by the servers")
         ->check(CLI::ExistingFile);
+    app.add_option("--rate", f.s.rate,
+                   "Open loop: send this many requests per second on a fixed schedule, whatever "
+                   "the replies do; latency counts from each request's scheduled time")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--duration", f.s.duration_s,
+                   "Seconds to keep issuing requests, cycling the items (open loop: rate x "
+                   "duration requests)")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--warmup", f.s.warmup_s,
+                   "Leave requests started in the first S seconds out of the statistics")
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--interval", f.s.interval_s,
+                   "Print throughput, p50, p99 and errors every S seconds (stderr, and JSON "
+                   "\"intervals\")")
+        ->check(CLI::PositiveNumber);
+    app.add_option("--hist", f.s.hist_path,
+                   "Write the latency percentile distribution (HdrHistogram format, ms) to this file");
+    app.add_option("--plot", f.s.plot_path,
+                   "Write an SVG with latency by percentile and throughput/p99 over time");
     app.add_option("--json", f.s.json_path, "Write the summary as JSON to this file");
     app.add_option("--results", f.s.results_path, "Write one CSV row per request to this file");
     app.add_flag("--no-verify", f.no_verify, "Don't check factor and echo results");
-    app.add_flag("-q,--quiet", f.quiet, "No progress line");
+    app.add_flag("-q,--quiet", f.quiet, "No live progress view (it is shown only when stderr is a terminal)");
     app.add_option("--log-level", f.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
 }
@@ -107,6 +126,7 @@ zlb::client::Settings settings_from(Flags& f) {
     s.work.fetch.want_body = !s.save_dir.empty();
     s.verify = !f.no_verify;
     s.progress = !f.quiet && ::isatty(STDERR_FILENO);
+    s.intervals_print = s.interval_s > 0;
     return s;
 }
 

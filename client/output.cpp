@@ -1,10 +1,11 @@
-// The client's outputs beside the report: result rows, saved bodies, result checks and
-// the progress line.
+// The client's outputs beside the report: result rows, saved bodies, result checks, the
+// interval lines, the live progress view and the files written at the end.
 #include "client/client.hpp"
 
 #include "core/factor.hpp"
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -24,9 +25,10 @@ std::string safe_name(std::size_t index, std::string_view url) {
 
 } // namespace
 
+// Warm-up requests are left out here as everywhere else in the statistics.
 void Client::result_row(const Slot& s, std::string_view server, bool ok, std::string_view code,
                         std::uint64_t latency_us, std::uint64_t service_us) {
-    if (!results_) return;
+    if (!results_ || s.warmup) return;
     std::fprintf(results_, "%llu,%s,%.*s,%d,%.*s,%llu,%llu,%u\n",
                  static_cast<unsigned long long>(s.id), proto::to_string(workload_.op()).data(),
                  static_cast<int>(server.size()), server.data(), ok ? 1 : 0,
@@ -63,18 +65,84 @@ void Client::body_save(const Slot& s, std::string_view body) {
     if (!out) LOG_WARN("cannot write %s", path.c_str());
 }
 
+// Closes every interval that has ended by now; at the end of the run, also the partial
+// one, unless it is too short for its rate to mean anything.
+void Client::intervals_close(Clock::time_point now, bool last) {
+    const auto step = seconds_of(settings_.interval_s);
+    auto row_close = [&](Clock::time_point end) {
+        double t = duration<double>(end - started_).count();
+        double length = duration<double>(end - interval_start_).count();
+        const IntervalRow& r = report_.interval_close(t, length, end <= warmup_end_);
+        interval_start_ = end;
+        if (!settings_.intervals_print) return;
+        // Clears the live view's line first, which is redrawn below the new line.
+        std::fprintf(stderr, "%szlb-client: %7.1f s %9.1f req/s  p50 %6llu us  p99 %7llu us  errors %llu%s\n",
+                     settings_.progress ? "\r\033[K" : "", r.t_s, r.rps,
+                     static_cast<unsigned long long>(r.p50_us),
+                     static_cast<unsigned long long>(r.p99_us),
+                     static_cast<unsigned long long>(r.errors), r.warmup ? "  (warm-up)" : "");
+    };
+    while (now - interval_start_ >= step) row_close(interval_start_ + step);
+    if (last && now - interval_start_ >= step / 10) row_close(now);
+}
+
+namespace {
+
+std::string bar(double fraction, std::size_t width) {
+    fraction = std::clamp(fraction, 0.0, 1.0);
+    std::size_t filled = static_cast<std::size_t>(fraction * width + 0.5);
+    std::string out(width + 2, '-');
+    out.front() = '[';
+    out.back() = ']';
+    std::fill_n(out.begin() + 1, filled, '#');
+    return out;
+}
+
+// Peak resident memory, to show that it does not grow with the number of requests.
+std::string peak_rss() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 6));
+    return "unknown";
+}
+
+} // namespace
+
+// Live view, only when stderr is a terminal: progress bar, done/total, rate, p50 and p99
+// so far (after the warm-up), errors and late starts.
 void Client::progress_print(bool final) {
     auto now = Clock::now();
     if (!final && now - last_progress_ < 250ms) return;
     last_progress_ = now;
     double secs = duration<double>(now - started_).count();
     const auto& o = report_.overall();
-    std::fprintf(stderr, "\r%llu/%llu done  %.0f req/s  ok %llu  failed %llu  timeouts %llu  ",
-                 static_cast<unsigned long long>(finished_),
-                 static_cast<unsigned long long>(workload_.total()), secs > 0 ? finished_ / secs : 0,
-                 static_cast<unsigned long long>(o.ok), static_cast<unsigned long long>(o.errors),
-                 static_cast<unsigned long long>(o.timeouts));
+    double fraction = limit_ != SIZE_MAX ? double(finished_) / double(std::max<std::size_t>(limit_, 1))
+                                         : secs / settings_.duration_s;
+    char total[32] = "?";
+    if (limit_ != SIZE_MAX) std::snprintf(total, sizeof total, "%zu", limit_);
+    char latency[64] = "p50 -  p99 -  (warm-up)";
+    if (o.latency_us.count() > 0)
+        std::snprintf(latency, sizeof latency, "p50 %.2f ms  p99 %.2f ms",
+                      o.latency_us.percentile(50) / 1000.0, o.latency_us.percentile(99) / 1000.0);
+    else if (now >= warmup_end_)
+        std::snprintf(latency, sizeof latency, "p50 -  p99 -");
+    std::fprintf(stderr, "\r%s %llu/%s  %.0f req/s  %s  errors %llu",
+                 bar(final ? 1.0 : fraction, 20).c_str(),
+                 static_cast<unsigned long long>(finished_), total, secs > 0 ? finished_ / secs : 0,
+                 latency, static_cast<unsigned long long>(o.errors + o.timeouts));
+    if (schedule_)
+        std::fprintf(stderr, "  late %llu", static_cast<unsigned long long>(report_.late_starts()));
+    std::fputs("\033[K", stderr);
     if (final) std::fputc('\n', stderr);
+}
+
+void Client::outputs_write() {
+    if (!settings_.json_path.empty()) report_.json_write(settings_.json_path);
+    if (!settings_.hist_path.empty()) report_.hist_write(settings_.hist_path);
+    if (!settings_.plot_path.empty()) report_.plot_write(settings_.plot_path);
+    LOG_INFO("peak memory (VmHWM): %s after %llu requests", peak_rss().c_str(),
+             static_cast<unsigned long long>(finished_));
 }
 
 } // namespace zlb::client

@@ -4,6 +4,7 @@
 #include "core/zmq_util.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -27,8 +28,10 @@ PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
         Peer p;
         p.endpoint = endpoints[i];
-        p.alias = "p";
-        p.alias += std::to_string(i);
+        // Built in one go: g++ 12 warns falsely (-Wrestrict) on assigning "p" first.
+        char alias[24];
+        std::snprintf(alias, sizeof alias, "p%zu", i);
+        p.alias = alias;
         socket_.set(zmq::sockopt::connect_routing_id, p.alias);
         try {
             socket_.connect(p.endpoint);

@@ -1,8 +1,5 @@
 #include "client/report.hpp"
 
-#include <fstream>
-#include <stdexcept>
-
 namespace zlb::client {
 namespace {
 
@@ -32,41 +29,6 @@ void row_print(std::FILE* out, std::string_view label, const GroupStats& g, std:
                  static_cast<unsigned long long>(s.max));
 }
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\', out += c;
-        else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else out += c;
-    }
-    return out + "\"";
-}
-
-std::string json_latency(const Histogram& h) {
-    Summary s = summarize(h);
-    char buf[320];
-    std::snprintf(buf, sizeof buf,
-                  "{\"min\": %llu, \"mean\": %.1f, \"p50\": %llu, \"p90\": %llu, \"p99\": %llu, "
-                  "\"p999\": %llu, \"max\": %llu}",
-                  static_cast<unsigned long long>(s.min), s.mean,
-                  static_cast<unsigned long long>(s.p50), static_cast<unsigned long long>(s.p90),
-                  static_cast<unsigned long long>(s.p99), static_cast<unsigned long long>(s.p999),
-                  static_cast<unsigned long long>(s.max));
-    return buf;
-}
-
-std::string json_group(const GroupStats& g) {
-    return "{\"count\": " + std::to_string(g.count) + ", \"ok\": " + std::to_string(g.ok) +
-           ", \"errors\": " + std::to_string(g.errors) +
-           ", \"timeouts\": " + std::to_string(g.timeouts) +
-           ", \"attempt_timeouts\": " + std::to_string(g.attempt_timeouts) +
-           ", \"latency_us\": " + json_latency(g.latency_us) +
-           ", \"service_us\": " + json_latency(g.service_us) + "}";
-}
-
 } // namespace
 
 GroupStats& Report::server(std::string_view name) {
@@ -75,29 +37,55 @@ GroupStats& Report::server(std::string_view name) {
     return it->second;
 }
 
-void Report::outcome_ok(std::string_view name, std::uint64_t latency_us, std::uint64_t service_us) {
-    for (GroupStats* g : {&overall_, &server(name)}) {
+// The time series covers the whole run, warm-up included, so the warm-up can be seen.
+void Report::interval_record(const Outcome* o, bool error) {
+    ++interval_count_;
+    interval_errors_ += error;
+    if (o) interval_us_.record(o->latency.corrected_us);
+}
+
+void Report::outcome_ok(const Outcome& o) {
+    interval_record(&o, false);
+    if (o.warmup) {
+        ++warmup_.count;
+        ++warmup_.ok;
+        return;
+    }
+    uncorrected_us_.record(o.latency.uncorrected_us);
+    for (GroupStats* g : {&overall_, &server(o.server)}) {
         ++g->count;
         ++g->ok;
-        g->latency_us.record(latency_us);
-        g->service_us.record(service_us);
+        g->latency_us.record(o.latency.corrected_us);
+        g->service_us.record(o.service_us);
     }
 }
 
-void Report::outcome_error(std::string_view name, std::string_view code, std::uint64_t latency_us,
-                           std::uint64_t service_us) {
-    for (GroupStats* g : {&overall_, &server(name)}) {
+void Report::outcome_error(const Outcome& o, std::string_view code) {
+    interval_record(&o, true);
+    if (o.warmup) {
+        ++warmup_.count;
+        ++warmup_.errors;
+        return;
+    }
+    uncorrected_us_.record(o.latency.uncorrected_us);
+    for (GroupStats* g : {&overall_, &server(o.server)}) {
         ++g->count;
         ++g->errors;
-        g->latency_us.record(latency_us);
-        g->service_us.record(service_us);
+        g->latency_us.record(o.latency.corrected_us);
+        g->service_us.record(o.service_us);
     }
     auto it = errors_.find(code);
     if (it == errors_.end()) it = errors_.emplace(std::string(code), 0).first;
     ++it->second;
 }
 
-void Report::outcome_timeout(std::string_view name) {
+void Report::outcome_timeout(std::string_view name, bool warmup) {
+    interval_record(nullptr, true);
+    if (warmup) {
+        ++warmup_.count;
+        ++warmup_.timeouts;
+        return;
+    }
     for (GroupStats* g : {&overall_, &server(name.empty() ? kNoServer : name)}) {
         ++g->count;
         ++g->timeouts;
@@ -109,20 +97,48 @@ void Report::attempt_timeout(std::string_view name) {
     ++server(name).attempt_timeouts;
 }
 
-void Report::finish(std::uint64_t requests, double elapsed_s) {
-    requests_ = requests;
+void Report::finish(double elapsed_s) {
     elapsed_s_ = elapsed_s;
+}
+
+double Report::throughput() const {
+    double measured_s = elapsed_s_ - mode_.warmup_s;
+    return measured_s > 0 ? double(overall_.count) / measured_s : 0;
 }
 
 void Report::endpoint_sent(const std::string& endpoint, std::uint64_t sent) {
     endpoints_[endpoint] += sent;
 }
 
+const IntervalRow& Report::interval_close(double t_s, double length_s, bool warmup) {
+    IntervalRow row;
+    row.t_s = t_s;
+    row.length_s = length_s;
+    row.rps = length_s > 0 ? double(interval_count_) / length_s : 0;
+    row.p50_us = interval_us_.percentile(50);
+    row.p99_us = interval_us_.percentile(99);
+    row.errors = interval_errors_;
+    row.warmup = warmup;
+    intervals_.push_back(row);
+    interval_us_.reset();
+    interval_count_ = interval_errors_ = 0;
+    return intervals_.back();
+}
+
 void Report::table_print(std::FILE* out) const {
-    double rps = elapsed_s_ > 0 ? overall_.count / elapsed_s_ : 0;
     std::fprintf(out, "zlb-client: %s, %llu requests to %zu endpoints in %.3f s: %.1f req/s\n",
-                 op_.c_str(), static_cast<unsigned long long>(requests_), endpoints_.size(), elapsed_s_,
-                 rps);
+                 op_.c_str(), static_cast<unsigned long long>(overall_.count), endpoints_.size(),
+                 elapsed_s_, throughput());
+    if (mode_.open_loop)
+        std::fprintf(out, "  open loop at %.1f req/s: late starts %llu\n", mode_.rate,
+                     static_cast<unsigned long long>(late_starts_));
+    if (mode_.warmup_s > 0)
+        std::fprintf(out,
+                     "  warm-up %.1f s: %llu requests left out (ok %llu, failed %llu, timeouts %llu)\n",
+                     mode_.warmup_s, static_cast<unsigned long long>(warmup_.count),
+                     static_cast<unsigned long long>(warmup_.ok),
+                     static_cast<unsigned long long>(warmup_.errors),
+                     static_cast<unsigned long long>(warmup_.timeouts));
     std::fprintf(out,
                  "  ok %llu, failed %llu, timeouts %llu, retried %llu, late replies %llu, invalid %llu\n\n",
                  static_cast<unsigned long long>(overall_.ok),
@@ -134,6 +150,9 @@ void Report::table_print(std::FILE* out) const {
     std::fprintf(out, "  %-28s %8s %7s %8s %9s %8s %8s %8s %8s %8s\n", "latency (us)", "count",
                  "share", "min", "mean", "p50", "p90", "p99", "p99.9", "max");
     row_print(out, op_ + " end-to-end", overall_, overall_.count, overall_.latency_us);
+    // In a closed loop the two would be the same numbers.
+    if (mode_.open_loop)
+        row_print(out, op_ + " uncorrected", overall_, overall_.count, uncorrected_us_);
     row_print(out, op_ + " server service", overall_, overall_.count, overall_.service_us);
     for (const auto& [name, g] : servers_)
         row_print(out, "server " + name, g, overall_.count, g.latency_us);
@@ -144,41 +163,6 @@ void Report::table_print(std::FILE* out) const {
     if (overall_.timeouts)
         std::fprintf(out, " timeout(client)=%llu", static_cast<unsigned long long>(overall_.timeouts));
     std::fprintf(out, "\n");
-}
-
-void Report::json_write(const std::string& path) const {
-    std::ofstream out(path);
-    if (!out) throw std::runtime_error("cannot write " + path);
-    double rps = elapsed_s_ > 0 ? overall_.count / elapsed_s_ : 0;
-    out << "{\n  \"op\": " << json_string(op_) << ",\n  \"requests\": " << requests_
-        << ",\n  \"ok\": " << overall_.ok << ",\n  \"failed\": " << overall_.errors
-        << ",\n  \"timeouts\": " << overall_.timeouts << ",\n  \"retried\": " << retried_
-        << ",\n  \"late_replies\": " << late_replies_
-        << ",\n  \"invalid_replies\": " << invalid_replies_ << ",\n  \"elapsed_s\": " << elapsed_s_
-        << ",\n  \"throughput_rps\": " << rps
-        << ",\n  \"latency_us\": " << json_latency(overall_.latency_us)
-        << ",\n  \"service_us\": " << json_latency(overall_.service_us)
-        << ",\n  \"ops\": {" << json_string(op_) << ": " << json_group(overall_) << "}"
-        << ",\n  \"servers\": {";
-    const char* sep = "\n    ";
-    for (const auto& [name, g] : servers_) {
-        out << sep << json_string(name) << ": " << json_group(g);
-        sep = ",\n    ";
-    }
-    out << "\n  },\n  \"endpoints\": {";
-    sep = "";
-    for (const auto& [endpoint, sent] : endpoints_) {
-        out << sep << json_string(endpoint) << ": {\"sent\": " << sent << "}";
-        sep = ", ";
-    }
-    out << "},\n  \"errors\": {";
-    sep = "";
-    for (const auto& [code, n] : errors_) {
-        out << sep << json_string(code) << ": " << n;
-        sep = ", ";
-    }
-    out << "}\n}\n";
-    if (!out) throw std::runtime_error("cannot write " + path);
 }
 
 } // namespace zlb::client

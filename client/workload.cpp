@@ -77,12 +77,14 @@ Workload::Workload(WorkloadSettings settings) : settings_(std::move(settings)) {
         if (s.semiprimes && s.bits < 4) throw std::runtime_error("--semiprimes needs --bits >= 4");
     } else if (s.op == Op::fetch) {
         throw std::runtime_error("fetch needs --input FILE of URLs");
+    } else if (s.count == 0 && s.cycle) {
+        s.count = 1; // every echo item is the same payload: one is enough to cycle
     } else if (s.count == 0) {
         throw std::runtime_error("echo needs --count N or --input FILE");
     }
     payload_.assign(s.size, 'x');
     std::size_t per_request = s.op == Op::factor ? s.batch : 1;
-    total_ = (items() * s.repeat + per_request - 1) / per_request;
+    total_ = s.cycle ? SIZE_MAX : (items() * s.repeat + per_request - 1) / per_request;
 }
 
 std::size_t Workload::items() const {
@@ -111,6 +113,7 @@ void Workload::encode(std::size_t index, std::uint64_t id, msgpack::sbuffer& buf
     ns.clear();
     switch (s.op) {
     case proto::Op::echo: proto::encode_echo_request(buf, id, text(index), s.deadline_ms); break;
+    case proto::Op::status: proto::encode_status_request(buf, id); break;
     case proto::Op::fetch: {
         proto::FetchParams p = s.fetch;
         p.url = text(index);
@@ -119,7 +122,7 @@ void Workload::encode(std::size_t index, std::uint64_t id, msgpack::sbuffer& buf
     }
     case proto::Op::factor: {
         std::size_t first = index * s.batch;
-        std::size_t end = std::min(first + s.batch, items() * s.repeat);
+        std::size_t end = s.cycle ? first + s.batch : std::min(first + s.batch, items() * s.repeat);
         for (std::size_t item = first; item < end; ++item) ns.push_back(number(item));
         proto::encode_factor_request(buf, id, ns, s.batch > 1, s.deadline_ms);
         break;

@@ -1,7 +1,8 @@
 #pragma once
 // What the client sends: the i-th request of a run, encoded on demand so memory does
 // not grow with the number of requests. Items come from --input lines, --random
-// numbers or --count echoes; --repeat cycles them; --batch groups factor items.
+// numbers or --count echoes; --repeat cycles them; --batch groups factor items. With
+// cycle (--duration) the items repeat without end and the client decides when to stop.
 #include "core/u128.hpp"
 #include "proto/codec.hpp"
 
@@ -25,6 +26,7 @@ struct WorkloadSettings {
     std::size_t batch = 1;      // numbers per factor request
     proto::FetchParams fetch;   // url is filled per request
     std::optional<std::uint32_t> deadline_ms;
+    bool cycle = false;         // total() is unbounded; --repeat is ignored
 };
 
 class Workload {
@@ -32,7 +34,7 @@ public:
     // Reads the input; throws std::runtime_error with a one-line reason on bad input.
     explicit Workload(WorkloadSettings settings);
 
-    std::size_t total() const { return total_; }
+    std::size_t total() const { return total_; } // SIZE_MAX when cycling
     proto::Op op() const { return settings_.op; }
     // Encodes request `index` with wire id `id` into buf; ns receives the numbers sent
     // (factor only), which the reply is checked against.

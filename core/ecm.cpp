@@ -2,7 +2,7 @@
 //
 // A curve E mod n hides E mod q for every prime q | n. Stage 1 computes k*P with k the product
 // of all prime powers up to B1; if #E(F_q) is B1-smooth, k*P is the point at infinity mod q
-// and q divides its Z coordinate. Stage 2 (see ecm_curve.hpp) also catches orders with one
+// and q divides its Z coordinate. Stage 2 (see ecm_stage2.hpp) also catches orders with one
 // extra prime in (B1, B2]. Each curve is a fresh, independent chance, so a failure just means
 // trying the next Suyama sigma; bounds grow when many curves have failed, which covers larger
 // factors than expected.
@@ -11,22 +11,23 @@
 // so the stage-1 multiplier and the stage-2 prime masks are compile-time tables. Above 2^64
 // the bounds grow without limit, so primes are enumerated at run time by a segmented sieve.
 #include "core/ecm_curve.hpp"
+#include "core/ecm_stage2.hpp"
 #include "core/factor_detail.hpp"
 #include "core/montgomery.hpp"
 #include "core/primes.hpp"
 
 #include <algorithm>
 #include <array>
-#include <iterator>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 
 namespace zlb::detail {
 namespace {
 
-constexpr unsigned kSmallD = 210;   // 24 babies: right for B2 up to a few 10^4
-constexpr unsigned kLargeD = 2310;  // 240 babies: for B2 in the millions
+constexpr unsigned kSmallD = 210;        // 24 babies: right for B2 up to a few 10^4
+constexpr unsigned kLargeD = 2310;       // 240 babies: for B2 in the millions
 constexpr std::uint32_t kFirstSigma = 6; // 0, 1, 3, 5 are degenerate
 // Two interleaved curves measured about 20% faster per curve than one; more lanes spill
 // registers.
@@ -39,7 +40,8 @@ constexpr std::uint64_t kMaxBound = std::numeric_limits<std::uint32_t>::max() - 
 // at its first giant step i >= 1.
 constexpr std::uint64_t prime_power_at_most(std::uint64_t p, std::uint64_t b1) {
     std::uint64_t q = p;
-    while (q <= b1 / p) q *= p;
+    while (q <= b1 / p)
+        q *= p;
     return q;
 }
 
@@ -114,16 +116,17 @@ template <unsigned B1, unsigned B2, unsigned D> constexpr Plan64View view64(unsi
 // the expected ones (about 6 for a 64-bit semiprime at B1 = 205) so that moving on to the next
 // plan is rare.
 constexpr Plan64View kPlans64[] = {
-    view64<27, 400, 42>(16),     view64<35, 875, 42>(16),     view64<70, 1750, 90>(16),
-    view64<85, 2125, 90>(24),    view64<125, 3125, 210>(32),  view64<165, 4125, 210>(40),
-    view64<205, 5125, 210>(48),  view64<400, 10000, 210>(100), view64<1000, 25000, 210>(200),
+    view64<27, 400, 42>(16),    view64<35, 875, 42>(16),      view64<70, 1750, 90>(16),
+    view64<85, 2125, 90>(24),   view64<125, 3125, 210>(32),   view64<165, 4125, 210>(40),
+    view64<205, 5125, 210>(48), view64<400, 10000, 210>(100), view64<1000, 25000, 210>(200),
 };
 constexpr unsigned kPlanCount64 = sizeof(kPlans64) / sizeof(kPlans64[0]);
 
 unsigned first_plan64(int bits) {
     constexpr int kMaxBits[] = {38, 42, 46, 50, 54, 58}; // measured crossovers
     unsigned plan = 0;
-    while (plan < std::size(kMaxBits) && bits > kMaxBits[plan]) ++plan;
+    while (plan < std::size(kMaxBits) && bits > kMaxBits[plan])
+        ++plan;
     return plan;
 }
 
@@ -134,18 +137,22 @@ typename M::T lanes_factor(const M& m, const std::array<typename M::T, K>& v, bo
     using T = typename M::T;
     const T n = m.modulus();
     T product = v[0];
-    for (unsigned k = 1; k < K; ++k) product = m.mul(product, v[k]);
+    for (unsigned k = 1; k < K; ++k)
+        product = m.mul(product, v[k]);
     if (binary_gcd<T>(product, n) == 1) return 1;
     for (unsigned k = 0; k < K; ++k) {
         const T g = binary_gcd<T>(v[k], n);
-        if (g == n) all_found = true;
-        else if (g != 1) return g;
+        if (g == n)
+            all_found = true;
+        else if (g != 1)
+            return g;
     }
     return 1;
 }
 
 template <class M, unsigned D>
-typename M::T plan_stage2(const Curve<M>& curve, const XZ<typename M::T>& q, const Plan64View& plan) {
+typename M::T plan_stage2(const Curve<M>& curve, const XZ<typename M::T>& q,
+                          const Plan64View& plan) {
     Stage2<M, D> s2(curve, q, plan.first_giant);
     for (unsigned i = 0; i < plan.giants; ++i) {
         if (i != 0) s2.next_giant();
@@ -155,7 +162,8 @@ typename M::T plan_stage2(const Curve<M>& curve, const XZ<typename M::T>& q, con
 }
 
 // Runs K curves of the plan side by side (see MontLanes) with consecutive sigmas. Returns a
-// proper factor, or 1 when all K curves failed.
+// proper factor if a curve found one, otherwise n if some curve found all factors at once,
+// otherwise 1.
 template <unsigned K>
 std::uint64_t run_plan64(const Mont64& m, std::uint32_t& sigma, const Plan64View& plan) {
     using Lanes = MontLanes<Mont64, K>;
@@ -166,32 +174,34 @@ std::uint64_t run_plan64(const Mont64& m, std::uint32_t& sigma, const Plan64View
     const Curve<Lanes> curve{Lanes(m), a24};
     const auto q = curve.ladder_affine(x1, plan.k, plan.bits);
     if (const std::uint64_t g = lanes_factor<Mont64, K>(m, q.z, all_found); g != 1) return g;
+    // A lane that found everything in stage 1 has Z = 0 and adds nothing in stage 2.
     const auto acc = plan.d == 42   ? plan_stage2<Lanes, 42>(curve, q, plan)
                      : plan.d == 90 ? plan_stage2<Lanes, 90>(curve, q, plan)
                                     : plan_stage2<Lanes, 210>(curve, q, plan);
-    return lanes_factor<Mont64, K>(m, acc, all_found);
+    if (const std::uint64_t g = lanes_factor<Mont64, K>(m, acc, all_found); g != 1) return g;
+    return all_found ? m.modulus() : 1;
 }
 
 // ---- run-time bounds, any width ----
 
-template <class M, unsigned D>
-typename M::T stage2_runtime(const Curve<M>& curve, const XZ<typename M::T>& q, std::uint64_t b1,
+template <class L, unsigned D>
+typename L::T stage2_runtime(const Curve<L>& curve, const XZ<typename L::T>& q, std::uint64_t b1,
                              std::uint64_t b2) {
     using Babies = BabySteps<D>;
     const std::uint64_t lo = std::max<std::uint64_t>(b1, D / 2) + 1;
-    Stage2<M, D> s2(curve, q, Babies::giant_of(lo));
+    Stage2Affine<L, D> s2(curve, q, Babies::giant_of(lo));
     typename Babies::Mask mask{};
+    std::uint64_t giant = s2.next_index();
     for_each_prime(lo, b2 + 1, [&](std::uint64_t p) {
         const std::uint64_t i = Babies::giant_of(p);
-        if (i != s2.giant_index()) {
-            s2.accumulate(mask);
+        for (; giant < i; ++giant) {
+            s2.push(mask);
             mask = {};
-            while (s2.giant_index() < i) s2.next_giant();
         }
         Babies::mark(mask, p, i);
         return true;
     });
-    s2.accumulate(mask);
+    s2.push(mask);
     return s2.product();
 }
 
@@ -227,9 +237,8 @@ typename M::T run_curves(const M& m, std::uint32_t& sigma, std::uint64_t b1, std
 
     if (const T g = lanes_factor<M, K>(m, q.z, all_found); g != 1) return g;
     if (b2 > b1) {
-        const auto acc = half_d == kLargeD / 2
-                             ? stage2_runtime<Lanes, kLargeD>(curve, q, b1, b2)
-                             : stage2_runtime<Lanes, kSmallD>(curve, q, b1, b2);
+        const auto acc = half_d == kLargeD / 2 ? stage2_runtime<Lanes, kLargeD>(curve, q, b1, b2)
+                                               : stage2_runtime<Lanes, kSmallD>(curve, q, b1, b2);
         if (const T g = lanes_factor<M, K>(m, acc, all_found); g != 1) return g;
     }
     return all_found ? m.modulus() : 1;
@@ -244,8 +253,8 @@ struct Level {
 // levels get few curves: they only exist to find factors far below sqrt(n) cheaply, and every
 // curve spent there is wasted on the hardest inputs, two primes near 2^64.
 constexpr Level kLevels128[] = {
-    {200, 10000, 4},          {600, 30000, 8},           {2000, 100000, 16},
-    {11000, 1100000, 100},    {25000, 2500000, 200},     {50000, 5000000, 400},
+    {200, 10000, 4},       {600, 30000, 8},       {2000, 100000, 16},
+    {11000, 1100000, 100}, {25000, 2500000, 200}, {50000, 5000000, 400},
 };
 
 } // namespace
@@ -261,19 +270,33 @@ u128 ecm128_curve(u128 n, std::uint32_t sigma, std::uint32_t b1, std::uint32_t b
     return run_curves<Mont128, 1>(m, sigma, b1, b2);
 }
 
+// A curve that finds every prime factor at once (gcd = n) is wasted. That is rare for two large
+// factors but becomes the rule when n has several primes that are tiny compared with the
+// bounds, and then growing the bounds only makes it worse. Those primes are exactly what rho
+// finds fast, one at a time, so after a couple of such curves it gets a turn.
+constexpr unsigned kAllFoundBeforeRho = 2;
+constexpr std::uint64_t kRhoBudget = 1 << 16;
+
 std::uint64_t ecm64(std::uint64_t n) {
     const Mont64 m(n);
     std::uint32_t sigma = kFirstSigma;
+    std::uint64_t rho_c = 1;
+    unsigned all_found = 0;
     for (unsigned p = first_plan64(std::bit_width(n)); p < kPlanCount64; ++p) {
         for (unsigned c = 0; c < kPlans64[p].curves; c += kLanes64) {
             const std::uint64_t g = run_plan64<kLanes64>(m, sigma, kPlans64[p]);
-            if (g != 1) return g;
+            if (g == n && ++all_found % kAllFoundBeforeRho == 0) {
+                const std::uint64_t r = rho64(n, rho_c++, kRhoBudget);
+                if (r != 0 && r != n) return r;
+            } else if (g != 1 && g != n) {
+                return g;
+            }
         }
     }
     // Hundreds of failed curves mean something unusual (or astronomically bad luck); rho always
     // splits a 64-bit composite eventually, and a new c is a fresh attempt.
-    for (std::uint64_t c = 1;; ++c) {
-        const std::uint64_t g = rho64(n, c, std::numeric_limits<std::uint64_t>::max());
+    for (;; ++rho_c) {
+        const std::uint64_t g = rho64(n, rho_c, std::numeric_limits<std::uint64_t>::max());
         if (g != 1 && g != n) return g;
     }
 }
@@ -281,6 +304,8 @@ std::uint64_t ecm64(std::uint64_t n) {
 u128 ecm128(u128 n) {
     const Mont128 m(n);
     std::uint32_t sigma = kFirstSigma;
+    std::uint64_t rho_c = 1;
+    unsigned all_found = 0;
     Level level = kLevels128[0];
     for (unsigned li = 0;; ++li) {
         if (li < sizeof(kLevels128) / sizeof(kLevels128[0])) {
@@ -295,7 +320,12 @@ u128 ecm128(u128 n) {
             // Wrapping around only repeats curves after 2^32 of them; harmless.
             if (sigma > std::numeric_limits<std::uint32_t>::max() - 64) sigma = kFirstSigma;
             const u128 g = run_curves<Mont128, kLanes128>(m, sigma, level.b1, level.b2);
-            if (g != 1 && g != n) return g;
+            if (g == n && ++all_found % kAllFoundBeforeRho == 0) {
+                const u128 r = rho128(n, rho_c++, kRhoBudget);
+                if (r != 0 && r != n) return r;
+            } else if (g != 1 && g != n) {
+                return g;
+            }
         }
     }
 }

@@ -1,34 +1,27 @@
 #pragma once
 // Arithmetic on Montgomery curves B y^2 = x^3 + A x^2 + x for ECM, x-only in projective (X : Z)
-// coordinates, templated over Mont64 / Mont128.
+// coordinates, templated over the arithmetic (Mont64, Mont128, or MontLanes of either for
+// several curves at once), plus Suyama's construction of the curves.
 //
 // Only x-coordinates are needed because ECM just computes multiples k*P and looks at Z: the
 // Montgomery ladder keeps two points whose difference is known, and the differential addition
 // x(P+Q) from x(P), x(Q), x(P-Q) costs 6 multiplications (5 when x(P-Q) has Z = 1), doubling
 // 5 including the multiplication by a24 = (A+2)/4.
-//
-// Stage 2 is the standard baby-step giant-step continuation: a prime p in (B1, B2] is written
-// p = i*D +- j with j < D/2 coprime to D, and (i*D)Q == +-j*Q mod the hidden prime q shows up
-// as q | X_i Z_j - X_j Z_i. That cross term equals (X_i - X_j)(Z_i + Z_j) - X_i Z_i + X_j Z_j,
-// so with X*Z cached per point each prime (or each pair i*D +- j of primes) costs two
-// multiplications.
 #include "core/montgomery.hpp"
 
 #include <array>
+#include <bit>
 #include <cstdint>
-#include <numeric>
 
 namespace zlb::detail {
 
-template <class T> struct XZ {
-    T x, z;
-};
+template <class T> struct XZ { T x, z; };
 
 template <class M> struct Curve {
     using T = typename M::T;
     using Point = XZ<T>;
 
-    M m; // a copy: the compiler then knows no store can change n in the hot loops
+    M m;   // a copy: the compiler then knows no store can change n in the hot loops
     T a24; // (A + 2) / 4
 
     [[gnu::always_inline]] Point dbl(const Point& p) const {
@@ -110,7 +103,8 @@ typename M::T suyama_curves(const M& m, std::uint32_t& sigma, std::array<typenam
             u3[k] = m.mul(m.sqr(u), u);
             v3[k] = m.mul(m.sqr(v), v);
             T t = m.mul(u3[k], v);
-            for (int i = 0; i < 4; ++i) t = m.add(t, t);
+            for (int i = 0; i < 4; ++i)
+                t = m.add(t, t);
             u3v16[k] = t;
             den[k] = m.mul(t, v3[k]);
             const T vmu = m.sub(v, u);
@@ -133,112 +127,5 @@ typename M::T suyama_curves(const M& m, std::uint32_t& sigma, std::array<typenam
     ok = true;
     return 1;
 }
-
-// The babies of stage 2: odd j <= D/2 coprime to D.
-template <unsigned D> struct BabySteps {
-    static_assert(D % 4 == 2, "D/2 must be odd so that the odd-multiple chain ends on D/2");
-    static constexpr unsigned count = [] {
-        unsigned c = 0;
-        for (unsigned j = 1; j <= D / 2; j += 2) c += std::gcd(j, D) == 1;
-        return c;
-    }();
-    static constexpr unsigned words = (count + 63) / 64;
-    using Mask = std::array<std::uint64_t, words>;
-    // index[j] = position of j among the babies, or -1.
-    static constexpr auto index = [] {
-        std::array<std::int16_t, D / 2 + 1> idx{};
-        int c = 0;
-        for (unsigned j = 0; j <= D / 2; ++j)
-            idx[j] = static_cast<std::int16_t>((j % 2 == 1 && std::gcd(j, D) == 1) ? c++ : -1);
-        return idx;
-    }();
-
-    // Sets the bit of prime p > D/2 in the mask of giant step i = round(p / D).
-    static constexpr void mark(Mask& mask, std::uint64_t p, std::uint64_t i) {
-        const std::uint64_t c = i * D;
-        const auto k = static_cast<unsigned>(index[p > c ? p - c : c - p]);
-        mask[k / 64] |= std::uint64_t(1) << (k % 64);
-    }
-    static constexpr std::uint64_t giant_of(std::uint64_t p) { return (p + D / 2) / D; }
-};
-
-// Stage 2 state for one curve: baby points j*Q, the current giant point i*D*Q, and the running
-// product whose gcd with n reveals the factor.
-template <class M, unsigned D> class Stage2 {
-public:
-    using T = typename M::T;
-    using Point = XZ<T>;
-    using Babies = BabySteps<D>;
-
-    // Positions the giant point at first_giant >= 1.
-    Stage2(const Curve<M>& curve, const Point& q, std::uint64_t first_giant)
-        : c_(curve), acc_(curve.m.one()), i_(first_giant) {
-        const M& m = c_.m;
-        // Odd multiples by the chain (j+2)Q = jQ + 2Q with difference (j-2)Q.
-        const Point q2 = c_.dbl(q);
-        Point prev = q, cur = q;
-        unsigned k = 0;
-        for (unsigned j = 1;; j += 2) {
-            if (j > 1) {
-                const Point next = j == 3 ? c_.add(q2, q, q) : c_.add(cur, q2, prev);
-                prev = cur;
-                cur = next;
-            }
-            if (Babies::index[j] >= 0) {
-                bx_[k] = cur.x;
-                bz_[k] = cur.z;
-                bxz_[k] = m.mul(cur.x, cur.z);
-                ++k;
-            }
-            if (j == D / 2) break;
-        }
-        step_ = c_.dbl(cur); // D*Q
-        if (i_ == 1) {
-            giant_ = step_;
-        } else {
-            const auto pair = c_.ladder(step_, i_ - 1);
-            prev_ = pair[0];
-            giant_ = pair[1];
-        }
-        gxz_ = m.mul(giant_.x, giant_.z);
-    }
-
-    std::uint64_t giant_index() const { return i_; }
-
-    void accumulate(const typename Babies::Mask& mask) {
-        // Locals, so that the product chain stays in registers instead of round-tripping
-        // through this->acc_ on every step.
-        const M m = c_.m;
-        const Point g = giant_;
-        const T gxz = gxz_;
-        T acc = acc_;
-        for (unsigned w = 0; w < Babies::words; ++w) {
-            for (std::uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
-                const unsigned k = w * 64 + static_cast<unsigned>(std::countr_zero(bits));
-                T t = m.mul(m.sub(g.x, bx_[k]), m.add(g.z, bz_[k]));
-                t = m.add(m.sub(t, gxz), bxz_[k]);
-                acc = m.mul(acc, t);
-            }
-        }
-        acc_ = acc;
-    }
-
-    void next_giant() {
-        const Point next = i_ == 1 ? c_.dbl(giant_) : c_.add(giant_, step_, prev_);
-        prev_ = giant_;
-        giant_ = next;
-        gxz_ = c_.m.mul(giant_.x, giant_.z);
-        ++i_;
-    }
-
-    T product() const { return acc_; }
-
-private:
-    const Curve<M>& c_;
-    std::array<T, Babies::count> bx_, bz_, bxz_;
-    Point step_{}, giant_{}, prev_{};
-    T gxz_{}, acc_;
-    std::uint64_t i_;
-};
 
 } // namespace zlb::detail

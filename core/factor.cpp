@@ -3,15 +3,17 @@
 // 1. Powers of two by a shift, then trial division by the odd primes below 1024 (an exact
 //    division is a multiplication by the inverse of p, so this is cheap). A cofactor below
 //    1024^2 is then prime, and one below 8192^2 is settled by trial division up to 8192.
-// 2. Each remaining composite sits on a small fixed-size stack. A cofactor is finished when it
-//    is prime (Miller-Rabin below 2^64, BPSW above). Otherwise cheap special cases come first:
-//    perfect powers, and above 2^64 a few Fermat steps for factors close to sqrt(n).
-// 3. The general split: Pollard-Brent rho for small cofactors, where its sqrt(p) steps beat
-//    the fixed cost of a curve; ECM with 64-bit Montgomery arithmetic up to 2^64, and with
-//    128-bit arithmetic above. Both parts of a split go back on the stack.
+// 2. Each remaining cofactor sits on a small fixed-size stack with its multiplicity. It is
+//    finished when prime (Miller-Rabin below 2^64, BPSW above); perfect powers are taken apart
+//    by integer roots.
+// 3. Otherwise it is split: below 2^30 by Pollard-Brent rho, whose ~sqrt(p) steps beat the
+//    fixed cost of a curve there; up to 2^64 by ECM in 64-bit Montgomery arithmetic; above
+//    that by a short rho run (for small primes), a few Fermat steps (for two factors near
+//    sqrt(n)) and then ECM in 128-bit arithmetic. Both parts go back on the stack.
 // 4. Sorting restores ascending order.
 //
-// Nothing here allocates except out.push_back, and there is no shared mutable state.
+// Nothing here allocates except appending to out, and there is no shared mutable state. The
+// 128-bit ECM keeps about 70 KiB of curve state on the stack.
 #include "core/factor.hpp"
 
 #include "core/factor_detail.hpp"
@@ -31,7 +33,9 @@ using detail::kTrialPrimes;
 
 // Below this many bits rho's expected ~1.2 sqrt(p) steps cost less than an ECM curve.
 constexpr int kRhoMaxBits = 30;
-constexpr std::uint64_t kMidTrialBelow = std::uint64_t(detail::kMidTrialLimit) * detail::kMidTrialLimit;
+constexpr std::uint64_t kRhoPrepass = 4096; // steps of rho before ECM above 2^64
+constexpr std::uint64_t kMidTrialBelow =
+    std::uint64_t(detail::kMidTrialLimit) * detail::kMidTrialLimit;
 constexpr u128 kPrimeBelow = u128(detail::kTrialLimit) * detail::kTrialLimit;
 static_assert(detail::kTrialLimit == 1u << 10, "the perfect-power bound assumes factors > 2^10");
 
@@ -85,10 +89,15 @@ u128 split(u128 m) {
         const auto m64 = static_cast<std::uint64_t>(m);
         if (std::bit_width(m64) > kRhoMaxBits) return detail::ecm64(m64);
         for (std::uint64_t c = 1;; ++c) {
-            const std::uint64_t g = detail::rho64(m64, c, std::numeric_limits<std::uint64_t>::max());
+            const std::uint64_t g =
+                detail::rho64(m64, c, std::numeric_limits<std::uint64_t>::max());
             if (g != 1 && g != m64) return g;
         }
     }
+    // A short rho run first: cofactors this large often still hold a few primes below 2^20,
+    // which rho finds in microseconds while a 128-bit curve costs far more, and which would
+    // make ECM find all factors at once.
+    if (const u128 g = detail::rho128(m, 1, kRhoPrepass); g != 0 && g != m) return g;
     if (const u128 g = detail::fermat_factor(m, 64); g != 0) return g;
     return detail::ecm128(m);
 }
@@ -99,7 +108,8 @@ void factorize(u128 n, std::vector<u128>& out) {
     if (n == 0) throw std::invalid_argument("factorize: 0 has no prime factorization");
     out.clear();
     const int twos = detail::ctz128(n);
-    for (int i = 0; i < twos; ++i) out.push_back(2);
+    for (int i = 0; i < twos; ++i)
+        out.push_back(2);
     n >>= twos;
     trial_divide(n, out);
 

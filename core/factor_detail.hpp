@@ -31,15 +31,15 @@ std::uint64_t rho64(std::uint64_t n, std::uint64_t c, std::uint64_t max_iteratio
 u128 rho128(u128 n, u128 c, std::uint64_t max_iterations);
 
 // Lenstra ECM on odd composite n that is not a perfect power and has no prime factor below
-// 1024. Returns a proper factor (1 < d < n). Runs until it succeeds: curve parameters change
-// with every attempt and the bounds grow, with Pollard rho as the last resort.
+// 1024. Returns a proper factor (1 < d < n), possibly composite. Runs until it succeeds: sigma
+// changes with every curve and the bounds grow; rho takes turns when curves keep finding all
+// factors at once, and below 2^64 it takes over for good after hundreds of failed curves.
 std::uint64_t ecm64(std::uint64_t n);
 u128 ecm128(u128 n);
 
-// One ECM curve with Suyama parameter sigma and explicit bounds; returns gcd found (1 when the
-// curve failed, n when every factor was found at once). For tests and tuning.
-std::uint64_t ecm64_curve(std::uint64_t n, std::uint32_t sigma, std::uint32_t b1,
-                          std::uint32_t b2);
+// One ECM curve with Suyama parameter sigma (>= 6) and explicit bounds; returns the gcd it found
+// (1 when the curve failed, n when every factor was found at once). For tests and tuning.
+std::uint64_t ecm64_curve(std::uint64_t n, std::uint32_t sigma, std::uint32_t b1, std::uint32_t b2);
 u128 ecm128_curve(u128 n, std::uint32_t sigma, std::uint32_t b1, std::uint32_t b2);
 
 } // namespace zlb::detail

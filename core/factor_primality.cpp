@@ -106,7 +106,8 @@ bool is_prime64(std::uint64_t n) {
         }
         return true;
     }
-    for (std::uint64_t a : {2ull, 325ull, 9375ull, 28178ull, 450775ull, 9780504ull, 1795265022ull}) {
+    for (std::uint64_t a :
+         {2ull, 325ull, 9375ull, 28178ull, 450775ull, 9780504ull, 1795265022ull}) {
         // A base that is a multiple of n says nothing; the set stays deterministic without it.
         if (a % n == 0) continue;
         if (!strong_probable_prime(m, m.to(a), d, s)) return false;
@@ -134,8 +135,8 @@ bool is_prime(u128 n) {
     const bool wide = (n >> 64) != 0;
     for (std::size_t i = 0; i < 17; ++i) { // odd primes up to 61
         const detail::TrialPrime& t = detail::kTrialPrimes[i];
-        const bool divisible = wide ? n * t.inv128 <= t.lim128
-                                    : static_cast<std::uint64_t>(n) * t.inv64 <= t.lim64;
+        const bool divisible =
+            wide ? n * t.inv128 <= t.lim128 : static_cast<std::uint64_t>(n) * t.inv64 <= t.lim64;
         if (divisible) return n == t.p;
     }
     if (n < 61 * 61) return true;

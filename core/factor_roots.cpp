@@ -25,7 +25,8 @@ int compare_power(u128 x, unsigned k, u128 n) {
 // about 0.95, sparing most candidates the square root.
 constexpr auto residue_mask = [](unsigned mod) {
     u128 mask = 0;
-    for (unsigned i = 0; i < mod; ++i) mask |= u128(1) << (i * i % mod);
+    for (unsigned i = 0; i < mod; ++i)
+        mask |= u128(1) << (i * i % mod);
     return mask;
 };
 constexpr u128 kSquares64 = residue_mask(64), kSquares63 = residue_mask(63),
@@ -49,8 +50,10 @@ u128 integer_root(u128 n, unsigned k) {
                        : k == 3 ? std::cbrt(static_cast<double>(n))
                                 : std::pow(static_cast<double>(n), 1.0 / k);
     u128 x = est >= 18446744073709551615.0 ? ~std::uint64_t(0) : static_cast<u128>(est);
-    while (x > 0 && compare_power(x, k, n) > 0) --x;
-    while (compare_power(x + 1, k, n) <= 0) ++x;
+    while (x > 0 && compare_power(x, k, n) > 0)
+        --x;
+    while (compare_power(x + 1, k, n) <= 0)
+        ++x;
     return x;
 }
 
@@ -60,13 +63,12 @@ u128 perfect_power_root(u128 n, unsigned max_exponent, unsigned& k) {
     struct Filter {
         unsigned e, q;
     };
-    static constexpr Filter kFilters[] = {{3, 7},   {5, 11},  {7, 29},  {11, 23}, {13, 53},
-                                          {17, 103}, {19, 191}, {23, 47}, {29, 59}, {31, 311},
-                                          {37, 149}, {41, 83},  {43, 173}, {47, 283}, {53, 107},
-                                          {59, 709}, {61, 367}, {67, 269}, {71, 569}, {73, 293},
-                                          {79, 317}, {83, 167}, {89, 179}, {97, 389}, {101, 607},
-                                          {103, 619}, {107, 643}, {109, 1091}, {113, 227},
-                                          {127, 509}};
+    static constexpr Filter kFilters[] = {
+        {3, 7},     {5, 11},    {7, 29},    {11, 23},    {13, 53},   {17, 103},
+        {19, 191},  {23, 47},   {29, 59},   {31, 311},   {37, 149},  {41, 83},
+        {43, 173},  {47, 283},  {53, 107},  {59, 709},   {61, 367},  {67, 269},
+        {71, 569},  {73, 293},  {79, 317},  {83, 167},   {89, 179},  {97, 389},
+        {101, 607}, {103, 619}, {107, 643}, {109, 1091}, {113, 227}, {127, 509}};
     auto is_power_residue = [](u128 n, unsigned e, unsigned q) {
         const auto r = static_cast<std::uint64_t>(n % q);
         if (r == 0) return true;

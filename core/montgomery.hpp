@@ -2,13 +2,9 @@
 // Montgomery modular arithmetic modulo an odd n: Mont64 for n < 2^64, Mont128 for n < 2^128.
 //
 // Residues live in Montgomery form x*R mod n (R = 2^64 or 2^128), always fully reduced to
-// [0, n). Reduction is the subtractive variant of REDC: with n' = n^-1 mod R, the multiple
-// m = T*n' mod R makes m*n agree with T in the low word, so (T - m*n)/R is simply
-// hi(T) - hi(m*n). That difference lies in (-n, n), so one conditional add of n finishes the
-// job and nothing overflows even when n is just below R.
-//
-// Both classes expose the same interface so that rho, ECM and the primality tests are written
-// once as templates.
+// [0, n), so that products need one REDC and equality tests are plain comparisons. Both
+// classes expose the same interface, so rho, ECM and the primality tests are written once as
+// templates, and MontLanes runs K independent computations modulo the same n side by side.
 #include "core/u128.hpp"
 
 #include <array>
@@ -32,25 +28,16 @@ inline int bit_width128(u128 x) {
     return hi != 0 ? 64 + std::bit_width(hi) : std::bit_width(static_cast<std::uint64_t>(x));
 }
 
-// High 128 bits of the 256-bit product a*b, from four 64x64 products.
-inline u128 mulhi128(u128 a, u128 b) {
-    const auto a0 = static_cast<std::uint64_t>(a), a1 = static_cast<std::uint64_t>(a >> 64);
-    const auto b0 = static_cast<std::uint64_t>(b), b1 = static_cast<std::uint64_t>(b >> 64);
-    const u128 p00 = u128(a0) * b0, p01 = u128(a0) * b1;
-    const u128 p10 = u128(a1) * b0, p11 = u128(a1) * b1;
-    // Three 64-bit terms plus a carry word cannot overflow 128 bits.
-    const u128 mid = (p00 >> 64) + static_cast<std::uint64_t>(p01) + static_cast<std::uint64_t>(p10);
-    return p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
-}
-
 // Stein's binary gcd: no divisions, which matters for 128-bit operands where division is a
 // library call.
 template <class T> T binary_gcd(T a, T b) {
     if (a == 0) return b;
     if (b == 0) return a;
     auto ctz = [](T x) {
-        if constexpr (sizeof(T) == 16) return ctz128(x);
-        else return std::countr_zero(x);
+        if constexpr (sizeof(T) == 16)
+            return ctz128(x);
+        else
+            return std::countr_zero(x);
     };
     const int shift = ctz(a | b);
     a >>= ctz(a);
@@ -102,16 +89,23 @@ template <class T> T binary_inverse(T a, T n, T& g) {
 // All-ones when c holds. The conditional corrections in Montgomery arithmetic depend on
 // effectively random data, so they are written as masks: a mispredicted branch costs more than
 // the whole multiplication.
-template <class T> inline T mask_if(bool c) { return T(0) - T(c); }
+template <class T> inline T mask_if(bool c) {
+    return T(0) - T(c);
+}
 
+// Mont64 reduces with the subtractive variant of REDC: with n' = n^-1 mod 2^64, the multiple
+// m = T*n' mod 2^64 makes m*n agree with T in the low word, so (T - m*n)/2^64 is simply
+// hi(T) - hi(m*n). That lies in (-n, n), so one conditional add of n finishes the job and
+// nothing overflows even when n is just below 2^64.
 class Mont64 {
-public:
+  public:
     using T = std::uint64_t;
 
     explicit Mont64(T n) : n_(n) {
         // Newton's iteration doubles the correct low bits: n*n == 1 mod 8 gives 3, then 6..96.
         T inv = n;
-        for (int i = 0; i < 5; ++i) inv *= 2 - n * inv;
+        for (int i = 0; i < 5; ++i)
+            inv *= 2 - n * inv;
         ninv_ = inv;
         one_ = (T(0) - n) % n;
         r2_ = static_cast<T>(u128(one_) * one_ % n);
@@ -154,24 +148,28 @@ public:
         return r;
     }
 
-private:
+  private:
     T n_, ninv_, one_, r2_, r3_;
 };
 
-// Two 64-bit limbs with explicit carries. Written on u128 directly, GCC turns the conditional
-// corrections into branches and spends about twice the instructions on carry handling.
+// Mont128 works on two 64-bit limbs with explicit carries: the 256-bit product, then two
+// word-level REDC steps (each adds the multiple of n that clears the lowest word) and a final
+// conditional subtraction. Written on u128 directly, GCC turns the conditional corrections into
+// branches and spends about twice the instructions on carry handling.
 class Mont128 {
-public:
+  public:
     using T = u128;
 
     explicit Mont128(T n) : n_(n), n0_(lo(n)), n1_(hi(n)) {
         std::uint64_t inv = n0_;
-        for (int i = 0; i < 5; ++i) inv *= 2 - n0_ * inv;
+        for (int i = 0; i < 5; ++i)
+            inv *= 2 - n0_ * inv;
         nq_ = 0 - inv; // -n^-1 mod 2^64: adding m*n with m = t0*nq clears the low limb
         one_ = (T(0) - n) % n;
         // R^2 mod n without a 256-bit division: double R mod n another 128 times.
         T r = one_;
-        for (int i = 0; i < 128; ++i) r = add(r, r);
+        for (int i = 0; i < 128; ++i)
+            r = add(r, r);
         r2_ = r;
         r3_ = mul(r2_, r2_);
     }
@@ -231,7 +229,7 @@ public:
         return r;
     }
 
-private:
+  private:
     static std::uint64_t lo(u128 x) { return static_cast<std::uint64_t>(x); }
     static std::uint64_t hi(u128 x) { return static_cast<std::uint64_t>(x >> 64); }
     // Add/subtract with carry. On x86-64 the intrinsics become adc/sbb chains; GCC does not
@@ -273,9 +271,8 @@ private:
 
     // Adds m*n with m = x0*nq to (x0, x1, x2, x3, x4), which zeroes x0; the caller then treats
     // (x1, x2, x3, x4) as the value divided by 2^64.
-    [[gnu::always_inline]] void reduce_step(std::uint64_t x0, std::uint64_t& x1,
-                                            std::uint64_t& x2, std::uint64_t& x3,
-                                            std::uint64_t& x4) const {
+    [[gnu::always_inline]] void reduce_step(std::uint64_t x0, std::uint64_t& x1, std::uint64_t& x2,
+                                            std::uint64_t& x3, std::uint64_t& x4) const {
         const std::uint64_t m = x0 * nq_;
         const u128 q0 = u128(m) * n0_, q1 = u128(m) * n1_;
         std::uint64_t w1, unused;
@@ -294,11 +291,12 @@ private:
 };
 
 // K independent residues modulo the same n, each operation applied lane by lane. ECM runs K
-// curves at once on this type: a single Montgomery multiplication is a chain of three
-// dependent multiplies, so one curve leaves the multiplier mostly idle, while K interleaved
-// chains keep it busy. The curve code is the same template either way.
+// curves at once on this type: a Montgomery multiplication is a chain of dependent multiplies,
+// and one curve does not always have enough independent work to hide that latency, while K
+// interleaved curves do (measured: 2 lanes about 20% faster per curve for 64 bits, 4 lanes
+// about twice as fast for 128 bits). The curve code is the same template either way.
 template <class Base, unsigned K> class MontLanes {
-public:
+  public:
     using Scalar = typename Base::T;
     using T = std::array<Scalar, K>;
 
@@ -314,22 +312,25 @@ public:
 
     [[gnu::always_inline]] T mul(const T& a, const T& b) const {
         T r;
-        for (unsigned k = 0; k < K; ++k) r[k] = m_.mul(a[k], b[k]);
+        for (unsigned k = 0; k < K; ++k)
+            r[k] = m_.mul(a[k], b[k]);
         return r;
     }
     T sqr(const T& a) const { return mul(a, a); }
     T add(const T& a, const T& b) const {
         T r;
-        for (unsigned k = 0; k < K; ++k) r[k] = m_.add(a[k], b[k]);
+        for (unsigned k = 0; k < K; ++k)
+            r[k] = m_.add(a[k], b[k]);
         return r;
     }
     T sub(const T& a, const T& b) const {
         T r;
-        for (unsigned k = 0; k < K; ++k) r[k] = m_.sub(a[k], b[k]);
+        for (unsigned k = 0; k < K; ++k)
+            r[k] = m_.sub(a[k], b[k]);
         return r;
     }
 
-private:
+  private:
     Base m_;
 };
 

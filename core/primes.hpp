@@ -5,6 +5,7 @@
 #include "core/u128.hpp"
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -20,7 +21,8 @@ inline constexpr auto kPrimes16 = [] {
     for (std::uint32_t i = 2; i < kPrimes16Limit; ++i) {
         if (composite[i]) continue;
         primes[count++] = static_cast<std::uint16_t>(i);
-        for (std::uint32_t j = i * i; j < kPrimes16Limit; j += i) composite[j] = true;
+        for (std::uint32_t j = i * i; j < kPrimes16Limit; j += i)
+            composite[j] = true;
     }
     return primes;
 }();
@@ -43,9 +45,11 @@ inline constexpr auto kTrialPrimes = [] {
     for (std::size_t i = 0; i < kTrialCount; ++i) {
         const std::uint32_t p = kPrimes16[i + 1];
         std::uint64_t inv64 = p;
-        for (int k = 0; k < 5; ++k) inv64 *= 2 - p * inv64;
+        for (int k = 0; k < 5; ++k)
+            inv64 *= 2 - p * inv64;
         u128 inv128 = p;
-        for (int k = 0; k < 6; ++k) inv128 *= 2 - p * inv128;
+        for (int k = 0; k < 6; ++k)
+            inv128 *= 2 - p * inv128;
         table[i] = {p, inv64, ~std::uint64_t(0) / p, inv128, ~u128(0) / p};
     }
     return table;
@@ -67,7 +71,8 @@ inline constexpr auto kMidTrialPrimes = [] {
     for (std::size_t i = 0; i < kMidTrialCount; ++i) {
         const std::uint32_t p = kPrimes16[kTrialCount + 1 + i];
         std::uint64_t inv = p;
-        for (int k = 0; k < 5; ++k) inv *= 2 - p * inv;
+        for (int k = 0; k < 5; ++k)
+            inv *= 2 - p * inv;
         table[i] = {p, inv, ~std::uint64_t(0) / p};
     }
     return table;
@@ -76,32 +81,37 @@ static_assert(kPrimes16[kTrialCount + kMidTrialCount] < kMidTrialLimit &&
               kPrimes16[kTrialCount + kMidTrialCount + 1] > kMidTrialLimit);
 
 // Calls f(p) for every prime p with lo <= p < hi, in increasing order; hi must not exceed 2^32.
-// Above 2^16 it sieves odd numbers in 32 KiB windows with the compile-time table, so it never
-// touches the heap. f returns false to stop early.
+// Above 2^16 it sieves the odd numbers of 2^17-wide windows with the compile-time table into
+// a 8 KiB bitset on the stack (never the heap), then walks the clear bits. f returns false to
+// stop early.
 template <class F> void for_each_prime(std::uint64_t lo, std::uint64_t hi, F&& f) {
     for (std::size_t i = 0; i < kPrimes16Count; ++i) {
         const std::uint32_t p = kPrimes16[i];
         if (p >= hi) return;
         if (p >= lo && !f(std::uint64_t(p))) return;
     }
-    constexpr std::uint64_t kWindow = 1u << 16; // numbers per window, odd ones only stored
-    std::array<bool, kWindow / 2> composite;
+    constexpr std::uint64_t kWindow = 1u << 17; // numbers per window; bit k is start + 2k + 1
+    constexpr std::size_t kWords = kWindow / 2 / 64;
+    std::array<std::uint64_t, kWords> composite;
     std::uint64_t start = lo > kPrimes16Limit ? lo & ~std::uint64_t(1) : kPrimes16Limit;
     for (; start < hi; start += kWindow) {
-        composite.fill(false);
-        const std::uint64_t end = start + kWindow; // window holds the odd numbers in [start, end)
+        composite.fill(0);
+        const std::uint64_t end = start + kWindow;
         for (std::size_t i = 1; i < kPrimes16Count; ++i) {
             const std::uint64_t p = kPrimes16[i];
             if (p * p >= end) break;
             std::uint64_t first = (start + p - 1) / p * p;
             if (first < p * p) first = p * p;
             if ((first & 1) == 0) first += p;
-            for (std::uint64_t m = first; m < end; m += 2 * p) composite[(m - start) / 2] = true;
+            for (std::uint64_t k = (first - start) / 2; k < kWindow / 2; k += p)
+                composite[k / 64] |= std::uint64_t(1) << (k % 64);
         }
-        for (std::uint64_t k = 0; k < kWindow / 2; ++k) {
-            const std::uint64_t m = start + 2 * k + 1;
-            if (m >= hi) return;
-            if (m >= lo && !composite[k] && !f(m)) return;
+        for (std::size_t w = 0; w < kWords; ++w) {
+            for (std::uint64_t bits = ~composite[w]; bits != 0; bits &= bits - 1) {
+                const std::uint64_t m = start + 2 * (64 * w + std::countr_zero(bits)) + 1;
+                if (m >= hi) return;
+                if (m >= lo && !f(m)) return;
+            }
         }
     }
 }

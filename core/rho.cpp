@@ -27,7 +27,8 @@ typename M::T rho_brent(const M& m, typename M::T c, std::uint64_t max_iteration
     std::uint64_t steps = 0;
     for (std::uint64_t r = 1; g == 1; r *= 2) {
         x = y;
-        for (std::uint64_t i = 0; i < r; ++i) y = f(y);
+        for (std::uint64_t i = 0; i < r; ++i)
+            y = f(y);
         steps += r;
         for (std::uint64_t k = 0; k < r && g == 1; k += kBatch) {
             saved = y;

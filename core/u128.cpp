@@ -22,8 +22,10 @@ std::optional<u128> parse_u128(std::string_view text) {
     while (pos < text.size()) {
         std::size_t len = text.size() - pos;
         // The first chunk takes the remainder so that later chunks are all full.
-        if (pos == 0 && len % kChunkDigits != 0) len %= kChunkDigits;
-        else len = kChunkDigits;
+        if (pos == 0 && len % kChunkDigits != 0)
+            len %= kChunkDigits;
+        else
+            len = kChunkDigits;
         std::uint64_t chunk = 0, scale = 1;
         for (std::size_t i = 0; i < len; ++i) {
             const char c = text[pos + i];

@@ -182,6 +182,10 @@ std::string id_text(std::optional<std::uint64_t> id) {
     return id ? std::to_string(*id) : std::string("nil");
 }
 
+bool known_op(proto::Op op) {
+    return op == proto::Op::echo || op == proto::Op::factor || op == proto::Op::fetch;
+}
+
 bool goes_to_pool(const proto::Request& r) {
     if (r.ns.size() > 16) return true;
     for (u128 n : r.ns)
@@ -196,8 +200,10 @@ void check_reencode(Harness& h) {
         proto::encode_echo_request(h.reencoded, *r.id, r.data, r.deadline_ms);
     else if (r.op == proto::Op::factor)
         proto::encode_factor_request(h.reencoded, *r.id, r.ns, r.batch, r.deadline_ms);
-    else
+    else if (r.op == proto::Op::fetch)
         proto::encode_fetch_request(h.reencoded, *r.id, r.fetch, r.deadline_ms);
+    else
+        return; // an op added since: no expectations here yet
     auto& o = h.redecoded;
     CHECK(h.redecoder.decode({h.reencoded.data(), h.reencoded.size()}, o, h.reerror), "%s",
           h.reerror.message.c_str());
@@ -305,9 +311,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
         id = req.id;
         if (req.op == proto::Op::fetch) code = proto::ErrorCode::unsupported_op;
-        else if (req.deadline_ms && *req.deadline_ms == 0) code = proto::ErrorCode::deadline_exceeded;
+        else if (known_op(req.op) && req.deadline_ms && *req.deadline_ms == 0)
+            code = proto::ErrorCode::deadline_exceeded;
     }
     CHECK(rep.id == id, "reply id %s, request id %s", id_text(rep.id).c_str(), id_text(id).c_str());
+    if (decoded && !code && !known_op(req.op)) return 0; // an op added since: the id is all we know
     if (code) {
         CHECK(!rep.ok && rep.error_code == proto::to_string(*code), "expected %s, got %s %.*s",
               proto::to_string(*code).data(), rep.ok ? "ok" : "error",

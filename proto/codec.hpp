@@ -19,7 +19,7 @@ inline constexpr std::size_t kMaxBatch = 4096;
 inline constexpr std::uint32_t kDefaultFetchTimeoutMs = 30'000;
 inline constexpr std::uint64_t kDefaultMaxBytes = 8ULL << 20;
 
-enum class Op : std::uint8_t { echo, factor, fetch };
+enum class Op : std::uint8_t { echo, factor, fetch, status };
 enum class ErrorCode : std::uint8_t {
     bad_request,
     unsupported_op,
@@ -87,6 +87,13 @@ struct ReplyHeader {
     std::uint64_t service_us = 0;
 };
 
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+// Starts a reply map holding the common fields plus `extra` fields the caller packs
+// next (key, value, ...). The caller clears the buffer first.
+void encode_reply_begin(Packer& pk, const ReplyHeader& h, bool ok, std::uint32_t extra);
+void pack_str(Packer& pk, std::string_view s);
+
 // Reply encoders. Each clears buf and writes one complete msgpack map.
 void encode_error(msgpack::sbuffer& buf, const ReplyHeader& h, ErrorCode code,
                   std::string_view message);
@@ -103,6 +110,7 @@ void encode_echo_request(msgpack::sbuffer& buf, std::uint64_t id, std::string_vi
                          std::optional<std::uint32_t> deadline_ms = {});
 void encode_factor_request(msgpack::sbuffer& buf, std::uint64_t id, std::span<const u128> ns,
                            bool batch, std::optional<std::uint32_t> deadline_ms = {});
+void encode_status_request(msgpack::sbuffer& buf, std::uint64_t id);
 void encode_fetch_request(msgpack::sbuffer& buf, std::uint64_t id, const FetchParams& p,
                           std::optional<std::uint32_t> deadline_ms = {});
 

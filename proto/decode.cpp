@@ -8,7 +8,7 @@
 namespace zlb::proto {
 namespace {
 
-constexpr std::array kOpNames{"echo", "factor", "fetch"};
+constexpr std::array kOpNames{"echo", "factor", "fetch", "status"};
 constexpr std::array kErrorNames{"bad_request",       "unsupported_op", "unsupported_version",
                                  "too_large",         "deadline_exceeded", "overloaded",
                                  "fetch_failed",      "timeout",        "internal"};
@@ -114,6 +114,7 @@ void decode_request(const msgpack::object& root, Request& r) {
         break;
     case Op::factor: decode_factor(m, r); break;
     case Op::fetch: decode_fetch(m, r); break;
+    case Op::status: break;
     }
 }
 

@@ -5,13 +5,6 @@
 namespace zlb::proto {
 namespace {
 
-using Packer = msgpack::packer<msgpack::sbuffer>;
-
-void pack_str(Packer& pk, std::string_view s) {
-    pk.pack_str(static_cast<std::uint32_t>(s.size()));
-    pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
-}
-
 void pack_bin(Packer& pk, std::string_view s) {
     pk.pack_bin(static_cast<std::uint32_t>(s.size()));
     pk.pack_bin_body(s.data(), static_cast<std::uint32_t>(s.size()));
@@ -21,22 +14,6 @@ void pack_bin(Packer& pk, std::string_view s) {
 void pack_u128(Packer& pk, u128 n) {
     if (n <= UINT64_MAX) pk.pack_uint64(static_cast<std::uint64_t>(n));
     else pack_str(pk, to_string_u128(n));
-}
-
-// Callers clear buf first. Starts a reply map with the fields every reply carries; extra counts the rest.
-void begin_reply(Packer& pk, const ReplyHeader& h, bool ok, std::uint32_t extra) {
-    pk.pack_map(5 + extra);
-    pack_str(pk, "v");
-    pk.pack_uint64(kVersion);
-    pack_str(pk, "id");
-    if (h.id) pk.pack_uint64(*h.id);
-    else pk.pack_nil();
-    pack_str(pk, "ok");
-    pk.pack(ok);
-    pack_str(pk, "server");
-    pack_str(pk, h.server);
-    pack_str(pk, "service_us");
-    pk.pack_uint64(h.service_us);
 }
 
 void begin_request(Packer& pk, std::uint64_t id, Op op, std::uint32_t extra,
@@ -56,11 +33,31 @@ void begin_request(Packer& pk, std::uint64_t id, Op op, std::uint32_t extra,
 
 } // namespace
 
+void encode_reply_begin(Packer& pk, const ReplyHeader& h, bool ok, std::uint32_t extra) {
+    pk.pack_map(5 + extra);
+    pack_str(pk, "v");
+    pk.pack_uint64(kVersion);
+    pack_str(pk, "id");
+    if (h.id) pk.pack_uint64(*h.id);
+    else pk.pack_nil();
+    pack_str(pk, "ok");
+    pk.pack(ok);
+    pack_str(pk, "server");
+    pack_str(pk, h.server);
+    pack_str(pk, "service_us");
+    pk.pack_uint64(h.service_us);
+}
+
+void pack_str(Packer& pk, std::string_view s) {
+    pk.pack_str(static_cast<std::uint32_t>(s.size()));
+    pk.pack_str_body(s.data(), static_cast<std::uint32_t>(s.size()));
+}
+
 void encode_error(msgpack::sbuffer& buf, const ReplyHeader& h, ErrorCode code,
                   std::string_view message) {
     buf.clear();
     Packer pk(buf);
-    begin_reply(pk, h, false, 1);
+    encode_reply_begin(pk, h, false, 1);
     pack_str(pk, "error");
     pk.pack_map(2);
     pack_str(pk, "code");
@@ -73,7 +70,7 @@ void encode_echo(msgpack::sbuffer& buf, const ReplyHeader& h, std::string_view d
                  bool data_is_str) {
     buf.clear();
     Packer pk(buf);
-    begin_reply(pk, h, true, 1);
+    encode_reply_begin(pk, h, true, 1);
     pack_str(pk, "data");
     if (data_is_str) pack_str(pk, data);
     else pack_bin(pk, data);
@@ -83,7 +80,7 @@ void encode_factors(msgpack::sbuffer& buf, const ReplyHeader& h, std::span<const
                     std::span<const std::uint32_t> sizes, bool batch) {
     buf.clear();
     Packer pk(buf);
-    begin_reply(pk, h, true, 1);
+    encode_reply_begin(pk, h, true, 1);
     pack_str(pk, "factors");
     if (batch) pk.pack_array(static_cast<std::uint32_t>(sizes.size()));
     std::size_t at = 0;
@@ -96,7 +93,7 @@ void encode_factors(msgpack::sbuffer& buf, const ReplyHeader& h, std::span<const
 void encode_fetch(msgpack::sbuffer& buf, const ReplyHeader& h, const FetchResult& r) {
     buf.clear();
     Packer pk(buf);
-    begin_reply(pk, h, true, 4 + (r.body ? 1 : 0));
+    encode_reply_begin(pk, h, true, 4 + (r.body ? 1 : 0));
     pack_str(pk, "status");
     pk.pack_int64(r.status);
     pack_str(pk, "bytes");
@@ -145,6 +142,16 @@ void encode_fetch_request(msgpack::sbuffer& buf, std::uint64_t id, const FetchPa
     pk.pack_uint64(p.max_bytes);
     pack_str(pk, "want_body");
     pk.pack(p.want_body);
+}
+
+} // namespace zlb::proto
+
+namespace zlb::proto {
+
+void encode_status_request(msgpack::sbuffer& buf, std::uint64_t id) {
+    buf.clear();
+    Packer pk(buf);
+    begin_request(pk, id, Op::status, 0, std::nullopt);
 }
 
 } // namespace zlb::proto

@@ -109,6 +109,7 @@ void CpuPool::worker_main() {
     FactorScratch scratch;
     while (CpuJob* job = job_next()) {
         factor_encode(*job, server_name_, scratch);
+        push.send(zmq::buffer(&job->origin, 1), zmq::send_flags::sndmore);
         for (auto& frame : job->routing) push.send(frame, zmq::send_flags::sndmore);
         push.send(zmq::message_t(), zmq::send_flags::sndmore);
         push.send(zmq::message_t(scratch.reply.data(), scratch.reply.size()),
@@ -118,16 +119,19 @@ void CpuPool::worker_main() {
     push.set(zmq::sockopt::linger, 0);
 }
 
-std::size_t CpuPool::results_forward(zmq::socket_t& out, std::size_t max) {
+// Each result is [origin, routing..., "", reply]; the rest of a multipart message is
+// already here once its first frame is.
+std::size_t CpuPool::results_forward(std::span<zmq::socket_t* const> outputs, std::size_t max) {
     std::size_t moved = 0;
     zmq::message_t frame;
     while (moved < max && results_.recv(frame, zmq::recv_flags::dontwait)) {
-        // Forward the parts in order; the rest of a multipart message is already here.
-        while (frame.more()) {
-            out.send(frame, zmq::send_flags::sndmore);
+        std::uint8_t origin = *static_cast<const std::uint8_t*>(frame.data());
+        zmq::socket_t* out = origin < outputs.size() ? outputs[origin] : nullptr;
+        for (bool more = frame.more(); more;) {
             (void)results_.recv(frame, zmq::recv_flags::none);
+            more = frame.more(); // read before the send empties the frame
+            if (out) out->send(frame, more ? zmq::send_flags::sndmore : zmq::send_flags::none);
         }
-        out.send(frame, zmq::send_flags::none);
         ++moved;
     }
     return moved;

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@ namespace zlb::server {
 using Clock = std::chrono::steady_clock;
 
 struct CpuJob {
+    std::uint8_t origin = 0;             // which socket the request came in on
     std::vector<zmq::message_t> routing; // frames before the delimiter
     std::optional<std::uint64_t> id;
     std::vector<u128> ns;
@@ -55,8 +57,9 @@ public:
 
     // The socket the finished replies arrive on; poll it for ZMQ_POLLIN.
     zmq::socket_t& results() { return results_; }
-    // Moves up to max finished replies onto out. Returns how many were moved.
-    std::size_t results_forward(zmq::socket_t& out, std::size_t max);
+    // Moves up to max finished replies onto the socket each came in on (outputs is
+    // indexed by CpuJob::origin; a null entry drops the reply). Returns how many.
+    std::size_t results_forward(std::span<zmq::socket_t* const> outputs, std::size_t max);
 
 private:
     void worker_main();

@@ -63,12 +63,14 @@ Fetcher::~Fetcher() {
         if (job.easy) curl_multi_remove_handle(multi_.get(), job.easy.get());
 }
 
-bool Fetcher::fetch_start(const proto::FetchParams& p, std::span<zmq::message_t> routing,
+bool Fetcher::fetch_start(const proto::FetchParams& p, std::uint8_t origin,
+                          std::span<zmq::message_t> routing,
                           std::optional<std::uint64_t> id, Clock::time_point received,
                           std::chrono::milliseconds timeout, bool deadline_bound) {
     if (free_.empty()) return false;
     FetchJob* job = free_.back();
     free_.pop_back();
+    job->origin = origin;
     job->routing.clear();
     for (auto& frame : routing) job->routing.push_back(std::move(frame));
     job->id = id;

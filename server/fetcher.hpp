@@ -18,6 +18,7 @@
 namespace zlb::server {
 
 struct FetchJob {
+    std::uint8_t origin = 0; // which socket the request came in on
     std::vector<zmq::message_t> routing;
     std::optional<std::uint64_t> id;
     std::chrono::steady_clock::time_point received;
@@ -57,7 +58,7 @@ public:
 
     // Starts a fetch of an http(s) URL; on_done runs when it ends, with the routing
     // frames moved in here. Returns false, leaving routing untouched, at capacity.
-    bool fetch_start(const proto::FetchParams& p, std::span<zmq::message_t> routing,
+    bool fetch_start(const proto::FetchParams& p, std::uint8_t origin, std::span<zmq::message_t> routing,
                      std::optional<std::uint64_t> id, std::chrono::steady_clock::time_point received,
                      std::chrono::milliseconds timeout, bool deadline_bound);
     std::size_t inflight() const { return jobs_.size() - free_.size(); }

@@ -22,9 +22,18 @@ int main(int argc, char** argv) {
     zlb::server::Settings s;
     std::string log_level = "info";
     double stats_interval_s = 10;
+    unsigned heartbeat_ms = 1000;
     CLI::App app{"zlb-server: serves echo, factor and fetch requests over ZeroMQ (protocol v1)"};
-    app.add_option("--bind", s.binds, "Endpoint to bind, e.g. tcp://127.0.0.1:8004 (repeatable)")
-        ->required();
+    app.add_option("--bind", s.binds, "Endpoint to bind, e.g. tcp://127.0.0.1:8004 (repeatable)");
+    app.add_option("--broker", s.broker,
+                   "Serve as a worker of the zlb-broker backend at this endpoint (with or without --bind)");
+    app.add_option("--credit", s.credit,
+                   "Requests the broker may have here at once (default: threads for cpu, "
+                   "--max-inflight for io, both for all)")
+        ->check(CLI::Range(1u, 1'000'000u));
+    app.add_option("--heartbeat-ms", heartbeat_ms, "ZMTP and broker heartbeat interval; peers dead after 3")
+        ->check(CLI::Range(50u, 3'600'000u))
+        ->capture_default_str();
     app.add_option("--name", s.name, "Name reported in every reply (default host:pid)");
     std::string mode = "all";
     app.add_option("--mode", mode, "Ops served: cpu (factor), io (fetch) or all; echo always")
@@ -66,6 +75,7 @@ int main(int argc, char** argv) {
     if (s.name.empty()) s.name = default_name();
     s.mode = mode == "cpu" ? Mode::cpu : mode == "io" ? Mode::io : Mode::all;
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
+    s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     zlb::set_log_name("zlb-server");
     zlb::set_log_level(*zlb::parse_log_level(log_level));
     try {

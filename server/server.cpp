@@ -36,7 +36,7 @@ int signal_fd_open() {
 }
 
 bool serves(Mode mode, proto::Op op) {
-    if (op == proto::Op::echo) return true;
+    if (op == proto::Op::echo || op == proto::Op::status) return true;
     if (op == proto::Op::factor) return mode != Mode::io;
     return mode != Mode::cpu;
 }
@@ -57,7 +57,8 @@ std::uint64_t us_since(Clock::time_point t) {
 Server::Server(Settings settings)
     : settings_(std::move(settings)), signal_fd_(signal_fd_open()), ctx_(1),
       router_(ctx_, zmq::socket_type::router) {
-    if (settings_.binds.empty()) throw std::runtime_error("no --bind endpoint given");
+    if (settings_.binds.empty() && settings_.broker.empty())
+        throw std::runtime_error("give --bind ENDPOINT, --broker ENDPOINT, or both");
     // Well above the request limit, so an oversized request still arrives and can be
     // answered too_large instead of the connection being dropped.
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(settings_.max_msg_bytes * 2 + 65536));
@@ -89,6 +90,9 @@ Server::Server(Settings settings)
         fetcher_ = std::make_unique<Fetcher>(
             fs, [this](FetchJob& job, const FetchOutcome& o) { fetch_done(job, o); });
     }
+    if (!settings_.broker.empty())
+        broker_ = std::make_unique<BrokerLink>(ctx_, settings_.broker, ready_info(threads),
+                                               settings_.heartbeat);
     LOG_INFO("server %s ready: %u factor workers, queue %zu, max %zu fetches in flight",
              settings_.name.c_str(), pool_ ? threads : 0, pool_ ? queue : 0,
              fetcher_ ? settings_.max_inflight : 0);
@@ -115,6 +119,19 @@ void Server::curve_setup() {
         throw std::runtime_error("this libzmq cannot enforce the ZAP domain");
     LOG_INFO("CURVE on: server key %s, %zu client keys allowed", keys.public_z85.c_str(),
              zap_->keys_allowed());
+}
+
+proto::worker::Ready Server::ready_info(unsigned threads) const {
+    using proto::worker::op_bit;
+    proto::worker::Ready r{settings_.name, op_bit(proto::Op::echo) | op_bit(proto::Op::status),
+                           settings_.credit};
+    if (pool_) r.ops |= op_bit(proto::Op::factor);
+    if (fetcher_) r.ops |= op_bit(proto::Op::fetch);
+    // By default the broker may keep every worker thread or fetch slot busy, and no more:
+    // work beyond that waits at the broker, where any free worker can take it.
+    if (r.credit == 0)
+        r.credit = static_cast<std::uint32_t>((pool_ ? threads : 0) + (fetcher_ ? settings_.max_inflight : 0));
+    return r;
 }
 
 Server::~Server() {
@@ -146,6 +163,8 @@ void Server::poll_once(milliseconds max_wait) {
     if (pool_) items_.push_back({pool_->results().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t zap_at = items_.size();
     if (zap_) items_.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t broker_at = items_.size();
+    if (broker_) items_.push_back({broker_->socket().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t curl_first = items_.size();
     long wait_ms = max_wait.count();
     if (fetcher_) {
@@ -153,7 +172,8 @@ void Server::poll_once(milliseconds max_wait) {
         if (long t = fetcher_->timer_ms(); t >= 0) wait_ms = std::min(wait_ms, t);
     }
     auto stats_due = last_stats_ + settings_.stats_interval;
-    wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(stats_due - Clock::now()).count()));
+    auto wake = broker_ ? std::min(stats_due, broker_->next_tick()) : stats_due;
+    wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(wake - Clock::now()).count()));
     zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
 
     if (items_[1].revents & ZMQ_POLLIN) {
@@ -163,22 +183,42 @@ void Server::poll_once(milliseconds max_wait) {
         drain_begin();
     }
     if (pool_ && (items_[2].revents & ZMQ_POLLIN)) {
-        std::size_t n = pool_->results_forward(router_, kMaxReadsPerTurn);
+        std::array<zmq::socket_t*, 2> outputs{output(0), output(1)};
+        std::size_t n = pool_->results_forward(outputs, kMaxReadsPerTurn);
         cpu_forwarded_ += n;
         counters_.answered += n;
     }
     if (zap_ && (items_[zap_at].revents & ZMQ_POLLIN)) zap_->requests_handle();
     if (items_[0].revents & ZMQ_POLLIN) {
+        origin_ = 0;
         for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(router_, frames_); ++i)
             request_handle(Clock::now());
     }
+    if (broker_ && (items_[broker_at].revents & ZMQ_POLLIN)) broker_serve();
+    if (broker_) broker_->tick(Clock::now());
     if (fetcher_) fetcher_->poll_items_ready(items_.data() + curl_first, items_.size() - curl_first);
     if (Clock::now() >= stats_due) stats_log();
+}
+
+void Server::broker_serve() {
+    origin_ = 1;
+    for (std::size_t i = 0; i < kMaxReadsPerTurn; ++i) {
+        zmq::socket_t& socket = broker_->socket();
+        zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+        if (zmq::poll(&item, 1, milliseconds(0)) == 0) break;
+        if (broker_->request_read(frames_)) request_handle(Clock::now());
+    }
+}
+
+zmq::socket_t* Server::output(std::uint8_t origin) {
+    if (origin == 0) return &router_;
+    return broker_ ? &broker_->socket() : nullptr;
 }
 
 void Server::drain_begin() {
     if (draining_) return;
     draining_ = true;
+    if (broker_) broker_->leave();
     drain_deadline_ = Clock::now() + settings_.drain_timeout;
     LOG_INFO("draining: %zu factor jobs and %zu fetches in flight", cpu_pending(),
              fetcher_ ? fetcher_->inflight() : 0);
@@ -223,6 +263,8 @@ void Server::request_dispatch(std::span<zmq::message_t> routing, std::string_vie
         reply_error(routing, r.id, received, ErrorCode::overloaded, "server is shutting down");
     } else if (r.deadline_ms && *r.deadline_ms == 0) {
         reply_error(routing, r.id, received, ErrorCode::deadline_exceeded, "deadline_ms is 0");
+    } else if (r.op == proto::Op::status) {
+        reply_status(routing, received);
     } else if (r.op == proto::Op::echo) {
         proto::encode_echo(reply_, {r.id, settings_.name, us_since(received)}, r.data,
                            r.data_is_str);
@@ -263,7 +305,9 @@ void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point r
     job->batch = r.batch;
     job->received = received;
     job->deadline = deadline;
+    job->origin = origin_;
     ++cpu_submitted_;
+    inflight_note();
     pool_->job_submit(job);
 }
 
@@ -277,8 +321,9 @@ void Server::fetch_start(std::span<zmq::message_t> routing, Clock::time_point re
     milliseconds timeout(r.fetch.timeout_ms);
     bool deadline_bound = r.deadline_ms && milliseconds(*r.deadline_ms) < timeout;
     if (deadline_bound) timeout = milliseconds(*r.deadline_ms);
-    if (!fetcher_->fetch_start(r.fetch, routing, r.id, received, timeout, deadline_bound))
+    if (!fetcher_->fetch_start(r.fetch, origin_, routing, r.id, received, timeout, deadline_bound))
         reply_error(routing, r.id, received, ErrorCode::overloaded, "too many fetches in flight");
+    else inflight_note();
 }
 
 void Server::fetch_done(FetchJob& job, const FetchOutcome& o) {
@@ -289,7 +334,10 @@ void Server::fetch_done(FetchJob& job, const FetchOutcome& o) {
         proto::encode_error(reply_, h, o.code, o.message);
         ++counters_.errors[static_cast<std::size_t>(o.code)];
     }
-    reply_send(job.routing);
+    if (zmq::socket_t* out = output(job.origin)) {
+        ++counters_.answered;
+        send_routed(*out, job.routing, {reply_.data(), reply_.size()});
+    }
 }
 
 void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
@@ -303,7 +351,32 @@ void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::u
 
 void Server::reply_send(std::span<zmq::message_t> routing) {
     ++counters_.answered;
-    send_routed(router_, routing, {reply_.data(), reply_.size()});
+    if (zmq::socket_t* out = output(origin_)) send_routed(*out, routing, {reply_.data(), reply_.size()});
+}
+
+void Server::inflight_note() {
+    std::uint64_t now = cpu_pending() + (fetcher_ ? fetcher_->inflight() : 0);
+    counters_.inflight_max = std::max(counters_.inflight_max, now);
+}
+
+// The server's counters, for operators and for tests that check what a server saw.
+void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point received) {
+    reply_.clear();
+    proto::Packer pk(reply_);
+    proto::encode_reply_begin(pk, {request_.id, settings_.name, us_since(received)}, true, 1);
+    proto::pack_str(pk, "status");
+    pk.pack_map(5);
+    proto::pack_str(pk, "received");
+    pk.pack_uint64(counters_.received);
+    proto::pack_str(pk, "answered");
+    pk.pack_uint64(counters_.answered);
+    proto::pack_str(pk, "factor_inflight");
+    pk.pack_uint64(cpu_pending());
+    proto::pack_str(pk, "fetch_inflight");
+    pk.pack_uint64(fetcher_ ? fetcher_->inflight() : 0);
+    proto::pack_str(pk, "inflight_max");
+    pk.pack_uint64(counters_.inflight_max);
+    reply_send(routing);
 }
 
 void Server::stats_log() {

@@ -4,6 +4,7 @@
 // through the same poll loop. Past their bounds requests are answered `overloaded`.
 #include "core/zmq_util.hpp"
 #include "proto/codec.hpp"
+#include "server/broker_link.hpp"
 #include "server/cpu_pool.hpp"
 #include "server/fetcher.hpp"
 #include "server/settings.hpp"
@@ -20,6 +21,7 @@ namespace zlb::server {
 struct Counters {
     std::uint64_t received = 0;
     std::uint64_t answered = 0;
+    std::uint64_t inflight_max = 0; // most factor jobs and fetches in flight at once
     std::array<std::uint64_t, 9> errors{}; // by proto::ErrorCode, of those answered
 };
 
@@ -47,6 +49,11 @@ private:
     void reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
                      Clock::time_point received, proto::ErrorCode code, std::string_view message);
     void reply_send(std::span<zmq::message_t> routing);
+    void reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
+    zmq::socket_t* output(std::uint8_t origin);
+    void inflight_note();
+    void broker_serve();
+    proto::worker::Ready ready_info(unsigned threads) const;
     void fetch_done(FetchJob& job, const FetchOutcome& outcome);
     std::size_t cpu_pending() const { return cpu_submitted_ - cpu_forwarded_; }
     void stats_log();
@@ -59,6 +66,8 @@ private:
     std::unique_ptr<ZapHandler> zap_; // only with CURVE
     std::unique_ptr<CpuPool> pool_;
     std::unique_ptr<Fetcher> fetcher_;
+    std::unique_ptr<BrokerLink> broker_;
+    std::uint8_t origin_ = 0; // the socket of the request being handled: 0 ROUTER, 1 broker
     bool draining_ = false;
     Clock::time_point drain_deadline_;
 

@@ -11,6 +11,8 @@ enum class Mode { cpu, io, all };
 
 struct Settings {
     std::vector<std::string> binds;
+    std::string broker;      // a zlb-broker backend to serve as a worker of
+    std::uint32_t credit = 0; // requests the broker may have here at once; 0 = by mode
     std::string name; // defaults to host:pid
     Mode mode = Mode::all;
     unsigned threads = 0;             // factor workers; 0 = number of cores

@@ -112,7 +112,7 @@ def skip_reason():
 
 
 class NsServer:
-    """A zlb-server inside a host namespace; `ip netns exec` execs it, so the pid is the server's."""
+    """A zlb-server in a host namespace (`ip netns exec` execs it: the pid is the server's)."""
 
     def __init__(self, name):
         self.name = name

@@ -19,6 +19,7 @@ BIN_DIR = os.environ.get("ZLB_BIN_DIR") or os.path.join(
 SOURCE_DIR = os.environ.get("ZLB_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 SERVER = os.path.join(BIN_DIR, "zlb-server")
 CLIENT = os.path.join(BIN_DIR, "zlb-client")
+BROKER = os.path.join(BIN_DIR, "zlb-broker")
 
 _procs = []
 _tmpdirs = []
@@ -66,22 +67,24 @@ def wait_for(condition, timeout_s, what):
 class Server:
     """A zlb-server on a free loopback port; its stderr goes to a log file."""
 
-    def __init__(self, *args, name=None, port=None):
+    def __init__(self, *args, name=None, port=None, bind=True):
         self.port = port or free_port()
         self.endpoint = f"tcp://127.0.0.1:{self.port}"
         self.name = name or f"test-{self.port}"
         self.log_path = os.path.join(tmpdir(), "server.log")
         self.args = list(args)
+        self.bind = bind
         self.start()
 
     def start(self):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [SERVER, "--bind", self.endpoint, "--name", self.name, *self.args],
-            stdout=self.log, stderr=self.log)
+        bind = ["--bind", self.endpoint] if self.bind else []
+        self.proc = subprocess.Popen([SERVER, *bind, "--name", self.name, *self.args],
+                                     stdout=self.log, stderr=self.log)
         _procs.append(self.proc)
-        wait_for(lambda: "listening on" in self.log_text() or self.proc.poll() is not None,
-                 10, f"server {self.name} to listen")
+        ready = "listening on" if self.bind else "joining broker"
+        wait_for(lambda: ready in self.log_text() or self.proc.poll() is not None,
+                 10, f"server {self.name} to start")
         if self.proc.poll() is not None:
             raise AssertionError(f"server exited early:\n{self.log_text()}")
 
@@ -95,6 +98,41 @@ class Server:
     def stop(self, timeout_s=30):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+        return self.proc.wait(timeout=timeout_s)
+
+
+class Broker:
+    """A zlb-broker with frontend and backend on free loopback ports."""
+
+    def __init__(self, *args, frontend_port=None, backend_port=None):
+        self.frontend = f"tcp://127.0.0.1:{frontend_port or free_port()}"
+        self.backend = f"tcp://127.0.0.1:{backend_port or free_port()}"
+        self.log_path = os.path.join(tmpdir(), "broker.log")
+        self.args = list(args)
+        self.start()
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BROKER, "--frontend", self.frontend, "--backend",
+                                      self.backend, *self.args], stdout=self.log, stderr=self.log)
+        _procs.append(self.proc)
+        wait_for(lambda: "backend listening" in self.log_text() or self.proc.poll() is not None,
+                 10, "broker to listen")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"broker exited early:\n{self.log_text()}")
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def status(self):
+        out = subprocess.run([BROKER, "--status", self.frontend], capture_output=True, text=True,
+                             timeout=10, check=True).stdout
+        return json.loads(out)
+
+    def stop(self, timeout_s=30):
+        if self.proc.poll() is None:
             self.proc.terminate()
         return self.proc.wait(timeout=timeout_s)
 

@@ -1,0 +1,103 @@
+#pragma once
+// zlb-broker: clients speak protocol v1 to the frontend ROUTER; workers (zlb-server
+// --broker) register on the backend ROUTER with a credit. Each request goes to the
+// worker serving its op with the most free credit; with no credit anywhere it waits in
+// a bounded per-op queue until credit returns, its deadline passes, or the queue is
+// full (overloaded). Requests on a worker that dies are dispatched again elsewhere.
+#include "broker/pending.hpp"
+#include "broker/settings.hpp"
+#include "proto/codec.hpp"
+#include "proto/worker.hpp"
+
+#include <zmq.hpp>
+
+#include <array>
+#include <deque>
+#include <queue>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace zlb::broker {
+
+struct Worker {
+    std::string id; // routing id on the backend
+    std::string name;
+    std::uint32_t ops = 0;
+    std::uint32_t credit = 0;
+    std::uint32_t inflight = 0;
+    std::uint64_t served = 0;
+    bool leaving = false;
+    Clock::time_point expiry;
+};
+
+struct Counters {
+    std::uint64_t received = 0;
+    std::uint64_t replied = 0;
+    std::uint64_t redispatched = 0;
+    std::uint64_t dropped = 0; // garbage and stale messages
+};
+
+class Broker {
+public:
+    explicit Broker(Settings settings); // binds; throws on bad endpoints
+    ~Broker();
+
+    // Serves until SIGTERM/SIGINT. Returns the exit code.
+    int run();
+    // One turn: wait up to max_wait, then handle whatever is ready.
+    void poll_once(std::chrono::milliseconds max_wait);
+
+    const Counters& counters() const { return counters_; }
+    const std::unordered_map<std::string, Worker>& workers() const { return workers_; }
+    std::size_t queued() const;
+
+private:
+    void client_request(Clock::time_point now);
+    void client_reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
+                            Clock::time_point received, proto::ErrorCode code,
+                            std::string_view message);
+    void client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
+    void request_queue(std::uint64_t token, bool front);
+    void queue_dispatch();
+    bool request_send(std::uint64_t token, Worker& w);
+    void queue_expire(Clock::time_point now);
+
+    void worker_message(Clock::time_point now);
+    void worker_ready(const std::string& id, std::string_view body, Clock::time_point now);
+    void worker_reply(Worker& w);
+    void worker_expire(Clock::time_point now);
+    void worker_remove(const std::string& id, const char* why);
+    void worker_command(const std::string& id, std::string_view command);
+    void workers_heartbeat(Clock::time_point now);
+    Worker* worker_best(proto::Op op);
+
+    void stats_log(Clock::time_point now);
+
+    Settings settings_;
+    int signal_fd_ = -1;
+    zmq::context_t ctx_;
+    zmq::socket_t frontend_;
+    zmq::socket_t backend_;
+    std::unordered_map<std::string, Worker> workers_;
+    PendingSlab pending_;
+    std::array<std::deque<std::uint64_t>, 4> queues_; // per op, tokens in arrival order
+    using Expiry = std::pair<Clock::time_point, std::uint64_t>;
+    std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
+    Clock::time_point next_heartbeat_;
+    Clock::time_point last_stats_;
+    Counters counters_;
+    Counters last_counters_;
+    bool stopping_ = false;
+
+    // Reused for every message.
+    std::vector<zmq::message_t> frames_;
+    proto::RequestDecoder decoder_;
+    proto::Request request_;
+    proto::DecodeError decode_error_;
+    msgpack::sbuffer reply_{1024};
+    std::string id_scratch_;
+};
+
+} // namespace zlb::broker

@@ -1,0 +1,57 @@
+// zlb-broker: parses flags into Settings and runs the broker; --status queries one.
+#include "broker/broker.hpp"
+#include "broker/status.hpp"
+#include "core/log.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+int main(int argc, char** argv) {
+    zlb::broker::Settings s;
+    std::string log_level = "info", status_endpoint;
+    unsigned heartbeat_ms = 1000, queue_timeout_ms = 30'000;
+    double stats_interval_s = 5;
+    CLI::App app{"zlb-broker: load-balancing broker between zlb clients and zlb-server workers"};
+    app.add_option("--frontend", s.frontends, "Endpoint for clients (protocol v1), repeatable");
+    app.add_option("--backend", s.backends, "Endpoint for workers (zlb-server --broker), repeatable");
+    app.add_option("--name", s.name, "Name in the broker's own replies (default host:pid)");
+    app.add_option("--heartbeat-ms", heartbeat_ms, "Heartbeat interval with workers")
+        ->check(CLI::Range(50u, 3'600'000u))->capture_default_str();
+    app.add_option("--liveness", s.liveness, "Heartbeats a worker may miss before it is dead")
+        ->check(CLI::Range(1, 100))->capture_default_str();
+    app.add_option("--queue-max", s.queue_max, "Requests held waiting for credit before overloaded")
+        ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 24))->capture_default_str();
+    app.add_option("--queue-timeout-ms", queue_timeout_ms,
+                   "Longest wait for credit of a request without deadline_ms")
+        ->check(CLI::Range(1u, 86'400'000u))->capture_default_str();
+    app.add_option("--stats-interval", stats_interval_s, "Seconds between stats log lines")
+        ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
+    app.add_option("--log-level", log_level, "debug, info, warn or error")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+    app.add_option("--status", status_endpoint,
+                   "Query the broker at this frontend endpoint for its worker table and exit");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    }
+    zlb::set_log_name("zlb-broker");
+    zlb::set_log_level(*zlb::parse_log_level(log_level));
+    if (!status_endpoint.empty()) return zlb::broker::status_query(status_endpoint);
+    if (s.name.empty()) {
+        char host[256] = "localhost";
+        ::gethostname(host, sizeof host - 1);
+        s.name = std::string(host) + ":" + std::to_string(::getpid());
+    }
+    s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    s.queue_timeout = std::chrono::milliseconds(queue_timeout_ms);
+    s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
+    try {
+        zlb::broker::Broker broker(std::move(s));
+        return broker.run();
+    } catch (const std::exception& e) {
+        LOG_ERROR("%s", e.what());
+        return 1;
+    }
+}

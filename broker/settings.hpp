@@ -1,0 +1,21 @@
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace zlb::broker {
+
+struct Settings {
+    std::vector<std::string> frontends; // ROUTER for clients, protocol v1
+    std::vector<std::string> backends;  // ROUTER for workers, the worker protocol
+    std::string name;                   // in the broker's own replies; default host:pid
+    std::chrono::milliseconds heartbeat{1'000};
+    int liveness = 3;                   // heartbeats a worker may miss before it is dead
+    std::size_t queue_max = 10'000;     // requests waiting for credit; more get overloaded
+    std::chrono::milliseconds queue_timeout{30'000}; // wait without deadline_ms
+    std::chrono::milliseconds stats_interval{5'000};
+    std::size_t max_msg_bytes = 1 << 20;
+};
+
+} // namespace zlb::broker

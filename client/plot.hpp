@@ -1,0 +1,33 @@
+#pragma once
+// --plot: one self-contained SVG (no scripts, fonts or links to fetch) with two views:
+// latency by percentile, x log-scaled in 1/(1-p) as HdrHistogram plots it, one line
+// overall and one per server; and throughput and p99 over time from the interval series.
+#include "client/report.hpp"
+#include "core/histogram.hpp"
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace zlb::client {
+
+struct PlotCurve {
+    std::string name;
+    const Histogram* hist;
+    bool dashed = false;
+};
+
+struct PlotInput {
+    std::string title;
+    std::vector<PlotCurve> curves; // the first is drawn boldest: the overall one
+    const std::vector<IntervalRow>* intervals = nullptr;
+    double warmup_s = 0;
+};
+
+void svg_write(std::ostream& out, const PlotInput& in);
+
+// The values at ascending percentiles pcts (0..100), with Histogram::percentile's
+// meaning, in one pass over the buckets instead of one per percentile.
+std::vector<std::uint64_t> percentile_curve(const Histogram& h, const std::vector<double>& pcts);
+
+} // namespace zlb::client

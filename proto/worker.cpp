@@ -1,0 +1,51 @@
+#include "proto/worker.hpp"
+
+#include "proto/msgpack_view.hpp"
+
+namespace zlb::proto::worker {
+
+void encode_ready(msgpack::sbuffer& buf, const Ready& r) {
+    buf.clear();
+    Packer pk(buf);
+    pk.pack_map(4);
+    pack_str(pk, "v");
+    pk.pack_uint64(kVersion);
+    pack_str(pk, "name");
+    pack_str(pk, r.name);
+    pack_str(pk, "ops");
+    std::uint32_t count = 0;
+    for (auto op : {Op::echo, Op::factor, Op::fetch, Op::status}) count += (r.ops & op_bit(op)) != 0;
+    pk.pack_array(count);
+    for (auto op : {Op::echo, Op::factor, Op::fetch, Op::status})
+        if (r.ops & op_bit(op)) pack_str(pk, to_string(op));
+    pack_str(pk, "credit");
+    pk.pack_uint32(r.credit);
+}
+
+std::optional<Ready> decode_ready(std::string_view body) {
+    using namespace detail;
+    msgpack::zone zone;
+    msgpack::object root;
+    if (parse_root(zone, body, root) || root.type != msgpack::type::MAP) return std::nullopt;
+    const Map& m = root.via.map;
+    Ready r;
+    std::uint64_t v = 0, credit = 0;
+    std::string_view text;
+    const auto* version = find(m, "v");
+    const auto* name = find(m, "name");
+    const auto* ops = find(m, "ops");
+    const auto* cr = find(m, "credit");
+    if (!version || !as_uint(*version, v) || v != kVersion) return std::nullopt;
+    if (!name || !as_text(*name, text)) return std::nullopt;
+    r.name = text;
+    if (!cr || !as_uint(*cr, credit) || credit == 0 || credit > 1'000'000) return std::nullopt;
+    r.credit = static_cast<std::uint32_t>(credit);
+    if (!ops || ops->type != msgpack::type::ARRAY) return std::nullopt;
+    for (std::uint32_t i = 0; i < ops->via.array.size; ++i) {
+        if (!as_text(ops->via.array.ptr[i], text)) return std::nullopt;
+        if (auto op = parse_op(text)) r.ops |= op_bit(*op);
+    }
+    return r;
+}
+
+} // namespace zlb::proto::worker

@@ -1,0 +1,42 @@
+#pragma once
+// The worker protocol between zlb-broker's backend (ROUTER) and zlb-server workers
+// (DEALER). See PROTOCOL.md. Every message starts with a command frame:
+//
+//   worker -> broker  [READY, msgpack {v, name, ops, credit}]
+//                     [HEARTBEAT]
+//                     [BYE]                       (draining: send me nothing new)
+//                     [REQUEST, token, "", reply] (a reply; one credit comes back)
+//   broker -> worker  [REQUEST, token, "", request]
+//                     [HEARTBEAT]
+//                     [BYE]                       (forget me: re-register)
+//
+// A request's [REQUEST, token] frames are its routing envelope on the worker, so the
+// worker's ordinary reply path returns them untouched.
+#include "proto/codec.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace zlb::proto::worker {
+
+inline constexpr std::string_view kReady = "ZLB1READY";
+inline constexpr std::string_view kHeartbeat = "ZLB1HB";
+inline constexpr std::string_view kBye = "ZLB1BYE";
+inline constexpr std::string_view kRequest = "ZLB1REQ";
+
+struct Ready {
+    std::string name;
+    std::uint32_t ops = 0; // bit (1 << Op) for each op served
+    std::uint32_t credit = 1;
+};
+
+inline constexpr std::uint32_t op_bit(Op op) { return 1u << static_cast<unsigned>(op); }
+
+void encode_ready(msgpack::sbuffer& buf, const Ready& r);
+// nullopt when the frame is not a valid READY body.
+std::optional<Ready> decode_ready(std::string_view body);
+
+} // namespace zlb::proto::worker

@@ -1,0 +1,77 @@
+#include "server/broker_link.hpp"
+
+#include "core/log.hpp"
+#include "core/zmq_util.hpp"
+
+namespace zlb::server {
+
+namespace worker = proto::worker;
+
+constexpr int kLiveness = 3; // heartbeats missed before the broker counts as gone
+
+BrokerLink::BrokerLink(zmq::context_t& ctx, std::string endpoint, worker::Ready ready,
+                       std::chrono::milliseconds heartbeat)
+    : ctx_(ctx), endpoint_(std::move(endpoint)), ready_(std::move(ready)), heartbeat_(heartbeat) {
+    connect();
+}
+
+void BrokerLink::connect() {
+    socket_.emplace(ctx_, zmq::socket_type::dealer);
+    socket_->set(zmq::sockopt::linger, 0);
+    socket_->set(zmq::sockopt::sndhwm, 0);
+    socket_->set(zmq::sockopt::rcvhwm, 0);
+    socket_->set(zmq::sockopt::reconnect_ivl, 100);
+    socket_->set(zmq::sockopt::reconnect_ivl_max, 2000);
+    try {
+        socket_->connect(endpoint_);
+    } catch (const zmq::error_t& e) {
+        throw std::runtime_error("cannot connect to broker " + endpoint_ + ": " + e.what());
+    }
+    // READY waits in the DEALER's queue until the connection is up.
+    worker::encode_ready(buf_, ready_);
+    socket_->send(zmq::buffer(worker::kReady), zmq::send_flags::sndmore);
+    socket_->send(zmq::buffer(buf_.data(), buf_.size()), zmq::send_flags::none);
+    if (leaving_) send_command(worker::kBye);
+    auto now = Clock::now();
+    broker_expiry_ = now + kLiveness * heartbeat_;
+    next_heartbeat_ = now + heartbeat_;
+    LOG_INFO("joining broker %s with credit %u", endpoint_.c_str(), ready_.credit);
+}
+
+void BrokerLink::send_command(std::string_view command) {
+    socket_->send(zmq::buffer(command), zmq::send_flags::dontwait);
+}
+
+bool BrokerLink::request_read(std::vector<zmq::message_t>& frames) {
+    if (!recv_frames(*socket_, frames)) return false;
+    broker_expiry_ = Clock::now() + kLiveness * heartbeat_; // any message shows it is alive
+    std::string_view command = view(frames[0]);
+    if (command == worker::kRequest) return true;
+    if (command == worker::kBye) {
+        LOG_WARN("broker %s asked to re-register", endpoint_.c_str());
+        connect();
+    } else if (command != worker::kHeartbeat) {
+        LOG_WARN("ignoring a message from broker %s with command frame of %zu bytes",
+                 endpoint_.c_str(), frames[0].size());
+    }
+    return false;
+}
+
+void BrokerLink::tick(Clock::time_point now) {
+    if (now >= broker_expiry_) {
+        LOG_WARN("broker %s silent for %d heartbeats; reconnecting", endpoint_.c_str(), kLiveness);
+        connect();
+        return;
+    }
+    if (now >= next_heartbeat_) {
+        send_command(worker::kHeartbeat);
+        next_heartbeat_ = now + heartbeat_;
+    }
+}
+
+void BrokerLink::leave() {
+    leaving_ = true;
+    send_command(worker::kBye);
+}
+
+} // namespace zlb::server

@@ -1,0 +1,49 @@
+#pragma once
+// A server's link to a zlb-broker (worker side of proto/worker.hpp): a DEALER that
+// announces READY with the server's credit, exchanges heartbeats, and starts over
+// (new socket, READY again) when the broker goes silent or has forgotten it, so a
+// restarted broker is rejoined without help.
+#include "proto/worker.hpp"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace zlb::server {
+
+class BrokerLink {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    BrokerLink(zmq::context_t& ctx, std::string endpoint, proto::worker::Ready ready,
+               std::chrono::milliseconds heartbeat);
+
+    zmq::socket_t& socket() { return *socket_; }
+    // Reads one message. Returns true with frames = [REQUEST, token, "", body] for a
+    // request to serve; handles heartbeats and BYE itself and returns false for them.
+    bool request_read(std::vector<zmq::message_t>& frames);
+    // Sends heartbeats when due and restarts the link when the broker went silent.
+    void tick(Clock::time_point now);
+    Clock::time_point next_tick() const { return next_heartbeat_; }
+    // Draining: tell the broker to send nothing new.
+    void leave();
+
+private:
+    void connect();
+    void send_command(std::string_view command);
+
+    zmq::context_t& ctx_;
+    std::string endpoint_;
+    proto::worker::Ready ready_;
+    std::chrono::milliseconds heartbeat_;
+    std::optional<zmq::socket_t> socket_;
+    Clock::time_point broker_expiry_;
+    Clock::time_point next_heartbeat_;
+    msgpack::sbuffer buf_;
+    bool leaving_ = false;
+};
+
+} // namespace zlb::server

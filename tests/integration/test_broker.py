@@ -1,0 +1,225 @@
+"""zlb-broker with real workers: load balancing, joins and deaths mid-run, credit,
+the mixed slow/fast workload against direct round-robin, garbage, restarts."""
+import csv
+import os
+import random
+import signal
+import subprocess
+
+import msgpack
+import zmq
+
+from zlbtest import CLIENT, Broker, Server, main, run_client, tmpdir, wait_for
+
+CTX = zmq.Context.instance()
+HB = ("--heartbeat-ms", "200")
+
+
+def worker(broker, *args, bind=False, name=None):
+    return Server("--broker", broker.backend, *HB, *args, bind=bind, name=name)
+
+
+def request(endpoint, body, timeout_ms=5000):
+    s = CTX.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(endpoint)
+    s.send_multipart(body if isinstance(body, list) else [b"", msgpack.packb(body)])
+    assert s.poll(timeout_ms), f"no reply from {endpoint}"
+    reply = s.recv_multipart()
+    s.close()
+    return msgpack.unpackb(reply[-1], raw=False)
+
+
+def is_prime(n):
+    if n < 2:
+        return False
+    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        if n % p == 0:
+            return n == p
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d, r = d // 2, r + 1
+    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def prime(bits, rng):
+    while True:
+        n = rng.getrandbits(bits) | (1 << (bits - 1)) | 1
+        if is_prime(n):
+            return n
+
+
+def wait_workers(broker, n):
+    wait_for(lambda: len([w for w in broker.status()["workers"] if not w["leaving"]]) == n, 15,
+             f"{n} workers registered")
+
+
+def csv_rows(path):
+    return list(csv.DictReader(open(path)))
+
+
+def all_once_ok(rows, n):
+    assert len(rows) == n and len({r["id"] for r in rows}) == n, len(rows)
+    bad = [r for r in rows if r["ok"] != "1"]
+    assert not bad, bad[:5]
+
+
+def test_through_broker_with_joins_and_a_kill():
+    broker = Broker(*HB)
+    workers = [worker(broker, "--mode", "cpu", "--threads", "1", name=f"w{i}") for i in range(2)]
+    wait_workers(broker, 2)
+    results = os.path.join(tmpdir(), "results.csv")
+    # --retries 0: nothing may be rescued by the client; the broker must re-dispatch.
+    proc = subprocess.Popen([CLIENT, "--connect", broker.frontend, "--op", "factor", "--random",
+                             "20000", "--bits", "60", "--semiprimes", "--window", "32",
+                             "--retries", "0", "--timeout-ms", "20000", "--results", results, "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    size = lambda: os.path.getsize(results) if os.path.exists(results) else 0
+    wait_for(lambda: size() > 60_000, 60, "the run to get going")
+    late = worker(broker, "--mode", "cpu", "--threads", "1", name="late-joiner")
+    wait_for(lambda: size() > 200_000, 60, "more progress")
+    workers[0].signal(signal.SIGKILL)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out + err
+    rows = csv_rows(results)
+    all_once_ok(rows, 20000)
+    served = {}
+    for r in rows:
+        served[r["server"]] = served.get(r["server"], 0) + 1
+    assert served.get("late-joiner", 0) > 500, served
+    assert "re-dispatching" in broker.log_text()
+    for w in (workers[1], late):
+        assert w.stop() == 0
+    assert broker.stop() == 0
+
+
+def test_fast_requests_beat_round_robin_p99():
+    """1% slow (large semiprimes), 99% fast: through the broker the fast ones never wait
+    behind a slow one on a busy worker while another sits idle."""
+    rng = random.Random(7)
+    slow = [prime(52, rng) * prime(52, rng) for _ in range(6)]
+    path = os.path.join(tmpdir(), "mixed.txt")
+    slow_lines = set(range(50, 600, 100))
+    with open(path, "w") as f:
+        for i in range(600):
+            n = slow.pop() if i in slow_lines else prime(20, rng) * prime(20, rng)
+            f.write(f"{n}\n")
+    broker = Broker(*HB)
+    workers = [worker(broker, "--mode", "cpu", "--threads", "1", bind=True) for _ in range(3)]
+    wait_workers(broker, 3)
+
+    def fast_p99(*connect):
+        results = os.path.join(tmpdir(), "results.csv")
+        run_client(*connect, "--op", "factor", "--input", path, "--window", "6", "--retries",
+                   "0", "--results", results, check=0)
+        rows = csv_rows(results)
+        fast = sorted(int(r["latency_us"]) for r in rows if (int(r["id"]) // 6) not in slow_lines)
+        return fast[int(len(fast) * 0.99)]
+
+    direct = fast_p99(*[a for w in workers for a in ("--connect", w.endpoint)])
+    brokered = fast_p99("--connect", broker.frontend)
+    print(f"fast p99: direct round-robin {direct} us, broker {brokered} us")
+    assert brokered < direct, (brokered, direct)
+    for w in workers:
+        w.stop()
+    broker.stop()
+
+
+def server_status(endpoint):
+    return request(endpoint, {"v": 1, "id": 1, "op": "status"})["status"]
+
+
+def test_credit_is_respected():
+    broker = Broker(*HB)
+    one = worker(broker, "--mode", "cpu", "--threads", "2", "--credit", "1", bind=True)
+    two = worker(broker, "--mode", "cpu", "--threads", "2", "--credit", "2", bind=True)
+    wait_workers(broker, 2)
+    run_client("--connect", broker.frontend, "--op", "factor", "--random", "3000", "--bits", "62",
+               "--semiprimes", "--window", "16", check=0)
+    assert server_status(one.endpoint)["inflight_max"] == 1
+    assert server_status(two.endpoint)["inflight_max"] == 2  # the measure can see more
+    for w in (one, two):
+        w.stop()
+    broker.stop()
+
+
+def test_garbage_on_both_sockets():
+    broker = Broker(*HB)
+    w = worker(broker, "--mode", "cpu")
+    wait_workers(broker, 1)
+    r = request(broker.frontend, [b"", b"\xc1garbage"])
+    assert r["ok"] is False and r["error"]["code"] == "bad_request", r
+    r = request(broker.frontend, [b"no delimiter"])
+    assert r["error"]["code"] == "bad_request", r
+    r = request(broker.frontend, {"v": 1, "id": 4, "op": "fly"})
+    assert r["error"]["code"] == "unsupported_op" and r["id"] == 4, r
+    junk = CTX.socket(zmq.DEALER)
+    junk.setsockopt(zmq.LINGER, 0)
+    junk.connect(broker.backend)
+    for frames in ([b"ZLB1READY", b"\x00\x01"], [b"ZLB1REQ", b"short", b"", b"x"], [b"?"],
+                   [b"ZLB1HB"], [b"ZLB1READY", msgpack.packb({"v": 1, "name": "x", "ops": 3})]):
+        junk.send_multipart(frames)
+    wait_for(lambda: "dropped" in broker.log_text(), 10, "the broker to log dropped garbage")
+    _, _, _, rep = run_client("--connect", broker.frontend, "--op", "factor", "--random", "500",
+                              "--bits", "40", check=0)
+    assert rep["ok"] == 500
+    w.stop()
+    broker.stop()
+
+
+def test_queue_full_and_deadlines():
+    broker = Broker(*HB, "--queue-max", "4")
+    w = worker(broker, "--mode", "cpu", "--threads", "1")
+    wait_workers(broker, 1)
+    s = CTX.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(broker.frontend)
+    rng = random.Random(3)
+    big = str(prime(50, rng) * prime(50, rng))
+    for i in range(10):
+        s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "factor", "n": big,
+                                              "deadline_ms": 20000})])
+    s.send_multipart([b"", msgpack.packb({"v": 1, "id": 99, "op": "fetch", "url": "http://x/",
+                                          "deadline_ms": 300})])
+    codes = {}
+    for _ in range(11):
+        assert s.poll(60000)
+        r = msgpack.unpackb(s.recv_multipart()[1], raw=False)
+        codes[r["id"]] = "ok" if r["ok"] else r["error"]["code"]
+    assert codes[99] in ("deadline_exceeded", "overloaded"), codes
+    assert list(codes.values()).count("overloaded") >= 5, codes
+    assert list(codes.values()).count("ok") >= 1, codes
+    w.stop()
+    broker.stop()
+
+
+def test_broker_restart_is_rejoined():
+    broker = Broker(*HB)
+    workers = [worker(broker, "--mode", "cpu") for _ in range(2)]
+    wait_workers(broker, 2)
+    fe, be = broker.frontend.rsplit(":", 1)[1], broker.backend.rsplit(":", 1)[1]
+    broker.proc.kill()
+    broker.proc.wait()
+    reborn = Broker(*HB, frontend_port=int(fe), backend_port=int(be))
+    wait_workers(reborn, 2)
+    _, _, _, rep = run_client("--connect", reborn.frontend, "--count", "1000", check=0)
+    assert len(rep["servers"]) == 2, rep
+    for w in workers:
+        w.stop()
+    reborn.stop()
+
+
+if __name__ == "__main__":
+    main([test_through_broker_with_joins_and_a_kill, test_fast_requests_beat_round_robin_p99,
+          test_credit_is_respected, test_garbage_on_both_sockets, test_queue_full_and_deadlines,
+          test_broker_restart_is_rejoined])
