@@ -50,7 +50,9 @@ void flags_add(CLI::App& app, Flags& f) {
     app.add_option("--batch", w.batch, "Numbers per factor request")
         ->check(CLI::Range(std::size_t{1}, zlb::proto::kMaxBatch))->capture_default_str();
     app.add_option("--save-dir", f.s.save_dir, "Store fetched bodies here under safe names");
-    app.add_option("--window", f.s.window, "Requests in flight at most")
+    app.add_option("--window", f.s.window,
+                   "Requests in flight at most; in open loop a request due while all are busy "
+                   "waits for one (a late start)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))->capture_default_str();
     app.add_option("--timeout-ms", f.timeout_ms, "Client-side timeout of each attempt")
         ->check(CLI::Range(1u, 86'400'000u))->capture_default_str();
@@ -94,9 +96,11 @@ void flags_add(CLI::App& app, Flags& f) {
     app.add_option("--plot", f.s.plot_path,
                    "Write an SVG with latency by percentile and throughput/p99 over time");
     app.add_option("--json", f.s.json_path, "Write the summary as JSON to this file");
-    app.add_option("--results", f.s.results_path, "Write one CSV row per request to this file");
+    app.add_option("--results", f.s.results_path,
+                   "Write one CSV row per request to this file (warm-up left out)");
     app.add_flag("--no-verify", f.no_verify, "Don't check factor and echo results");
-    app.add_flag("-q,--quiet", f.quiet, "No live progress view (it is shown only when stderr is a terminal)");
+    app.add_flag("-q,--quiet", f.quiet,
+                 "No live progress view (it is shown only when stderr is a terminal)");
     app.add_option("--log-level", f.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
 }

@@ -76,7 +76,8 @@ void Client::intervals_close(Clock::time_point now, bool last) {
         interval_start_ = end;
         if (!settings_.intervals_print) return;
         // Clears the live view's line first, which is redrawn below the new line.
-        std::fprintf(stderr, "%szlb-client: %7.1f s %9.1f req/s  p50 %6llu us  p99 %7llu us  errors %llu%s\n",
+        std::fprintf(stderr,
+                     "%szlb-client: %7.1f s %9.1f req/s  p50 %6llu us  p99 %7llu us  errors %llu%s\n",
                      settings_.progress ? "\r\033[K" : "", r.t_s, r.rps,
                      static_cast<unsigned long long>(r.p50_us),
                      static_cast<unsigned long long>(r.p99_us),
@@ -127,14 +128,18 @@ void Client::progress_print(bool final) {
                       o.latency_us.percentile(50) / 1000.0, o.latency_us.percentile(99) / 1000.0);
     else if (now >= warmup_end_)
         std::snprintf(latency, sizeof latency, "p50 -  p99 -");
-    std::fprintf(stderr, "\r%s %llu/%s  %.0f req/s  %s  errors %llu",
-                 bar(final ? 1.0 : fraction, 20).c_str(),
-                 static_cast<unsigned long long>(finished_), total, secs > 0 ? finished_ / secs : 0,
-                 latency, static_cast<unsigned long long>(o.errors + o.timeouts));
-    if (schedule_)
-        std::fprintf(stderr, "  late %llu", static_cast<unsigned long long>(report_.late_starts()));
-    std::fputs("\033[K", stderr);
-    if (final) std::fputc('\n', stderr);
+    const auto& w = report_.warmup();
+    char line[256];
+    int n = std::snprintf(line, sizeof line, "\r%s %llu/%s  %.0f req/s  %s  errors %llu",
+                          bar(final ? 1.0 : fraction, 20).c_str(),
+                          static_cast<unsigned long long>(finished_), total,
+                          secs > 0 ? finished_ / secs : 0, latency,
+                          static_cast<unsigned long long>(o.errors + o.timeouts + w.errors + w.timeouts));
+    if (schedule_ && n > 0 && std::size_t(n) < sizeof line)
+        std::snprintf(line + n, sizeof line - n, "  late %llu",
+                      static_cast<unsigned long long>(report_.late_starts()));
+    // One write per refresh: stderr is unbuffered, and the line must not tear.
+    std::fprintf(stderr, "%s\033[K%s", line, final ? "\n" : "");
 }
 
 void Client::outputs_write() {

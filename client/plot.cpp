@@ -153,7 +153,9 @@ void curves_draw(std::ostream& out, const PlotInput& in) {
         text(out, x, p.bottom + 18, percent_label(d));
     }
     text(out, (kLeft + kRight) / 2, p.bottom + 40, "percentile (log scale in 1/(1-p))");
-    text(out, kLeft, p.top - 12, "Latency by percentile, from each request's intended start",
+    text(out, kLeft, p.top - 12,
+         in.open_loop ? "Latency by percentile, from each request's scheduled time"
+                      : "Latency by percentile",
          "start", "font-weight=\"bold\"");
 
     std::vector<std::string> styles;

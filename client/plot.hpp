@@ -22,6 +22,7 @@ struct PlotInput {
     std::vector<PlotCurve> curves; // the first is drawn boldest: the overall one
     const std::vector<IntervalRow>* intervals = nullptr;
     double warmup_s = 0;
+    bool open_loop = false; // latency counts from each request's scheduled time
 };
 
 void svg_write(std::ostream& out, const PlotInput& in);

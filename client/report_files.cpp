@@ -123,17 +123,16 @@ void Report::hist_write(const std::string& path) const {
 void Report::plot_write(const std::string& path) const {
     PlotInput in;
     in.title = "zlb-client " + op_ + ": " + std::to_string(overall_.count) + " requests";
-    if (mode_.open_loop) {
-        char rate[64];
-        std::snprintf(rate, sizeof rate, ", open loop at %g req/s", mode_.rate);
-        in.title += rate;
-    }
+    char mode[64] = ", closed loop";
+    if (mode_.open_loop) std::snprintf(mode, sizeof mode, ", open loop at %g req/s", mode_.rate);
+    in.title += mode;
     in.curves.push_back({"all servers", &overall_.latency_us, false});
     if (mode_.open_loop) in.curves.push_back({"all, from actual send (uncorrected)", &uncorrected_us_, true});
     for (const auto& [name, g] : servers_)
         if (g.latency_us.count() > 0) in.curves.push_back({name, &g.latency_us, false});
     in.intervals = &intervals_;
     in.warmup_s = mode_.warmup_s;
+    in.open_loop = mode_.open_loop;
     auto out = file_open(path);
     svg_write(out, in);
     file_check(out, path);

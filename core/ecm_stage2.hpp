@@ -73,12 +73,16 @@ template <class M> class GiantWalk {
   public:
     using Point = XZ<typename M::T>;
 
-    GiantWalk(const Curve<M>& c, const Point& step, std::uint64_t first)
-        : c_(c), step_(step), i_(first) {
+    explicit GiantWalk(const Curve<M>& c) : c_(c) {}
+
+    // step = D*Q; first >= 1.
+    void start(const Point& step, std::uint64_t first) {
+        step_ = step;
+        i_ = first;
         if (first == 1) {
             cur_ = step;
         } else {
-            const auto pair = c.ladder(step, first - 1);
+            const auto pair = c_.ladder(step, first - 1);
             prev_ = pair[0];
             cur_ = pair[1];
         }
@@ -94,8 +98,8 @@ template <class M> class GiantWalk {
 
   private:
     const Curve<M>& c_;
-    Point step_, cur_{}, prev_{};
-    std::uint64_t i_;
+    Point step_{}, cur_{}, prev_{};
+    std::uint64_t i_ = 0;
 };
 
 template <class M, unsigned D> class Stage2 {
@@ -106,15 +110,13 @@ template <class M, unsigned D> class Stage2 {
 
     // Positions the giant point at first_giant >= 1.
     Stage2(const Curve<M>& curve, const Point& q, std::uint64_t first_giant)
-        : c_(curve), acc_(curve.m.one()),
-          walk_(curve,
-                Babies::for_each(curve, q,
-                                 [this](unsigned k, const Point& b) {
-                                     bx_[k] = b.x;
-                                     bz_[k] = b.z;
-                                     bxz_[k] = c_.m.mul(b.x, b.z);
-                                 }),
-                first_giant) {
+        : c_(curve), acc_(curve.m.one()), walk_(curve) {
+        const Point step = Babies::for_each(curve, q, [this](unsigned k, const Point& b) {
+            bx_[k] = b.x;
+            bz_[k] = b.z;
+            bxz_[k] = c_.m.mul(b.x, b.z);
+        });
+        walk_.start(step, first_giant);
         gxz_ = c_.m.mul(walk_.point().x, walk_.point().z);
     }
 
@@ -184,18 +186,17 @@ template <class L, unsigned D> class Stage2Affine {
     static constexpr unsigned kBlock = 64; // giants normalized together
 
     Stage2Affine(const Curve<L>& curve, const Point& q, std::uint64_t first_giant)
-        : c_(curve), acc_(curve.m.one()),
-          walk_(curve,
-                Babies::for_each(curve, q,
-                                 [this](unsigned k, const Point& b) {
-                                     bx_[k] = b.x;
-                                     bz_[k] = b.z;
-                                 }),
-                first_giant) {
+        : c_(curve), acc_(curve.m.one()), walk_(curve) {
+        const Point step = Babies::for_each(curve, q, [this](unsigned k, const Point& b) {
+            bx_[k] = b.x;
+            bz_[k] = b.z;
+        });
+        walk_.start(step, first_giant);
         batch_normalize(c_.m, bx_.data(), bz_.data(), Babies::count, scratch_.data(), acc_);
     }
 
-    // Masks for consecutive giants starting at giant_index() + pending(); flushed in blocks.
+    // Masks arrive one per giant step, in order; next_index() is the giant step the next mask
+    // belongs to. They are processed in blocks of kBlock.
     std::uint64_t next_index() const { return walk_.index() + pending_; }
     void push(const Mask& mask) {
         masks_[pending_++] = mask;

@@ -82,7 +82,7 @@ static_assert(kPrimes16[kTrialCount + kMidTrialCount] < kMidTrialLimit &&
 
 // Calls f(p) for every prime p with lo <= p < hi, in increasing order; hi must not exceed 2^32.
 // Above 2^16 it sieves the odd numbers of 2^17-wide windows with the compile-time table into
-// a 8 KiB bitset on the stack (never the heap), then walks the clear bits. f returns false to
+// an 8 KiB bitset on the stack (never the heap), then walks the clear bits. f returns false to
 // stop early.
 template <class F> void for_each_prime(std::uint64_t lo, std::uint64_t hi, F&& f) {
     for (std::size_t i = 0; i < kPrimes16Count; ++i) {

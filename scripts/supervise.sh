@@ -7,6 +7,7 @@
 #   --servers N     number of servers (default 4), on ports P..P+N-1
 #   --base-port P   port of the first server (default 8000)
 #   --mode MODE     cpu | io | all (default all)
+#   --broker PORT   also run zlb-broker: clients on PORT, workers on PORT+1; servers join it
 #   --dir RUN_DIR   run directory for the rendered config, socket and logs (default <repo>/run/supervise)
 # Control: supervisorctl -c RUN_DIR/supervisord.conf status (printed on stderr at start).
 # Env: ZLB_BIN_DIR (default build/bin, relative to the repo root), ZLB_BIND_HOST (default 127.0.0.1).
@@ -31,15 +32,16 @@ port_in_use() {
 }
 
 parse_args() {
-  SERVERS=4 BASE_PORT=8000 MODE=all RUN_DIR="$ROOT/run/supervise"
+  SERVERS=4 BASE_PORT=8000 MODE=all RUN_DIR="$ROOT/run/supervise" BROKER_PORT=""
   EXTRA=()
   while (($#)); do
     case $1 in
       -h|--help) usage; exit 0 ;;
-      --servers|--base-port|--mode|--dir)
+      --servers|--base-port|--mode|--dir|--broker)
         (($# >= 2)) || bad_usage "$1 needs a value"
         case $1 in
           --servers) SERVERS=$2 ;; --base-port) BASE_PORT=$2 ;; --mode) MODE=$2 ;; --dir) RUN_DIR=$2 ;;
+          --broker) BROKER_PORT=$2 ;;
         esac
         shift ;;
       --) shift; EXTRA=("$@"); break ;;
@@ -53,6 +55,10 @@ parse_args() {
   ((BASE_PORT + SERVERS - 1 <= 65535)) || bad_usage "ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)) exceed 65535"
   [[ $MODE == cpu || $MODE == io || $MODE == all ]] || bad_usage "--mode must be cpu, io or all: $MODE"
   [[ -n $RUN_DIR ]] || bad_usage "empty --dir"
+  if [[ -n $BROKER_PORT ]]; then
+    is_positive "$BROKER_PORT" && ((10#$BROKER_PORT < 65535)) || bad_usage "bad --broker port: $BROKER_PORT"
+    BROKER_PORT=$((10#$BROKER_PORT)) BROKER_BACKEND_PORT=$((10#$BROKER_PORT + 1))
+  fi
 }
 
 preflight() {
@@ -94,6 +100,13 @@ render() {
     value=${value//%/%%}
     conf=${conf//"@$name@"/"$value"}
   done
+  if [[ -n $BROKER_PORT ]]; then
+    conf+=$'\n'$(<"$ROOT/scripts/supervisord-broker.conf")
+    for name in BIN_DIR BIND_HOST BROKER_PORT BROKER_BACKEND_PORT ROOT RUN_DIR; do
+      value=${!name}
+      conf=${conf//"@$name@"/"${value//%/%%}"}
+    done
+  fi
   printf '%s\n' "$conf" >"$RUN_DIR/supervisord.conf"
 }
 
@@ -105,9 +118,14 @@ main() {
   # shellcheck disable=SC2034  # read by render() through ${!name}
   BIND_HOST=${ZLB_BIND_HOST:-127.0.0.1}
   preflight
+  if [[ -n $BROKER_PORT ]]; then
+    [[ -x "$BIN_DIR/zlb-broker" ]] || die "broker binary not found: $BIN_DIR/zlb-broker"
+    EXTRA+=(--broker "tcp://$BIND_HOST:$BROKER_BACKEND_PORT")
+  fi
   render
   {
     echo "$PROG: $SERVERS $MODE server(s) on ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)), logs in $RUN_DIR"
+    [[ -z $BROKER_PORT ]] || echo "$PROG: broker for clients at tcp://$BIND_HOST:$BROKER_PORT (workers on $BROKER_BACKEND_PORT)"
     echo "$PROG: control with: supervisorctl -c $RUN_DIR/supervisord.conf status"
   } >&2
   exec supervisord -n -c "$RUN_DIR/supervisord.conf"

