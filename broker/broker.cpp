@@ -1,12 +1,11 @@
 #include "broker/broker.hpp"
 
 #include "core/log.hpp"
+#include "core/signals.hpp"
 #include "core/zmq_util.hpp"
 
-#include <csignal>
 #include <cstring>
 #include <stdexcept>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 namespace zlb::broker {
@@ -17,19 +16,6 @@ using proto::ErrorCode;
 namespace wp = proto::worker;
 
 constexpr std::size_t kMaxReadsPerTurn = 256;
-constexpr std::array kOps{proto::Op::echo, proto::Op::factor, proto::Op::fetch, proto::Op::status};
-
-int signal_fd_open() {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0)
-        throw std::runtime_error("cannot block SIGTERM/SIGINT");
-    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("signalfd failed");
-    return fd;
-}
 
 std::uint64_t us_since(Clock::time_point t) {
     return duration_cast<microseconds>(Clock::now() - t).count();
@@ -49,7 +35,7 @@ void bind_all(zmq::socket_t& socket, const std::vector<std::string>& endpoints, 
 } // namespace
 
 Broker::Broker(Settings settings)
-    : settings_(std::move(settings)), signal_fd_(signal_fd_open()), ctx_(1),
+    : settings_(std::move(settings)), signal_fd_(stop_signals_fd()), ctx_(1),
       frontend_(ctx_, zmq::socket_type::router), backend_(ctx_, zmq::socket_type::router) {
     if (settings_.frontends.empty() || settings_.backends.empty())
         throw std::runtime_error("give both --frontend and --backend endpoints");
@@ -57,9 +43,7 @@ Broker::Broker(Settings settings)
         s->set(zmq::sockopt::linger, 1000);
         s->set(zmq::sockopt::sndhwm, 0);
         s->set(zmq::sockopt::rcvhwm, 100000);
-        int ivl_ms = static_cast<int>(settings_.heartbeat.count());
-        s->set(zmq::sockopt::heartbeat_ivl, ivl_ms);
-        s->set(zmq::sockopt::heartbeat_timeout, settings_.liveness * ivl_ms);
+        heartbeats_set(*s, settings_.heartbeat, settings_.liveness);
     }
     frontend_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(settings_.max_msg_bytes * 2 + 65536));
     // A send to a worker that vanished fails instead of disappearing, so the request
@@ -92,8 +76,7 @@ void Broker::poll_once(milliseconds max_wait) {
     zmq::poll(items.data(), items.size(), std::max(ceil<milliseconds>(wake - now), 0ms));
     now = Clock::now();
     if (items[2].revents & ZMQ_POLLIN) {
-        signalfd_siginfo info{};
-        while (::read(signal_fd_, &info, sizeof info) == sizeof info) stopping_ = true;
+        if (stop_signals_read(signal_fd_) > 0) stopping_ = true;
     }
     // Replies first: they return credit that queued requests are waiting for.
     for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(backend_, frames_); ++i)
@@ -175,11 +158,7 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
         pack_str(pk, "name");
         pack_str(pk, w.name);
         pack_str(pk, "ops");
-        std::uint32_t count = 0;
-        for (auto op : kOps) count += (w.ops & wp::op_bit(op)) != 0;
-        pk.pack_array(count);
-        for (auto op : kOps)
-            if (w.ops & wp::op_bit(op)) pack_str(pk, proto::to_string(op));
+        wp::pack_ops(pk, w.ops);
         pack_str(pk, "credit");
         pk.pack_uint32(w.credit);
         pack_str(pk, "inflight");

@@ -77,7 +77,8 @@ void Client::intervals_close(Clock::time_point now, bool last) {
         if (!settings_.intervals_print) return;
         // Clears the live view's line first, which is redrawn below the new line.
         std::fprintf(stderr,
-                     "%szlb-client: %7.1f s %9.1f req/s  p50 %6llu us  p99 %7llu us  errors %llu%s\n",
+                     "%szlb-client: %7.1f s %9.1f req/s  p50 %6llu us  p99 %7llu us  errors %llu"
+                     "%s\n",
                      settings_.progress ? "\r\033[K" : "", r.t_s, r.rps,
                      static_cast<unsigned long long>(r.p50_us),
                      static_cast<unsigned long long>(r.p99_us),
@@ -118,8 +119,10 @@ void Client::progress_print(bool final) {
     last_progress_ = now;
     double secs = duration<double>(now - started_).count();
     const auto& o = report_.overall();
-    double fraction = limit_ != SIZE_MAX ? double(finished_) / double(std::max<std::size_t>(limit_, 1))
-                                         : secs / settings_.duration_s;
+    // Time-bound closed loops have no total: the bar shows time instead.
+    double fraction = limit_ != SIZE_MAX
+                          ? double(finished_) / double(std::max<std::size_t>(limit_, 1))
+                          : secs / settings_.duration_s;
     char total[32] = "?";
     if (limit_ != SIZE_MAX) std::snprintf(total, sizeof total, "%zu", limit_);
     char latency[64] = "p50 -  p99 -  (warm-up)";
@@ -129,12 +132,13 @@ void Client::progress_print(bool final) {
     else if (now >= warmup_end_)
         std::snprintf(latency, sizeof latency, "p50 -  p99 -");
     const auto& w = report_.warmup();
+    const std::uint64_t errors = o.errors + o.timeouts + w.errors + w.timeouts;
     char line[256];
     int n = std::snprintf(line, sizeof line, "\r%s %llu/%s  %.0f req/s  %s  errors %llu",
                           bar(final ? 1.0 : fraction, 20).c_str(),
                           static_cast<unsigned long long>(finished_), total,
                           secs > 0 ? finished_ / secs : 0, latency,
-                          static_cast<unsigned long long>(o.errors + o.timeouts + w.errors + w.timeouts));
+                          static_cast<unsigned long long>(errors));
     if (schedule_ && n > 0 && std::size_t(n) < sizeof line)
         std::snprintf(line + n, sizeof line - n, "  late %llu",
                       static_cast<unsigned long long>(report_.late_starts()));

@@ -34,11 +34,22 @@ std::string xml_escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        default: out += c;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        default:
+            // XML 1.0 allows no control characters but these three.
+            bool control = static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n';
+            out += control ? '?' : c;
         }
     }
     return out;
@@ -61,8 +72,8 @@ double nice_top(double max, double step) {
 
 void text(std::ostream& out, double x, double y, std::string_view s, const char* anchor = "middle",
           const char* extra = "") {
-    out << fmt("<text x=\"%.1f\" y=\"%.1f\"", x, y) << " text-anchor=\"" << anchor << "\" "
-        << extra << ">" << xml_escape(s) << "</text>\n";
+    out << fmt("<text x=\"%.1f\" y=\"%.1f\"", x, y) << " text-anchor=\"" << anchor << "\" " << extra
+        << ">" << xml_escape(s) << "</text>\n";
 }
 
 void line(std::ostream& out, double x1, double y1, double x2, double y2, const char* style) {
@@ -93,8 +104,10 @@ void y_axis(std::ostream& out, const Panel& p, double top, double step, bool rig
         const double y = p.bottom - (p.bottom - p.top) * v / top;
         if (!right) line(out, kLeft, y, kRight, y, "stroke=\"#ddd\"");
         const std::string label = fmt("%g", v);
-        if (right) text(out, kRight + 6, y + 4, label, "start", fill.c_str());
-        else text(out, kLeft - 6, y + 4, label, "end", fill.c_str());
+        if (right)
+            text(out, kRight + 6, y + 4, label, "start", fill.c_str());
+        else
+            text(out, kLeft - 6, y + 4, label, "end", fill.c_str());
     }
 }
 
@@ -113,6 +126,14 @@ std::string percent_label(int decades) {
     return "99" + (decades > 2 ? "." + std::string(decades - 2, '9') : std::string()) + "%";
 }
 
+// At most max bytes, never cutting a UTF-8 sequence in two (that would not be XML).
+std::string truncated(const std::string& s, std::size_t max) {
+    if (s.size() <= max) return s;
+    while (max > 0 && (static_cast<unsigned char>(s[max]) & 0xC0) == 0x80)
+        --max;
+    return s.substr(0, max);
+}
+
 // Top left, where percentile curves (low at the left) leave room.
 void legend_draw(std::ostream& out, const std::vector<std::pair<std::string, std::string>>& entries,
                  double x, double y) {
@@ -122,7 +143,7 @@ void legend_draw(std::ostream& out, const std::vector<std::pair<std::string, std
     y += 14;
     for (const auto& [name, style] : entries) {
         line(out, x + 10, y, x + 40, y, style.c_str());
-        text(out, x + 48, y + 4, name.substr(0, 40), "start");
+        text(out, x + 48, y + 4, truncated(name, 40), "start");
         y += 18;
     }
 }
@@ -168,7 +189,8 @@ void curves_draw(std::ostream& out, const PlotInput& in) {
             style = "stroke=\"#000\" stroke-width=\"2.5\"";
             if (c.dashed) style += " stroke-dasharray=\"7,5\"";
         } else if (servers_named < kNamedServers) {
-            style = std::string("stroke=\"") + kPalette[servers_named++] + "\" stroke-width=\"1.5\"";
+            style =
+                std::string("stroke=\"") + kPalette[servers_named++] + "\" stroke-width=\"1.5\"";
         } else {
             ++servers_grey;
         }

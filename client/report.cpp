@@ -134,7 +134,8 @@ void Report::table_print(std::FILE* out) const {
                      static_cast<unsigned long long>(late_starts_));
     if (mode_.warmup_s > 0)
         std::fprintf(out,
-                     "  warm-up %.1f s: %llu requests left out (ok %llu, failed %llu, timeouts %llu)\n",
+                     "  warm-up %.1f s: %llu requests left out "
+                     "(ok %llu, failed %llu, timeouts %llu)\n",
                      mode_.warmup_s, static_cast<unsigned long long>(warmup_.count),
                      static_cast<unsigned long long>(warmup_.ok),
                      static_cast<unsigned long long>(warmup_.errors),

@@ -11,12 +11,14 @@ namespace {
 std::string json_string(std::string_view s) {
     std::string out = "\"";
     for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\', out += c;
+        if (c == '"' || c == '\\')
+            out += '\\', out += c;
         else if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\u%04x", c);
             out += buf;
-        } else out += c;
+        } else
+            out += c;
     }
     return out + "\"";
 }
@@ -127,7 +129,8 @@ void Report::plot_write(const std::string& path) const {
     if (mode_.open_loop) std::snprintf(mode, sizeof mode, ", open loop at %g req/s", mode_.rate);
     in.title += mode;
     in.curves.push_back({"all servers", &overall_.latency_us, false});
-    if (mode_.open_loop) in.curves.push_back({"all, from actual send (uncorrected)", &uncorrected_us_, true});
+    if (mode_.open_loop)
+        in.curves.push_back({"all, from actual send (uncorrected)", &uncorrected_us_, true});
     for (const auto& [name, g] : servers_)
         if (g.latency_us.count() > 0) in.curves.push_back({name, &g.latency_us, false});
     in.intervals = &intervals_;

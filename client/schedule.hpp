@@ -10,7 +10,7 @@
 namespace zlb::client {
 
 class Schedule {
-public:
+  public:
     using Clock = std::chrono::steady_clock;
     // How far behind its due time a send may go before it counts as a late start, when
     // the window had room: covers timer wake-up jitter, not a client that can't keep up.
@@ -41,7 +41,7 @@ public:
         return window_freed > due || sent - due > kLateAfter;
     }
 
-private:
+  private:
     double rate_;
     Clock::time_point start_;
 };

@@ -13,7 +13,7 @@
 namespace zlb::client {
 
 class WakeTimer {
-public:
+  public:
     WakeTimer() : fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)) {
         if (fd_ < 0) throw std::runtime_error("timerfd_create failed");
         // The default 50 us timer slack would show up in every corrected latency.
@@ -44,7 +44,7 @@ public:
         armed_ = {};
     }
 
-private:
+  private:
     int fd_;
     std::chrono::steady_clock::time_point armed_{};
 };

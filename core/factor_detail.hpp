@@ -1,5 +1,5 @@
 #pragma once
-// Internal building blocks of zlb::factorize, exposed for the tests and the benchmark.
+// Internal building blocks of zlb::factorize, exposed for the tests.
 // Every function here is pure: no globals, no heap, safe to call from any thread.
 #include "core/u128.hpp"
 

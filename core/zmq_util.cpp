@@ -24,6 +24,13 @@ std::size_t find_delimiter(std::span<const zmq::message_t> frames) {
     return frames.size();
 }
 
+void heartbeats_set(zmq::socket_t& socket, std::chrono::milliseconds interval, int liveness) {
+    int ivl_ms = static_cast<int>(interval.count());
+    socket.set(zmq::sockopt::heartbeat_ivl, ivl_ms);
+    socket.set(zmq::sockopt::heartbeat_timeout, liveness * ivl_ms);
+    socket.set(zmq::sockopt::heartbeat_ttl, liveness * ivl_ms);
+}
+
 bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body) {
     try {
         for (auto& frame : routing)

@@ -2,6 +2,7 @@
 // Multipart helpers shared by server, client and broker. Frames are moved, never copied.
 #include <zmq.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <span>
 #include <string_view>
@@ -20,6 +21,9 @@ std::size_t find_delimiter(std::span<const zmq::message_t> frames);
 // Sends the routing frames (moved out of envelope), an empty delimiter, then body.
 // Returns false when the peer can't take it now (EAGAIN / EHOSTUNREACH).
 bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body);
+
+// ZMTP heartbeats: a peer silent for `liveness` intervals is disconnected.
+void heartbeats_set(zmq::socket_t& socket, std::chrono::milliseconds interval, int liveness = 3);
 
 inline std::string_view view(const zmq::message_t& m) {
     return {static_cast<const char*>(m.data()), m.size()};

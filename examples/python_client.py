@@ -57,7 +57,8 @@ def main():
     parser.add_argument("--timeout-ms", type=int, default=10_000,
                         help="give up on replies after this long")
     args = parser.parse_args()
-    if args.op == "factor" and not all(i.isdigit() and 0 < int(i) <= 2**128 - 1 for i in args.items):
+    numbers_ok = all(i.isdigit() and 0 < int(i) < 2**128 for i in args.items)
+    if args.op == "factor" and not numbers_ok:
         parser.error("factor takes numbers from 1 to 2^128-1")
 
     ctx = zmq.Context()

@@ -4,6 +4,15 @@
 
 namespace zlb::proto::worker {
 
+void pack_ops(Packer& pk, std::uint32_t ops) {
+    constexpr Op kOps[] = {Op::echo, Op::factor, Op::fetch, Op::status};
+    std::uint32_t count = 0;
+    for (auto op : kOps) count += (ops & op_bit(op)) != 0;
+    pk.pack_array(count);
+    for (auto op : kOps)
+        if (ops & op_bit(op)) pack_str(pk, to_string(op));
+}
+
 void encode_ready(msgpack::sbuffer& buf, const Ready& r) {
     buf.clear();
     Packer pk(buf);
@@ -13,11 +22,7 @@ void encode_ready(msgpack::sbuffer& buf, const Ready& r) {
     pack_str(pk, "name");
     pack_str(pk, r.name);
     pack_str(pk, "ops");
-    std::uint32_t count = 0;
-    for (auto op : {Op::echo, Op::factor, Op::fetch, Op::status}) count += (r.ops & op_bit(op)) != 0;
-    pk.pack_array(count);
-    for (auto op : {Op::echo, Op::factor, Op::fetch, Op::status})
-        if (r.ops & op_bit(op)) pack_str(pk, to_string(op));
+    pack_ops(pk, r.ops);
     pack_str(pk, "credit");
     pk.pack_uint32(r.credit);
 }

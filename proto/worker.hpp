@@ -36,6 +36,8 @@ struct Ready {
 inline constexpr std::uint32_t op_bit(Op op) { return 1u << static_cast<unsigned>(op); }
 
 void encode_ready(msgpack::sbuffer& buf, const Ready& r);
+// Packs the ops in a bit set as an array of op names.
+void pack_ops(Packer& pk, std::uint32_t ops);
 // nullopt when the frame is not a valid READY body.
 std::optional<Ready> decode_ready(std::string_view body);
 

@@ -2,10 +2,9 @@
 
 #include "core/curve.hpp"
 #include "core/log.hpp"
+#include "core/signals.hpp"
 
-#include <csignal>
 #include <stdexcept>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 namespace zlb::server {
@@ -19,21 +18,6 @@ using proto::ErrorCode;
 constexpr u128 kInlineFactorBelow = u128(1) << 32;
 constexpr std::size_t kInlineFactorMax = 16;
 constexpr std::size_t kMaxReadsPerTurn = 256;
-
-// SIGTERM/SIGINT arrive as a readable fd in the poll set. They are blocked before any
-// thread starts, so no worker or resolver thread is ever interrupted by them.
-int signal_fd_open() {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0)
-        throw std::runtime_error("cannot block SIGTERM/SIGINT");
-    std::signal(SIGPIPE, SIG_IGN);
-    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("signalfd failed");
-    return fd;
-}
 
 bool serves(Mode mode, proto::Op op) {
     if (op == proto::Op::echo || op == proto::Op::status) return true;
@@ -55,7 +39,7 @@ std::uint64_t us_since(Clock::time_point t) {
 } // namespace
 
 Server::Server(Settings settings)
-    : settings_(std::move(settings)), signal_fd_(signal_fd_open()), ctx_(1),
+    : settings_(std::move(settings)), signal_fd_(stop_signals_fd()), ctx_(1),
       router_(ctx_, zmq::socket_type::router) {
     if (settings_.binds.empty() && settings_.broker.empty())
         throw std::runtime_error("give --bind ENDPOINT, --broker ENDPOINT, or both");
@@ -66,10 +50,7 @@ Server::Server(Settings settings)
     router_.set(zmq::sockopt::sndhwm, 100000);
     router_.set(zmq::sockopt::rcvhwm, 100000);
     // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
-    int ivl_ms = static_cast<int>(settings_.heartbeat.count());
-    router_.set(zmq::sockopt::heartbeat_ivl, ivl_ms);
-    router_.set(zmq::sockopt::heartbeat_timeout, 3 * ivl_ms);
-    router_.set(zmq::sockopt::heartbeat_ttl, 3 * ivl_ms);
+    heartbeats_set(router_, settings_.heartbeat);
     curve_setup();
     for (const auto& ep : settings_.binds) {
         try {
@@ -177,9 +158,7 @@ void Server::poll_once(milliseconds max_wait) {
     zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
 
     if (items_[1].revents & ZMQ_POLLIN) {
-        signalfd_siginfo info{};
-        while (::read(signal_fd_, &info, sizeof info) == sizeof info)
-            LOG_INFO("signal %u received", info.ssi_signo);
+        if (stop_signals_read(signal_fd_) > 0) LOG_INFO("stop signal received");
         drain_begin();
     }
     if (pool_ && (items_[2].revents & ZMQ_POLLIN)) {

@@ -28,15 +28,16 @@ TEST_CASE("request i is due at start + i / rate") {
 
 TEST_CASE("due times never go backwards, even at fractional rates") {
     Schedule s(7.3, t0);
-    for (std::uint64_t i = 1; i < 10'000; ++i) CHECK(s.due(i) > s.due(i - 1));
+    for (std::uint64_t i = 1; i < 10'000; ++i)
+        CHECK(s.due(i) > s.due(i - 1));
     Schedule fast(1e6, t0);
     CHECK(fast.due(1) == t0 + 1us);
 }
 
 TEST_CASE("count_within is the number of due times before the end") {
     CHECK(Schedule(500, t0).count_within(4) == 2000);
-    CHECK(Schedule(3, t0).count_within(0.5) == 2);  // due at 0 and 1/3 s
-    CHECK(Schedule(3, t0).count_within(1) == 3);    // 1 s itself is excluded
+    CHECK(Schedule(3, t0).count_within(0.5) == 2); // due at 0 and 1/3 s
+    CHECK(Schedule(3, t0).count_within(1) == 3);   // 1 s itself is excluded
     CHECK(Schedule(1000, t0).count_within(0.0001) == 1);
     CHECK(Schedule(10, t0).count_within(0) == 0);
     // Whatever count_within says, the last one is due within the duration.

@@ -43,7 +43,8 @@ Outcome ok_after(std::uint64_t corrected_us, std::uint64_t uncorrected_us, bool 
 
 TEST_CASE("--hist writes HdrHistogram's percentile distribution in milliseconds") {
     Report r("echo", {true, 1000, 0});
-    for (std::uint64_t i = 1; i <= 10'000; ++i) r.outcome_ok(ok_after(100 + i % 977 * 13, 100));
+    for (std::uint64_t i = 1; i <= 10'000; ++i)
+        r.outcome_ok(ok_after(100 + i % 977 * 13, 100));
     r.outcome_ok(ok_after(2'500'000, 100)); // one 2.5 s stall
     const std::string path = temp_path("hist.txt");
     r.hist_write(path);
@@ -93,9 +94,11 @@ TEST_CASE("--hist writes HdrHistogram's percentile distribution in milliseconds"
 
 TEST_CASE("warm-up outcomes get counted apart and stay out of the statistics") {
     Report r("echo", {true, 100, 1.0});
-    for (int i = 0; i < 100; ++i) r.outcome_ok(ok_after(50'000, 100, true));
+    for (int i = 0; i < 100; ++i)
+        r.outcome_ok(ok_after(50'000, 100, true));
     r.outcome_timeout("s1", true);
-    for (int i = 0; i < 300; ++i) r.outcome_ok(ok_after(200, 150));
+    for (int i = 0; i < 300; ++i)
+        r.outcome_ok(ok_after(200, 150));
     r.outcome_error(ok_after(300, 300), "overloaded");
     r.finish(4.0);
     CHECK(r.overall().count == 301);
@@ -122,7 +125,8 @@ TEST_CASE("a run of only ok outcomes is all ok, warm-up included") {
 
 TEST_CASE("intervals hold what ended within them, and start over empty") {
     Report r("echo", {true, 100, 1.0});
-    for (int i = 1; i <= 100; ++i) r.outcome_ok(ok_after(i * 10, 5, true));
+    for (int i = 1; i <= 100; ++i)
+        r.outcome_ok(ok_after(i * 10, 5, true));
     const IntervalRow first = r.interval_close(1.0, 1.0, true);
     CHECK(first.rps == doctest::Approx(100));
     CHECK(first.p50_us == 500);
@@ -143,10 +147,12 @@ TEST_CASE("intervals hold what ended within them, and start over empty") {
 
 TEST_CASE("percentile_curve agrees with Histogram::percentile everywhere") {
     Histogram h;
-    for (std::uint64_t v = 1; v <= 50'000; v += 7) h.record(v * v % 1'000'003 + 1);
+    for (std::uint64_t v = 1; v <= 50'000; v += 7)
+        h.record(v * v % 1'000'003 + 1);
     h.record(30'000'000);
     std::vector<double> pcts;
-    for (int k = 0; k <= 600; ++k) pcts.push_back(100 * (1 - std::pow(10.0, -6.0 * k / 600)));
+    for (int k = 0; k <= 600; ++k)
+        pcts.push_back(100 * (1 - std::pow(10.0, -6.0 * k / 600)));
     pcts.push_back(100);
     const auto curve = percentile_curve(h, pcts);
     REQUIRE(curve.size() == pcts.size());
@@ -164,11 +170,13 @@ TEST_CASE("the SVG stands alone and has both views, axes and a legend") {
         (v % 2 ? one : two).record(v);
     }
     std::vector<IntervalRow> rows;
-    for (int t = 1; t <= 5; ++t) rows.push_back({double(t), 1, 500, 120, t == 3 ? 0u : 900u, 0, t == 1});
-    PlotInput in{"zlb-client echo <test> & more", {{"all servers", &all, false},
-                                                    {"server-1", &one, false},
-                                                    {"server-2", &two, false}},
-                 &rows, 1.0};
+    for (int t = 1; t <= 5; ++t)
+        rows.push_back({double(t), 1, 500, 120, t == 3 ? 0u : 900u, 0, t == 1});
+    PlotInput in{
+        "zlb-client echo <test> & more",
+        {{"all servers", &all, false}, {"server-1", &one, false}, {"server-2", &two, false}},
+        &rows,
+        1.0};
     std::ostringstream out;
     svg_write(out, in);
     const std::string svg = out.str();
@@ -176,15 +184,17 @@ TEST_CASE("the SVG stands alone and has both views, axes and a legend") {
     CHECK(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
     CHECK(svg.find("</svg>") != std::string::npos);
     CHECK(svg.find("&lt;test&gt; &amp; more") != std::string::npos); // escaped
-    for (const char* s : {"90%", "99%", "99.9%", "99.99%", "latency (ms)", "server-1", "server-2",
-                          "throughput (req/s)", "p99 latency (ms)", "warm-up", "time since start (s)"})
+    for (const char* s :
+         {"90%", "99%", "99.9%", "99.99%", "latency (ms)", "server-1", "server-2",
+          "throughput (req/s)", "p99 latency (ms)", "warm-up", "time since start (s)"})
         CHECK_MESSAGE(svg.find(s) != std::string::npos, s);
     // Nothing to fetch when it is viewed: no links, scripts or external images.
     CHECK(svg.find("href") == std::string::npos);
     CHECK(svg.find("<script") == std::string::npos);
     // Three curves plus rps and p99 (broken in two at the empty interval 3).
     std::size_t polylines = 0;
-    for (auto at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1))
+    for (auto at = svg.find("<polyline"); at != std::string::npos;
+         at = svg.find("<polyline", at + 1))
         ++polylines;
     CHECK(polylines == 3 + 1 + 2);
 }
@@ -196,4 +206,19 @@ TEST_CASE("the SVG copes with an empty run") {
     svg_write(out, in);
     CHECK(out.str().find("no intervals recorded") != std::string::npos);
     CHECK(out.str().find("nan") == std::string::npos);
+}
+
+TEST_CASE("server names can't break the SVG") {
+    Histogram h;
+    h.record(100);
+    std::string long_utf8;
+    for (int i = 0; i < 30; ++i) long_utf8 += "\xc3\xa9"; // é, two bytes each
+    PlotInput in{"t", {{"all", &h, false}, {"bad\x01name", &h, false}, {long_utf8, &h, false}},
+                 nullptr, 0};
+    std::ostringstream out;
+    svg_write(out, in);
+    const std::string svg = out.str();
+    CHECK(svg.find("bad?name") != std::string::npos);
+    CHECK(svg.find(long_utf8.substr(0, 40) + "<") != std::string::npos); // 20 whole letters
+    CHECK(svg.find('\x01') == std::string::npos);
 }

@@ -430,7 +430,7 @@ TEST_CASE("random semiprimes of many shapes") {
     const Shape shapes[] = {{11, 11, 200}, {16, 16, 200}, {20, 21, 200}, {24, 24, 200},
                             {32, 32, 400}, {40, 24, 200}, {16, 48, 200}, {31, 33, 200},
                             {28, 36, 100}, {20, 100, 20}, {30, 98, 10},  {40, 88, 10},
-                            {48, 64, 10},  {50, 78, 6},   {56, 72, 4},   {64, 64, 8},
+                            {48, 64, 10},  {50, 78, 6},   {56, 72, 4},   {64, 64, 6},
                             {63, 64, 3},   {12, 116, 20}, {2, 126, 10},  {36, 36, 100}};
     std::mt19937_64 rng(6);
     for (const Shape& s : shapes) {
@@ -517,12 +517,12 @@ TEST_CASE("random 64-bit inputs") {
 }
 
 TEST_CASE("random 128-bit inputs") {
-    // Uniform random 128-bit numbers nearly always have one large prime factor and a smooth
-    // rest, so they are quick; the occasional hard cofactor is at most a 64+64 semiprime.
+    // Uniform random 128-bit numbers usually have one large prime factor and a smooth rest, so
+    // most are quick; the occasional hard cofactor is at most a 64+64 semiprime.
     std::mt19937_64 rng(10);
-    for (int i = 0; i < 150; ++i)
+    for (int i = 0; i < 100; ++i)
         check_factorization(random_u128(rng));
-    for (int i = 0; i < 150; ++i)
+    for (int i = 0; i < 100; ++i)
         check_factorization(random_u128(rng) >> (rng() % 64));
 }
 
@@ -616,7 +616,7 @@ TEST_CASE("factorize is thread-safe") {
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
             std::vector<u128> out;
-            for (int round = 0; round < 3; ++round)
+            for (int round = 0; round < 2; ++round)
                 for (std::size_t i = 0; i < inputs.size(); ++i) {
                     // Different threads walk the list in different orders.
                     const std::size_t j = (i * (2 * t + 1) + t) % inputs.size();

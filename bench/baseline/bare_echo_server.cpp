@@ -7,7 +7,6 @@
 #include <zmq.hpp>
 
 #include <cstdio>
-#include <vector>
 
 int main(int argc, char** argv) {
     if (argc != 2) {
@@ -20,11 +19,12 @@ int main(int argc, char** argv) {
     sock.set(zmq::sockopt::sndhwm, 0);
     sock.bind(argv[1]);
     std::fprintf(stderr, "listening on %s\n", argv[1]);
-    std::vector<zmq::message_t> frames;
-    frames.reserve(8);
+    // Forward each frame as it arrives, keeping its more-flag: [routing id, "", payload] goes
+    // back to the sender unchanged.
+    zmq::message_t frame;
     for (;;) {
-        frames.clear();
-        if (!zmq::recv_multipart(sock, std::back_inserter(frames))) continue;
-        zmq::send_multipart(sock, frames);
+        if (!sock.recv(frame, zmq::recv_flags::none)) continue;
+        const bool more = frame.more();
+        sock.send(frame, more ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }
 }

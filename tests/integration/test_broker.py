@@ -235,7 +235,13 @@ def test_supervised_broker():
         def registered():
             p = subprocess.run([BROKER, "--status", frontend], capture_output=True, text=True)
             return p.returncode == 0 and len(json.loads(p.stdout)["workers"]) == 2
-        wait_for(registered, 30, "2 supervised workers at the supervised broker")
+        try:
+            wait_for(registered, 30, "2 supervised workers at the supervised broker")
+        except AssertionError:
+            for log in sorted(os.listdir(run_dir)):
+                if log.endswith(".log"):
+                    print(f"--- {log}\n" + open(os.path.join(run_dir, log)).read()[-1500:])
+            raise
         _, _, _, rep = run_client("--connect", frontend, "--op", "factor", "--random", "1000",
                                   "--bits", "50", check=0)
         assert len(rep["servers"]) == 2, rep
