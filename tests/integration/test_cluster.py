@@ -4,7 +4,7 @@ import csv
 import os
 import signal
 
-from zlbtest import HttpTarget, Server, free_port, main, run_client, tmpdir
+from zlbtest import free_range, HttpTarget, Server, free_port, main, run_client, tmpdir
 
 servers = [Server("--threads", "1") for _ in range(3)]
 endpoints = [s.endpoint for s in servers]
@@ -50,30 +50,18 @@ def test_factor_input_file_and_results_csv():
 
 
 def test_port_range_and_endpoints_file():
-    base = free_port()
-    ranged = [Server("--threads", "1", port=base + i) for i in range(2)] if all(
-        _port_free(base + i) for i in range(2)) else None
-    if ranged:
-        _, _, _, rep = run_client("--connect", f"tcp://127.0.0.1:{base}-{base + 1}", "--count",
-                                  "200", check=0)
-        assert len(rep["servers"]) == 2, rep
-        for s in ranged:
-            s.stop()
+    base = free_range(2)
+    ranged = [Server("--threads", "1", port=base + i) for i in range(2)]
+    _, _, _, rep = run_client("--connect", f"tcp://127.0.0.1:{base}-{base + 1}", "--count", "200",
+                              check=0)
+    assert len(rep["servers"]) == 2, rep
+    for s in ranged:
+        s.stop()
     path = os.path.join(tmpdir(), "endpoints.txt")
     with open(path, "w") as f:
         f.write("# servers\n" + "\n".join(endpoints) + "\n")
     _, _, _, rep = run_client("--endpoints-file", path, "--count", "300", check=0)
     assert len(rep["servers"]) == 3, rep
-
-
-def _port_free(port):
-    import socket
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def test_fetch_workload_and_save_dir():
@@ -147,13 +135,7 @@ def test_exit_codes_and_errors():
 def test_64_endpoints():
     # One server bound to 64 ports stands in for 64 servers: the client holds 64
     # connections and spreads over all of them.
-    base = None
-    for _ in range(50):
-        candidate = free_port()
-        if candidate + 64 < 65535 and all(_port_free(candidate + i) for i in range(64)):
-            base = candidate
-            break
-    assert base, "no 64 free ports in a row"
+    base = free_range(64)
     binds = [arg for i in range(64) for arg in ("--bind", f"tcp://127.0.0.1:{base + i}")]
     wide = Server(*binds[2:], "--threads", "1", port=base)
     results = os.path.join(tmpdir(), "results.csv")

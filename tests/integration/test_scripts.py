@@ -8,32 +8,13 @@ import datetime
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 
-from zlbtest import (BIN_DIR, CLIENT, SOURCE_DIR, HttpTarget, free_port, main, run_client, tmpdir,
+from zlbtest import (BIN_DIR, free_range, CLIENT, SOURCE_DIR, HttpTarget, free_port, main, run_client, tmpdir,
                      wait_for)
 
 SCRIPTS = os.path.join(SOURCE_DIR, "scripts")
-
-
-def free_range(count):
-    """A base port with `count` free consecutive ports after it."""
-    for _ in range(50):
-        base = free_port()
-        if base + count < 65535 and all(_free(base + i) for i in range(count)):
-            return base
-    raise AssertionError("no free port range")
-
-
-def _free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def script_env(run_dir):

@@ -54,6 +54,24 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_range(count):
+    """A base port with `count` free consecutive ports from it."""
+    for _ in range(100):
+        base = free_port()
+        if base + count < 65535 and all(port_free(base + i) for i in range(count)):
+            return base
+    raise AssertionError(f"no {count} free ports in a row")
+
+
 def wait_for(condition, timeout_s, what):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
