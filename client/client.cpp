@@ -26,9 +26,10 @@ Settings settings_check(Settings s) {
 
 // Options apply to later connects, so the socket is set up before PeerSet connects it.
 zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
-    // Sends to a peer that is not connected fail at once (EHOSTUNREACH) instead of
-    // vanishing: what ZMQ_IMMEDIATE does for a DEALER. IMMEDIATE itself is left off: with
-    // it, libzmq attaches the pipe late and the connect routing alias is lost.
+    // An unroutable send fails (EHOSTUNREACH) instead of vanishing. A connect-side pipe
+    // exists before its connection does, though, so PeerSet also sends only to peers
+    // whose handshake it has seen: together what ZMQ_IMMEDIATE does for a DEALER.
+    // IMMEDIATE itself is left off: with it the connect routing alias is lost.
     socket.set(zmq::sockopt::router_mandatory, 1);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
@@ -36,10 +37,7 @@ zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
     socket.set(zmq::sockopt::reconnect_ivl, 100);
     socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
     // A peer silent for 3 heartbeats is dropped, and its requests go elsewhere.
-    int ivl_ms = static_cast<int>(s.heartbeat.count());
-    socket.set(zmq::sockopt::heartbeat_ivl, ivl_ms);
-    socket.set(zmq::sockopt::heartbeat_timeout, 3 * ivl_ms);
-    socket.set(zmq::sockopt::heartbeat_ttl, 3 * ivl_ms);
+    heartbeats_set(socket, s.heartbeat);
     if (!s.curve_server_key.empty()) {
         socket.set(zmq::sockopt::curve_serverkey, s.curve_server_key);
         socket.set(zmq::sockopt::curve_publickey, s.curve_public);
@@ -214,8 +212,15 @@ void Client::retries_send(Clock::time_point now) {
             continue;
         }
         workload_.encode(s.index, s.id, request_, s.ns);
-        if (!attempt_send(s, s.peer)) return; // nobody can take it now; next turn
+        if (attempt_send(s, s.peer)) {
+            retries_.pop();
+            continue;
+        }
+        // Nobody can take it now. Try again next turn, until it has waited a whole
+        // timeout: then no server is there, and it ends as a timeout.
+        if (now - retries_.top().first < settings_.timeout) return;
         retries_.pop();
+        timeout_final(s, now);
     }
 }
 
@@ -308,22 +313,31 @@ void Client::timeouts_expire(Clock::time_point now) {
             retry_schedule(s, now);
             continue;
         }
-        report_.outcome_timeout(peer_name(s.peer), s.warmup);
-        result_row(s, peer_name(s.peer), false, "timeout", us_between(s.due, now), 0);
-        slot_release(s);
+        timeout_final(s, now);
     }
+}
+
+void Client::timeout_final(Slot& s, Clock::time_point now) {
+    report_.outcome_timeout(peer_name(s.peer), s.warmup);
+    result_row(s, peer_name(s.peer), false, "timeout", us_between(s.due, now), 0);
+    slot_release(s);
 }
 
 // Without a request count (closed loop --duration) only the request that could not be
 // sent fails, and issuing stops.
 void Client::unsent_fail(std::string_view why) {
+    if (limit_ != SIZE_MAX && next_index_ >= limit_) return; // nothing left unsent
     if (limit_ == SIZE_MAX) limit_ = next_index_ + 1;
     LOG_ERROR("%s within %lld ms; %zu requests end as timeouts", std::string(why).c_str(),
               static_cast<long long>(settings_.timeout.count()), limit_ - next_index_);
     auto now = Clock::now();
+    Slot unsent; // never sent, so it has no slot; its id is the first its index would get
     for (; next_index_ < limit_; ++next_index_) {
         auto due = schedule_ ? schedule_->due(next_index_) : now;
-        report_.outcome_timeout("", due < warmup_end_);
+        unsent.id = static_cast<std::uint64_t>(next_index_) * slots_.size();
+        unsent.warmup = due < warmup_end_;
+        report_.outcome_timeout("", unsent.warmup);
+        result_row(unsent, "", false, "timeout", us_between(due, now), 0);
         ++finished_;
     }
 }

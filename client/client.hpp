@@ -88,6 +88,7 @@ private:
     bool attempt_send(Slot& s, std::optional<std::size_t> avoid);
     void retry_schedule(Slot& s, Clock::time_point now);
     void retries_send(Clock::time_point now);
+    void timeout_final(Slot& s, Clock::time_point now);
     void peers_lost(const std::vector<std::size_t>& peers, Clock::time_point now);
     Clock::time_point next_wake(Clock::time_point now, bool blocked, bool& on_time) const;
     void intervals_close(Clock::time_point now, bool last);

@@ -87,8 +87,9 @@ bool PeerSet::usable(std::size_t peer, std::optional<std::size_t> avoid,
     return peer != avoid && peers_[peer].skip_until <= now;
 }
 
-// Two passes: first the peers that are neither avoided nor suspected, then any peer,
-// so a lone or all-suspected cluster still gets work.
+// Only connected peers: a message for one that isn't would wait in its pipe. Two
+// passes: first the peers neither avoided nor suspected, then any connected peer, so a
+// lone or all-suspected cluster still gets work.
 std::optional<std::size_t> PeerSet::send_next(std::string_view body,
                                               std::optional<std::size_t> avoid) {
     auto now = Clock::now();
@@ -96,7 +97,7 @@ std::optional<std::size_t> PeerSet::send_next(std::string_view body,
         for (std::size_t tries = 0; tries < peers_.size(); ++tries) {
             std::size_t peer = next_;
             next_ = (next_ + 1) % peers_.size();
-            if (pass == 0 && !usable(peer, avoid, now)) continue;
+            if (!peers_[peer].connected || (pass == 0 && !usable(peer, avoid, now))) continue;
             if (send_to(peer, body)) {
                 ++peers_[peer].sent;
                 return peer;

