@@ -10,7 +10,7 @@ import subprocess
 import msgpack
 import zmq
 
-from zlbtest import (BIN_DIR, BROKER, CLIENT, SOURCE_DIR, Broker, Server, free_port, main,
+from zlbtest import (BIN_DIR, BROKER, CLIENT, SOURCE_DIR, Broker, Server, free_range, main,
                      run_client, tmpdir, wait_for)
 
 CTX = zmq.Context.instance()
@@ -223,7 +223,10 @@ def test_broker_restart_is_rejoined():
 
 def test_supervised_broker():
     run_dir = tmpdir()
-    base, broker_port = free_port(), free_port()
+    base = free_range(2)
+    broker_port = free_range(2)  # frontend and backend
+    while abs(broker_port - base) < 2:
+        broker_port = free_range(2)
     env = dict(os.environ, ZLB_BIN_DIR=os.path.abspath(BIN_DIR))
     sup = subprocess.Popen([os.path.join(SOURCE_DIR, "scripts", "supervise.sh"), "--servers", "2",
                             "--base-port", str(base), "--broker", str(broker_port), "--mode", "cpu",
