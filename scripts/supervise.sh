@@ -78,6 +78,12 @@ preflight() {
   for ((port = BASE_PORT; port < BASE_PORT + SERVERS; port++)); do
     port_in_use "$port" && die "port $port is already in use"
   done
+  if [[ -n $BROKER_PORT ]]; then
+    for port in "$BROKER_PORT" "$BROKER_BACKEND_PORT"; do
+      ((port < BASE_PORT || port >= BASE_PORT + SERVERS)) || die "broker port $port overlaps the servers' ports"
+      port_in_use "$port" && die "broker port $port is already in use"
+    done
+  fi
   return 0
 }
 
