@@ -6,6 +6,9 @@
 //   zlb-bare-echo-client --connect EP [--connect EP ...] [--window W] [--size B]
 //                        [--duration S] [--warmup S]
 //
+// As in zlb-client, requests are issued for --duration seconds in all, and those sent within the
+// first --warmup seconds are left out of the statistics.
+//
 // Output, one key=value per line: requests elapsed_s throughput_rps p50_us p99_us p999_us
 #include <zmq.hpp>
 
@@ -62,7 +65,8 @@ int main(int argc, char** argv) {
         else if (a == "--warmup") warmup = std::strtod(v, nullptr);
         else usage(argv[0]);
     }
-    if (endpoints.empty() || window == 0 || size < 16 || duration <= 0 || warmup < 0) usage(argv[0]);
+    if (endpoints.empty() || window == 0 || size < 16 || duration <= warmup || warmup < 0)
+        usage(argv[0]);
 
     zmq::context_t ctx(1);
     zmq::socket_t sock(ctx, zmq::socket_type::dealer);
@@ -84,7 +88,7 @@ int main(int argc, char** argv) {
 
     const std::int64_t start = now_ns();
     const std::int64_t measure_from = start + static_cast<std::int64_t>(warmup * 1e9);
-    const std::int64_t stop_issuing = measure_from + static_cast<std::int64_t>(duration * 1e9);
+    const std::int64_t stop_issuing = start + static_cast<std::int64_t>(duration * 1e9);
     std::vector<std::int64_t> lat;
     lat.reserve(1 << 20);
     std::int64_t first_measured = 0, last_reply = 0;

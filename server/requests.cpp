@@ -1,0 +1,188 @@
+// How a request is served: decoded, checked, then answered inline (echo, small
+// factors, status), handed to the factor pool, or started as a fetch.
+#include "server/server.hpp"
+
+#include "core/log.hpp"
+
+namespace zlb::server {
+namespace {
+
+using namespace std::chrono;
+using proto::ErrorCode;
+
+// Numbers below this are factored on the socket thread: it takes about a microsecond,
+// far less than handing the job to a worker and back.
+constexpr u128 kInlineFactorBelow = u128(1) << 32;
+constexpr std::size_t kInlineFactorMax = 16;
+
+bool serves(Mode mode, proto::Op op) {
+    if (op == proto::Op::echo || op == proto::Op::status) return true;
+    if (op == proto::Op::factor) return mode != Mode::io;
+    return mode != Mode::cpu;
+}
+
+bool all_small(const std::vector<u128>& ns) {
+    if (ns.size() > kInlineFactorMax) return false;
+    for (u128 n : ns)
+        if (n >= kInlineFactorBelow) return false;
+    return true;
+}
+
+std::uint64_t us_since(Clock::time_point t) {
+    return duration_cast<microseconds>(Clock::now() - t).count();
+}
+
+} // namespace
+
+// Splits [routing..., "", body] and answers anything malformed with bad_request.
+// A message without a delimiter still has the ROUTER's identity frame to answer to.
+void Server::request_handle(Clock::time_point received) {
+    ++counters_.received;
+    std::size_t delim = find_delimiter(frames_);
+    std::size_t routing_end = delim < frames_.size() ? delim : 1;
+    std::size_t body_at = delim < frames_.size() ? delim + 1 : 1;
+    std::span<zmq::message_t> routing(frames_.data(), routing_end);
+    if (body_at + 1 != frames_.size()) {
+        reply_error(routing, std::nullopt, received, ErrorCode::bad_request,
+                    "expected [empty delimiter, one msgpack body] frames");
+        return;
+    }
+    request_dispatch(routing, view(frames_[body_at]), received);
+}
+
+void Server::request_dispatch(std::span<zmq::message_t> routing, std::string_view body,
+                              Clock::time_point received) {
+    auto& r = request_;
+    if (body.size() > settings_.max_msg_bytes) {
+        reply_error(routing, std::nullopt, received, ErrorCode::too_large,
+                    "request exceeds the server's message size limit");
+        return;
+    }
+    if (!decoder_.decode(body, r, decode_error_)) {
+        reply_error(routing, r.id, received, decode_error_.code, decode_error_.message);
+        return;
+    }
+    if (!serves(settings_.mode, r.op)) {
+        reply_error(routing, r.id, received, ErrorCode::unsupported_op,
+                    "this server does not serve this op (see --mode)");
+    } else if (draining_) {
+        reply_error(routing, r.id, received, ErrorCode::overloaded, "server is shutting down");
+    } else if (r.deadline_ms && *r.deadline_ms == 0) {
+        reply_error(routing, r.id, received, ErrorCode::deadline_exceeded, "deadline_ms is 0");
+    } else if (r.op == proto::Op::status) {
+        reply_status(routing, received);
+    } else if (r.op == proto::Op::echo) {
+        proto::encode_echo(reply_, {r.id, settings_.name, us_since(received)}, r.data,
+                           r.data_is_str);
+        reply_send(routing);
+    } else if (r.op == proto::Op::factor) {
+        factor_start(routing, received);
+    } else {
+        fetch_start(routing, received);
+    }
+}
+
+void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point received) {
+    auto& r = request_;
+    std::optional<Clock::time_point> deadline;
+    if (r.deadline_ms) deadline = received + milliseconds(*r.deadline_ms);
+    if (all_small(r.ns)) {
+        inline_job_.id = r.id;
+        inline_job_.ns.swap(r.ns);
+        inline_job_.batch = r.batch;
+        inline_job_.received = received;
+        inline_job_.deadline = deadline;
+        factor_encode(inline_job_, settings_.name, inline_scratch_);
+        inline_job_.ns.swap(r.ns);
+        reply_.clear();
+        reply_.write(inline_scratch_.reply.data(), inline_scratch_.reply.size());
+        reply_send(routing);
+        return;
+    }
+    CpuJob* job = pool_->job_acquire();
+    if (!job) {
+        reply_error(routing, r.id, received, ErrorCode::overloaded, "factor queue is full");
+        return;
+    }
+    job->routing.clear();
+    for (auto& frame : routing) job->routing.push_back(std::move(frame));
+    job->id = r.id;
+    job->ns.swap(r.ns);
+    job->batch = r.batch;
+    job->received = received;
+    job->deadline = deadline;
+    job->origin = origin_;
+    ++cpu_submitted_;
+    inflight_note();
+    pool_->job_submit(job);
+}
+
+void Server::fetch_start(std::span<zmq::message_t> routing, Clock::time_point received) {
+    auto& r = request_;
+    if (!is_http_url(r.fetch.url)) {
+        reply_error(routing, r.id, received, ErrorCode::bad_request,
+                    "url must start with http:// or https://");
+        return;
+    }
+    milliseconds timeout(r.fetch.timeout_ms);
+    bool deadline_bound = r.deadline_ms && milliseconds(*r.deadline_ms) < timeout;
+    if (deadline_bound) timeout = milliseconds(*r.deadline_ms);
+    if (!fetcher_->fetch_start(r.fetch, origin_, routing, r.id, received, timeout, deadline_bound))
+        reply_error(routing, r.id, received, ErrorCode::overloaded, "too many fetches in flight");
+    else inflight_note();
+}
+
+void Server::fetch_done(FetchJob& job, const FetchOutcome& o) {
+    proto::ReplyHeader h{job.id, settings_.name, us_since(job.received)};
+    if (o.ok) {
+        proto::encode_fetch(reply_, h, o.result);
+    } else {
+        proto::encode_error(reply_, h, o.code, o.message);
+        ++counters_.errors[static_cast<std::size_t>(o.code)];
+    }
+    if (zmq::socket_t* out = output(job.origin)) {
+        ++counters_.answered;
+        send_routed(*out, job.routing, {reply_.data(), reply_.size()});
+    }
+}
+
+void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
+                         Clock::time_point received, ErrorCode code, std::string_view message) {
+    ++counters_.errors[static_cast<std::size_t>(code)];
+    LOG_DEBUG("request %s: %s: %s", id ? std::to_string(*id).c_str() : "nil",
+              proto::to_string(code).data(), std::string(message).c_str());
+    proto::encode_error(reply_, {id, settings_.name, us_since(received)}, code, message);
+    reply_send(routing);
+}
+
+void Server::reply_send(std::span<zmq::message_t> routing) {
+    ++counters_.answered;
+    if (zmq::socket_t* out = output(origin_)) send_routed(*out, routing, {reply_.data(), reply_.size()});
+}
+
+void Server::inflight_note() {
+    std::uint64_t now = cpu_pending() + (fetcher_ ? fetcher_->inflight() : 0);
+    counters_.inflight_max = std::max(counters_.inflight_max, now);
+}
+
+// The server's counters, for operators and for tests that check what a server saw.
+void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point received) {
+    reply_.clear();
+    proto::Packer pk(reply_);
+    proto::encode_reply_begin(pk, {request_.id, settings_.name, us_since(received)}, true, 1);
+    proto::pack_str(pk, "status");
+    pk.pack_map(5);
+    proto::pack_str(pk, "received");
+    pk.pack_uint64(counters_.received);
+    proto::pack_str(pk, "answered");
+    pk.pack_uint64(counters_.answered);
+    proto::pack_str(pk, "factor_inflight");
+    pk.pack_uint64(cpu_pending());
+    proto::pack_str(pk, "fetch_inflight");
+    pk.pack_uint64(fetcher_ ? fetcher_->inflight() : 0);
+    proto::pack_str(pk, "inflight_max");
+    pk.pack_uint64(counters_.inflight_max);
+    reply_send(routing);
+}
+
+} // namespace zlb::server
