@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "core/zmq_util.hpp"
 #include "proto/codec.hpp"
+#include "proto/msgpack_view.hpp"
 #include "server/server.hpp"
 
 #include <zmq.hpp>
@@ -193,6 +194,26 @@ bool goes_to_pool(const proto::Request& r) {
     return false;
 }
 
+// A reply ReplyDecoder refused, read directly: a msgpack map with v 1, ok and this id.
+void check_raw_reply(std::string_view body, std::optional<std::uint64_t> id) {
+    msgpack::object_handle oh;
+    try {
+        oh = msgpack::unpack(body.data(), body.size());
+    } catch (const std::exception& e) {
+        fail("reply is not msgpack: %s", e.what());
+    }
+    const msgpack::object& root = oh.get();
+    CHECK(root.type == msgpack::type::MAP, "reply is not a map");
+    std::uint64_t v = 0;
+    const auto* version = zlb::proto::detail::find(root.via.map, "v");
+    CHECK(version && zlb::proto::detail::as_uint(*version, v) && v == proto::kVersion, "reply v");
+    const auto* ok = zlb::proto::detail::find(root.via.map, "ok");
+    CHECK(ok && ok->type == msgpack::type::BOOLEAN, "reply without ok");
+    const auto* rid = zlb::proto::detail::find(root.via.map, "id");
+    std::uint64_t got = 0;
+    CHECK(rid && zlb::proto::detail::as_uint(*rid, got) && id && got == *id, "reply id");
+}
+
 // A request that decoded must survive the client-side encoders unchanged.
 void check_reencode(Harness& h) {
     const auto& r = h.request;
@@ -294,8 +315,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           static_cast<unsigned long long>(counters.answered));
 
     proto::Reply& rep = h.reply;
-    CHECK(h.reply_decoder.decode(zlb::view(h.frames[prefix]), rep, h.reply_error),
-          "the client can't read the reply: %s", h.reply_error.c_str());
+    const std::string_view body = zlb::view(h.frames[prefix]);
+    if (!h.reply_decoder.decode(body, rep, h.reply_error)) {
+        // Ops newer than this harness (status) may answer what ReplyDecoder can't read yet:
+        // said once, and the reply still has to be a v1 map for this id. Others must decode.
+        CHECK(framed && !too_large && decoded && !known_op(req.op),
+              "the client can't read the reply: %s", h.reply_error.c_str());
+        static bool noted = false;
+        if (!noted)
+            std::fprintf(stderr, "fuzz_request: NOTE: ReplyDecoder can't read the reply to op %s: %s\n",
+                         proto::to_string(req.op).data(), h.reply_error.c_str());
+        noted = true;
+        check_raw_reply(body, req.id);
+        return 0;
+    }
     CHECK(rep.server == kServerName, "server name");
 
     // What the reply must say.

@@ -88,6 +88,8 @@ REQUESTS = {
     "fetch_method_bad": req("fetch", url="http://127.0.0.1:1/", method="POST"),
     "fetch_timeout_zero": req("fetch", url="http://127.0.0.1:1/", timeout_ms=0),
     "fetch_want_body_int": req("fetch", url="http://127.0.0.1:1/", want_body=1),
+    # status (newer servers answer it; older ones unsupported_op)
+    "status": req("status"),
     # header errors
     "unknown_op": req("launch"),
     "op_int": req(3),

@@ -4,7 +4,8 @@
 # (the request decoder plus a real server's dispatch), then fuzz_reply (the client's reply
 # decoder). Any crash, sanitizer report, leak, timeout (one input over 10 s) or out-of-memory
 # fails the script; the reproducer is left in build-fuzz/artifacts/ and the way to replay
-# it is printed. Inputs the server took over 1 s to answer are listed (/tmp/zlb-fuzz-slow/).
+# it is printed. Inputs the server took over 1 s to answer are listed (/tmp/zlb-fuzz-slow/),
+# and so are NOTE lines (replies of ops newer than the harness that ReplyDecoder refuses).
 #
 # Usage: scripts/fuzz.sh [SECONDS]     SECONDS per target, default 60
 # Needs the project's packages (scripts/setup.sh installs them); installs clang and the
@@ -71,7 +72,7 @@ for target in "${TARGETS[@]}"; do
     echo "fuzz: fuzz_$target FAILED. Reproducer(s) in $ARTIFACTS/; replay one with: $bin FILE" >&2
     failed+=("fuzz_$target")
   fi
-  grep -h 'SLOW:' "$log" | sed 's/^/  /' || true
+  grep -h -E 'SLOW:|NOTE:' "$log" | sed 's/^/  /' || true
 done
 
 if ((${#failed[@]})); then

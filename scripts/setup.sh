@@ -7,6 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libcurl4-openssl-dev libcli11-dev doctest-dev
   nginx libnginx-mod-http-echo supervisor iproute2 procps coreutils
+  time  # /usr/bin/time -v: peak RSS in bench/run.sh
   python3 python3-zmq python3-tornado python3-aiohttp python3-msgpack
   librsvg2-bin fonts-dejavu-core  # rsvg-convert renders zlb-client --plot SVGs in the tests
 )

@@ -1,0 +1,95 @@
+"""Scenario 1: messaging overhead. Echo of 16-byte payloads through 2 servers, closed loop,
+windows 1, 16 and 256: zlb against a bare cppzmq DEALER/ROUTER echo (the physical floor) and
+the book's pyzmq + tornado ZMQStream design (seed 004)."""
+from common import (Proc, alternate, free_port, keyvals, log, med, row, run, stop_all,
+                    zlb_client, zlb_servers, wait_port)
+
+TITLE = "Messaging overhead (echo, 16 B, 2 servers, closed loop)"
+WINDOWS = (1, 16, 256)
+
+
+def scenario(ctx):
+    duration = ctx.pick(1.5, 5.0)
+    warmup = ctx.pick(0.3, 1.0)
+    zlb = zlb_servers(ctx, 2)
+    bare, py = [], []
+    for _ in range(2):
+        port = free_port()
+        p = Proc(ctx, [ctx.exe("zlb-bare-echo-server"), f"tcp://127.0.0.1:{port}"],
+                 ready="listening", name="bare-echo")
+        p.endpoint = f"tcp://127.0.0.1:{port}"
+        bare.append(p)
+        port = free_port()
+        p = Proc(ctx, [ctx.python, ctx.peer("py_echo_server.py"), f"py-{port}",
+                       f"tcp://127.0.0.1:{port}"], ready="listening", name="py-echo")
+        p.endpoint = f"tcp://127.0.0.1:{port}"
+        py.append(p)
+    for p in bare + py:
+        wait_port(p, int(p.endpoint.rsplit(":", 1)[1]))
+
+    def zlb_run(w):
+        connect = [a for s in zlb for a in ("--connect", s.endpoint)]
+        d = zlb_client(ctx, *connect, "--op", "echo", "--size", 16, "--window", w,
+                       "--duration", duration, "--warmup", warmup)
+        return {"throughput_rps": d["throughput_rps"], "p50_us": d["latency_us"]["p50"],
+                "p99_us": d["latency_us"]["p99"], "requests": d["ok"]}
+
+    def kv_run(cmd):
+        return keyvals(run(cmd, timeout_s=duration + 60).stdout)
+
+    def bare_run(w):
+        connect = [a for s in bare for a in ("--connect", s.endpoint)]
+        return kv_run([ctx.exe("zlb-bare-echo-client"), *connect, "--window", w, "--size", 16,
+                       "--duration", duration, "--warmup", warmup])
+
+    def py_run(w):
+        return kv_run([ctx.python, ctx.peer("py_echo_client.py"), "--window", w, "--size", 16,
+                       "--duration", duration, "--warmup", warmup, *[s.endpoint for s in py]])
+
+    results = {}
+    rows = []
+    detail = []
+    for w in WINDOWS:
+        log(f"window {w}")
+        r = alternate(ctx, [("zlb", lambda: zlb_run(w)), ("bare cppzmq", lambda: bare_run(w)),
+                            ("python zmqstream", lambda: py_run(w))])
+        results[f"window_{w}"] = r
+        m = {name: {k: med(runs, k) for k in ("throughput_rps", "p50_us", "p99_us")}
+             for name, runs in r.items()}
+        for name, v in m.items():
+            detail.append({"window": w, "impl": name, **v})
+        z = m["zlb"]["throughput_rps"]
+        for peer, goal in (("bare cppzmq", 0.5), ("python zmqstream", 25.0)):
+            pv = m[peer]["throughput_rps"]
+            target = met = None
+            if w == 256:
+                target = f"zlb/peer >= {goal:g}"
+                met = pv > 0 and z / pv >= goal
+            rows.append(row(f"echo req/s, window {w}, vs {peer}", "req/s", z, peer, pv,
+                            target=target, met=met))
+        for peer in ("bare cppzmq", "python zmqstream"):
+            rows.append(row(f"echo p99 latency, window {w}, vs {peer}", "us",
+                            m["zlb"]["p99_us"], peer, m[peer]["p99_us"], better="lower"))
+    stop_all(zlb + bare + py)
+    return {
+        "title": TITLE,
+        "rows": rows,
+        "detail": {"columns": ["window", "impl", "throughput_rps", "p50_us", "p99_us"],
+                   "rows": detail},
+        "config": {
+            "zlb": f"2 x zlb-server (defaults, --log-level warn); zlb-client --op echo --size 16 "
+                   f"--window W --duration {duration} --warmup {warmup}",
+            "bare cppzmq": "2 x zlb-bare-echo-server (ROUTER, frames sent straight back, one "
+                           "thread, HWM 0); zlb-bare-echo-client: one DEALER connected to both "
+                           "(libzmq round-robin), W in flight, exact latencies; same duration "
+                           "and warm-up",
+            "python zmqstream": "2 x py_echo_server.py (the book's ROUTER on a tornado IOLoop via "
+                                "ZMQStream, no per-message print); py_echo_client.py (the book's "
+                                "DEALER via ZMQStream, W in flight, each reply sends the next); "
+                                "same duration and warm-up",
+        },
+        "runs": results,
+        "notes": ["Throughput is the median over runs of requests completed per second after "
+                  "the warm-up; p50/p99 are the medians of each run's percentiles.",
+                  "Targets apply at window 256."],
+    }
