@@ -184,7 +184,8 @@ std::string id_text(std::optional<std::uint64_t> id) {
 }
 
 bool known_op(proto::Op op) {
-    return op == proto::Op::echo || op == proto::Op::factor || op == proto::Op::fetch;
+    return op == proto::Op::echo || op == proto::Op::factor || op == proto::Op::fetch ||
+           op == proto::Op::status;
 }
 
 bool goes_to_pool(const proto::Request& r) {

@@ -170,7 +170,7 @@ void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point r
     reply_.clear();
     proto::Packer pk(reply_);
     proto::encode_reply_begin(pk, {request_.id, settings_.name, us_since(received)}, true, 1);
-    proto::pack_str(pk, "status");
+    proto::pack_str(pk, "counters"); // not "status": that is a fetch reply's HTTP code
     pk.pack_map(5);
     proto::pack_str(pk, "received");
     pk.pack_uint64(counters_.received);

@@ -138,7 +138,7 @@ def test_fast_requests_beat_round_robin_p99():
 
 
 def server_status(endpoint):
-    return request(endpoint, {"v": 1, "id": 1, "op": "status"})["status"]
+    return request(endpoint, {"v": 1, "id": 1, "op": "status"})["counters"]
 
 
 def test_credit_is_respected():

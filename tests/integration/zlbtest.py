@@ -114,10 +114,14 @@ class Server:
         os.kill(self.proc.pid, sig)
 
     def stop(self, timeout_s=30):
+        """SIGTERM, wait; a drained server exits 0 (a sanitizer report at exit does not)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.terminate()
-        return self.proc.wait(timeout=timeout_s)
+        code = self.proc.wait(timeout=timeout_s)
+        if code != 0:
+            raise AssertionError(f"server {self.name} exited {code}:\n{self.log_text()[-3000:]}")
+        return code
 
 
 class Broker:
@@ -152,7 +156,10 @@ class Broker:
     def stop(self, timeout_s=30):
         if self.proc.poll() is None:
             self.proc.terminate()
-        return self.proc.wait(timeout=timeout_s)
+        code = self.proc.wait(timeout=timeout_s)
+        if code != 0:
+            raise AssertionError(f"broker exited {code}:\n{self.log_text()[-3000:]}")
+        return code
 
 
 def run_client(*args, timeout_s=120, json_out=True, check=None):
