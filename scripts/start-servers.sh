@@ -28,13 +28,17 @@ abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$ROOT/$1"; fi; }
 is_positive() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1)); }
 now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((10#$t / 1000)); }
 
-# is_server PID: PID is a live (non-zombie) zlb-server process.
-is_server() {
+# is_alive PID: PID is a live (non-zombie) process.
+is_alive() {
   local pid=$1 state
   [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
   state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ $state != Z ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q zlb-server
+  [[ $state != Z ]]
+}
+
+# is_server PID: PID is a live zlb-server process (not a reused pid from an old pid file).
+is_server() {
+  is_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q zlb-server
 }
 
 # port_in_use PORT: something already listens on PORT (any address).
@@ -120,7 +124,9 @@ wait_listening() {
     for port in "${pending[@]}"; do
       if grep -q listening "$SERVERS_DIR/$port.log" 2>/dev/null; then
         continue
-      elif ! is_server "$(<"$SERVERS_DIR/$port.pid")"; then
+      # Just launched, so no pid reuse to fear; and until setsid has exec'd the server,
+      # the process's command line is still this script's.
+      elif ! is_alive "$(<"$SERVERS_DIR/$port.pid")"; then
         report_death "$port"
         rollback
         exit 1
