@@ -357,6 +357,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         CHECK(!rep.error_message.empty(), "error without a message");
     } else if (req.op == proto::Op::echo) {
         CHECK(rep.ok && rep.data == req.data, "echo did not come back");
+    } else if (req.op == proto::Op::status) {
+        CHECK(rep.ok, "status failed");
     } else if (!rep.ok) {
         // Only a deadline the request itself set may stop a factorization.
         CHECK(req.deadline_ms && rep.error_code == "deadline_exceeded", "factor failed: %.*s: %.*s",

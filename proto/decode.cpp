@@ -162,6 +162,7 @@ bool RequestDecoder::decode(std::string_view message, Request& out, DecodeError&
     out.id.reset();
     out.deadline_ms.reset();
     out.batch = false;
+    out.ns.clear();
     out.fetch = FetchParams{};
     msgpack::object root;
     if (const char* why = parse_root(zone_, message, root)) {
