@@ -44,4 +44,5 @@ done
 # 10,000 fetches in flight need more than 1024 descriptors: raise the soft limit to the hard one.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+export PYTHONDONTWRITEBYTECODE=1
 exec /usr/bin/python3 "$ROOT/bench/run.py" "$MODE" --command "bench/run.sh $MODE${ARGS[*]+ ${ARGS[*]}}" ${ARGS[@]+"${ARGS[@]}"}

@@ -90,7 +90,8 @@ def main():
     elapsed = (cli.last - cli.first) if lat else 0.0
     print(f"requests={len(lat)}\nelapsed_s={elapsed:.6f}\n"
           f"throughput_rps={len(lat) / elapsed if elapsed else 0:.1f}\n"
-          f"p50_us={rank(lat, 0.5):.1f}\np99_us={rank(lat, 0.99):.1f}\np999_us={rank(lat, 0.999):.1f}")
+          f"p50_us={rank(lat, 0.5):.1f}\np99_us={rank(lat, 0.99):.1f}\n"
+          f"p999_us={rank(lat, 0.999):.1f}")
 
 
 if __name__ == "__main__":

@@ -117,8 +117,8 @@ def scenario(ctx):
                  if srv["mid_rss_kb"] and srv["idle_rss_kb"] else None)
     rows = [
         row(f"client peak RSS, {big:,} echo requests vs {small:,}", "kB", rss_big,
-            f"{small:,} requests", rss_small, target="flat: <= 1.10", met=rss_big <= 1.10 * rss_small,
-            better="lower"),
+            f"{small:,} requests", rss_small, target="flat: <= 1.10",
+            met=rss_big <= 1.10 * rss_small, better="lower"),
         row(f"io server RSS with {srv['fetches']:,} fetches in flight (mid-run VmRSS) vs idle",
             "kB", srv["mid_rss_kb"], "same server idle", srv["idle_rss_kb"], better="lower"),
         row(f"echo req/s with {count} servers (window 256) vs 2 of the same servers", "req/s",
@@ -153,10 +153,10 @@ def scenario(ctx):
             "server RSS": f"one zlb-server --mode io --max-inflight {srv['fetches']}; zlb-client "
                           f"--op fetch --window {srv['fetches']} over {srv['fetches']:,} URLs "
                           f"/delay/{srv['delay_s']}/<i> (split over "
-                          f"{1 if srv['fetches'] <= 4000 else 2} nginx target(s): worker_connections"
-                          f" is 8192 each); /proc/PID/status VmRSS sampled every 100 ms, 'mid-run' "
-                          f"= the largest sample between 40% and 80% of the delay; ulimit -n raised"
-                          f" to the hard limit by bench/run.sh",
+                          f"{1 if srv['fetches'] <= 4000 else 2} nginx target(s): "
+                          f"worker_connections is 8192 each); /proc/PID/status VmRSS sampled "
+                          f"every 100 ms, 'mid-run' = the largest sample between 40% and 80% of "
+                          f"the delay; ulimit -n raised to the hard limit by bench/run.sh",
             "64 endpoints": f"ZLB_RUN_DIR=<tmp> scripts/start-servers.sh {count} BASE cpu -- "
                             f"--threads 1; zlb-client --connect tcp://127.0.0.1:BASE-BASE+63 --op "
                             f"echo --window 256 --duration {duration} --warmup {warmup}; compared "
