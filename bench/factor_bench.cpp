@@ -10,7 +10,7 @@
 // back to n and each is prime). GNU factor, if it is on PATH, gets all numbers on stdin in one
 // process, so its per-number figure includes one process start-up spread over N numbers.
 // Output is one key=value per line for scripts.
-#include "core/factor.hpp"
+#include "factor/factor.hpp"
 
 #include <chrono>
 #include <cstdio>

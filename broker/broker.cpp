@@ -15,28 +15,12 @@ using namespace std::chrono;
 using proto::ErrorCode;
 namespace wp = proto::worker;
 
-constexpr std::size_t kMaxReadsPerTurn = 256;
-
-std::uint64_t us_since(Clock::time_point t) {
-    return duration_cast<microseconds>(Clock::now() - t).count();
-}
-
-void bind_all(zmq::socket_t& socket, const std::vector<std::string>& endpoints, const char* what) {
-    for (const auto& ep : endpoints) {
-        try {
-            socket.bind(ep);
-        } catch (const zmq::error_t& e) {
-            throw std::runtime_error(std::string("cannot bind ") + what + " " + ep + ": " + e.what());
-        }
-        LOG_INFO("%s listening on %s", what, socket.get(zmq::sockopt::last_endpoint).c_str());
-    }
-}
-
 } // namespace
 
-Broker::Broker(Settings settings)
-    : settings_(std::move(settings)), signal_fd_(stop_signals_fd()), ctx_(1),
-      frontend_(ctx_, zmq::socket_type::router), backend_(ctx_, zmq::socket_type::router) {
+Broker::Broker(Settings settings, EngineEnv env)
+    : settings_(std::move(settings)), time_(env.time), stop_fd_(env.stop_fd),
+      frontend_(env.zmq, zmq::socket_type::router), backend_(env.zmq, zmq::socket_type::router),
+      intake_(settings_.max_msg_bytes) {
     if (settings_.frontends.empty() || settings_.backends.empty())
         throw std::runtime_error("give both --frontend and --backend endpoints");
     for (auto* s : {&frontend_, &backend_}) {
@@ -49,13 +33,9 @@ Broker::Broker(Settings settings)
     // A send to a worker that vanished fails instead of disappearing, so the request
     // can go elsewhere at once.
     backend_.set(zmq::sockopt::router_mandatory, 1);
-    bind_all(frontend_, settings_.frontends, "frontend");
-    bind_all(backend_, settings_.backends, "backend");
-    next_heartbeat_ = last_stats_ = Clock::now();
-}
-
-Broker::~Broker() {
-    if (signal_fd_ >= 0) ::close(signal_fd_);
+    endpoints_bind(frontend_, settings_.frontends, "frontend");
+    endpoints_bind(backend_, settings_.backends, "backend");
+    next_heartbeat_ = last_stats_ = time_.now();
 }
 
 // Main loop: read client requests and worker messages, hand queued requests to workers
@@ -67,16 +47,18 @@ int Broker::run() {
 }
 
 void Broker::poll_once(milliseconds max_wait) {
-    auto now = Clock::now();
+    auto now = time_.now();
     auto wake = std::min({now + max_wait, next_heartbeat_, last_stats_ + settings_.stats_interval});
     if (!expiries_.empty()) wake = std::min(wake, expiries_.top().first);
     std::array<zmq::pollitem_t, 3> items{{{frontend_.handle(), 0, ZMQ_POLLIN, 0},
                                           {backend_.handle(), 0, ZMQ_POLLIN, 0},
-                                          {nullptr, signal_fd_, ZMQ_POLLIN, 0}}};
-    zmq::poll(items.data(), items.size(), std::max(ceil<milliseconds>(wake - now), 0ms));
-    now = Clock::now();
-    if (items[2].revents & ZMQ_POLLIN) {
-        if (stop_signals_read(signal_fd_) > 0) stopping_ = true;
+                                          {nullptr, stop_fd_, ZMQ_POLLIN, 0}}};
+    // Without a stop fd the last item is left out: zmq_poll rejects fd -1.
+    std::size_t count = stop_fd_ >= 0 ? items.size() : items.size() - 1;
+    zmq::poll(items.data(), count, std::max(ceil<milliseconds>(wake - now), 0ms));
+    now = time_.now();
+    if (stop_fd_ >= 0 && (items[2].revents & ZMQ_POLLIN)) {
+        if (stop_signals_read(stop_fd_) > 0) stopping_ = true;
     }
     // Replies first: they return credit that queued requests are waiting for.
     for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(backend_, frames_); ++i)
@@ -91,55 +73,52 @@ void Broker::poll_once(milliseconds max_wait) {
 
 std::size_t Broker::queued() const {
     std::size_t n = 0;
-    for (const auto& q : queues_) n += q.size();
+    for (const auto& q : queues_) n += q.live;
     return n;
 }
 
-// [client routing..., "", request]. The broker answers malformed requests itself, like
-// a server would, and everything else goes to a worker or the queue.
+// The intake answers malformed requests like a server would; status is answered here,
+// and everything else goes to a worker or waits in its op's queue.
 void Broker::client_request(Clock::time_point now) {
     ++counters_.received;
-    std::size_t delim = find_delimiter(frames_);
-    std::size_t routing_end = delim < frames_.size() ? delim : 1;
-    std::span<zmq::message_t> routing(frames_.data(), routing_end);
-    if (delim + 2 != frames_.size()) {
-        client_reply_error(routing, std::nullopt, now, ErrorCode::bad_request,
-                           "expected [empty delimiter, one msgpack body] frames");
+    switch (intake_.take(frames_)) {
+    case RequestIntake::Verdict::dropped:
+        ++counters_.dropped;
         return;
+    case RequestIntake::Verdict::refused: {
+        const auto& r = intake_.refusal();
+        return client_reply_error(intake_.routing(), r.id, now, r.code, r.message);
     }
-    zmq::message_t& body = frames_[delim + 1];
-    if (body.size() > settings_.max_msg_bytes) {
-        client_reply_error(routing, std::nullopt, now, ErrorCode::too_large,
-                           "request exceeds the broker's message size limit");
-        return;
+    case RequestIntake::Verdict::request:
+        break;
     }
-    if (!decoder_.decode(view(body), request_, decode_error_)) {
-        client_reply_error(routing, request_.id, now, decode_error_.code, decode_error_.message);
-        return;
-    }
-    if (request_.op == proto::Op::status) return client_reply_status(routing, now);
-    if (queued() >= settings_.queue_max && !worker_best(request_.op)) {
-        client_reply_error(routing, request_.id, now, ErrorCode::overloaded, "broker queue is full");
+    std::span<zmq::message_t> routing = intake_.routing();
+    const proto::Request& request = intake_.request();
+    if (request.op == proto::Op::status) return client_reply_status(routing, now);
+    Worker* w = worker_best(request.op);
+    if (!w && queues_[static_cast<std::size_t>(request.op)].live >= settings_.queue_max) {
+        client_reply_error(routing, request.id, now, ErrorCode::overloaded,
+                           "broker queue for this op is full");
         return;
     }
     std::uint64_t token = pending_.acquire();
     Pending& p = *pending_.find(token);
     for (auto& frame : routing) p.client.push_back(std::move(frame));
-    p.body = std::move(body);
-    p.op = request_.op;
-    p.id = request_.id;
+    p.body = std::move(intake_.body());
+    p.op = request.op;
+    p.id = request.id;
     p.received = now;
-    p.deadline = now + (request_.deadline_ms ? milliseconds(*request_.deadline_ms)
-                                             : settings_.queue_timeout);
-    if (Worker* w = worker_best(p.op); w && request_send(token, *w)) return;
+    p.deadline = now + (request.deadline_ms ? milliseconds(*request.deadline_ms)
+                                            : settings_.queue_timeout);
+    if (w && request_send(token, *w)) return;
     request_queue(token, false);
 }
 
 void Broker::client_reply_error(std::span<zmq::message_t> routing,
                                 std::optional<std::uint64_t> id, Clock::time_point received,
                                 ErrorCode code, std::string_view message) {
-    proto::encode_error(reply_, {id, settings_.name, us_since(received)}, code, message);
-    send_routed(frontend_, routing, {reply_.data(), reply_.size()});
+    error_reply_send(frontend_, routing, reply_, {id, settings_.name, us_between(received, time_.now())},
+                     code, message);
     ++counters_.replied;
 }
 
@@ -148,7 +127,8 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
     using proto::pack_str;
     reply_.clear();
     proto::Packer pk(reply_);
-    proto::encode_reply_begin(pk, {request_.id, settings_.name, us_since(received)}, true, 2);
+    proto::encode_reply_begin(
+        pk, {intake_.request().id, settings_.name, us_between(received, time_.now())}, true, 2);
     pack_str(pk, "queued");
     pk.pack_uint64(queued());
     pack_str(pk, "workers");
@@ -176,10 +156,24 @@ void Broker::request_queue(std::uint64_t token, bool front) {
     Pending& p = *pending_.find(token);
     p.queued = true;
     p.worker.clear();
-    auto& q = queues_[static_cast<std::size_t>(p.op)];
-    if (front) q.push_front(token);
-    else q.push_back(token);
+    OpQueue& q = queues_[static_cast<std::size_t>(p.op)];
+    if (front) q.tokens.push_front(token);
+    else q.tokens.push_back(token);
+    ++q.live;
     expiries_.emplace(p.deadline, token);
+}
+
+// A request left its op's queue early (expired). Its token stays in the deque until
+// dispatch meets it; once stale tokens outnumber live ones the deque is compacted, so
+// a queue nobody serves never grows past twice its bound.
+void Broker::queue_leave(proto::Op op) {
+    OpQueue& q = queues_[static_cast<std::size_t>(op)];
+    --q.live;
+    if (q.tokens.size() <= 2 * q.live + 16) return;
+    std::erase_if(q.tokens, [&](std::uint64_t token) {
+        const Pending* p = pending_.find(token);
+        return !p || !p->queued;
+    });
 }
 
 // The worker serving op with the most free credit, or nullptr when none has any.
@@ -217,18 +211,22 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
 
 void Broker::queue_dispatch() {
     for (std::size_t op = 0; op < queues_.size(); ++op) {
-        auto& q = queues_[op];
-        while (!q.empty()) {
-            Pending* p = pending_.find(q.front());
-            if (!p || !p->queued) {
-                q.pop_front();
+        OpQueue& q = queues_[op];
+        while (!q.tokens.empty()) {
+            std::uint64_t token = q.tokens.front();
+            Pending* p = pending_.find(token);
+            if (!p || !p->queued) { // expired; its count was already taken off
+                q.tokens.pop_front();
                 continue;
             }
             Worker* w = worker_best(static_cast<proto::Op>(op));
             if (!w) break;
-            std::uint64_t token = q.front();
-            q.pop_front();
-            if (!request_send(token, *w)) q.push_front(token);
+            q.tokens.pop_front();
+            --q.live;
+            if (!request_send(token, *w)) {
+                q.tokens.push_front(token);
+                ++q.live;
+            }
         }
     }
 }
@@ -241,7 +239,9 @@ void Broker::queue_expire(Clock::time_point now) {
         if (!p || !p->queued) continue; // dispatched meanwhile
         client_reply_error(p->client, p->id, p->received, ErrorCode::deadline_exceeded,
                            "no worker took the request before its deadline");
+        proto::Op op = p->op;
         pending_.release(token);
+        queue_leave(op);
     }
 }
 

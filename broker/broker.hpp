@@ -6,6 +6,8 @@
 // full (overloaded). Requests on a worker that dies are dispatched again elsewhere.
 #include "broker/pending.hpp"
 #include "broker/settings.hpp"
+#include "core/engine.hpp"
+#include "core/intake.hpp"
 #include "proto/codec.hpp"
 #include "proto/worker.hpp"
 
@@ -39,18 +41,26 @@ struct Counters {
     std::uint64_t dropped = 0; // garbage and stale messages
 };
 
+// Requests waiting for credit for one op, in arrival order. Tokens of requests that left
+// the queue early (expired) stay behind until dispatch skips them or the deque is
+// compacted, so `live` is the count that the bound applies to.
+struct OpQueue {
+    std::deque<std::uint64_t> tokens;
+    std::size_t live = 0;
+};
+
 class Broker {
 public:
-    explicit Broker(Settings settings); // binds; throws on bad endpoints
-    ~Broker();
+    // Binds; throws std::runtime_error on bad endpoints.
+    Broker(Settings settings, EngineEnv env);
 
-    // Serves until SIGTERM/SIGINT. Returns the exit code.
+    // Serves until the stop signal. Returns the exit code.
     int run();
-    // One turn: wait up to max_wait, then handle whatever is ready.
+    // One turn: wait up to max_wait for work, then handle whatever is ready.
     void poll_once(std::chrono::milliseconds max_wait);
+    bool stopping() const { return stopping_; }
 
-    const Counters& counters() const { return counters_; }
-    const std::unordered_map<std::string, Worker>& workers() const { return workers_; }
+    // Requests waiting for credit, over all ops.
     std::size_t queued() const;
 
 private:
@@ -60,6 +70,7 @@ private:
                             std::string_view message);
     void client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
     void request_queue(std::uint64_t token, bool front);
+    void queue_leave(proto::Op op);
     void queue_dispatch();
     bool request_send(std::uint64_t token, Worker& w);
     void queue_expire(Clock::time_point now);
@@ -76,13 +87,13 @@ private:
     void stats_log(Clock::time_point now);
 
     Settings settings_;
-    int signal_fd_ = -1;
-    zmq::context_t ctx_;
+    const TimeSource& time_;
+    int stop_fd_;
     zmq::socket_t frontend_;
     zmq::socket_t backend_;
     std::unordered_map<std::string, Worker> workers_;
     PendingSlab pending_;
-    std::array<std::deque<std::uint64_t>, 4> queues_; // per op, tokens in arrival order
+    std::array<OpQueue, proto::kOpCount> queues_;
     using Expiry = std::pair<Clock::time_point, std::uint64_t>;
     std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
     Clock::time_point next_heartbeat_;
@@ -93,9 +104,7 @@ private:
 
     // Reused for every message.
     std::vector<zmq::message_t> frames_;
-    proto::RequestDecoder decoder_;
-    proto::Request request_;
-    proto::DecodeError decode_error_;
+    RequestIntake intake_;
     msgpack::sbuffer reply_{1024};
     std::string id_scratch_;
 };

@@ -2,10 +2,10 @@
 #include "broker/broker.hpp"
 #include "broker/status.hpp"
 #include "core/log.hpp"
+#include "core/process.hpp"
+#include "core/signals.hpp"
 
 #include <CLI/CLI.hpp>
-
-#include <unistd.h>
 
 int main(int argc, char** argv) {
     zlb::broker::Settings s;
@@ -39,16 +39,14 @@ int main(int argc, char** argv) {
     zlb::set_log_name("zlb-broker");
     zlb::set_log_level(*zlb::parse_log_level(log_level));
     if (!status_endpoint.empty()) return zlb::broker::status_query(status_endpoint);
-    if (s.name.empty()) {
-        char host[256] = "localhost";
-        ::gethostname(host, sizeof host - 1);
-        s.name = std::string(host) + ":" + std::to_string(::getpid());
-    }
+    if (s.name.empty()) s.name = zlb::process_name_default();
     s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     s.queue_timeout = std::chrono::milliseconds(queue_timeout_ms);
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
     try {
-        zlb::broker::Broker broker(std::move(s));
+        zlb::StopSignals stop; // before any thread, so every thread inherits the mask
+        zmq::context_t ctx(1);
+        zlb::broker::Broker broker(std::move(s), {ctx, zlb::steady_time(), stop.fd()});
         return broker.run();
     } catch (const std::exception& e) {
         LOG_ERROR("%s", e.what());

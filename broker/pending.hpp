@@ -2,6 +2,7 @@
 // Requests the broker holds, queued or at a worker, in a slab of reusable slots: a
 // token names a slot and its generation, so a stale token (a late reply after a
 // re-dispatch) never matches a newer request in the same slot.
+#include "core/clock.hpp"
 #include "proto/codec.hpp"
 
 #include <zmq.hpp>
@@ -13,8 +14,6 @@
 #include <vector>
 
 namespace zlb::broker {
-
-using Clock = std::chrono::steady_clock;
 
 struct Pending {
     std::uint32_t generation = 0;

@@ -1,6 +1,7 @@
 #include "client/client.hpp"
 
 #include "core/log.hpp"
+#include "core/signals.hpp"
 #include "core/zmq_util.hpp"
 
 #include <array>
@@ -48,44 +49,62 @@ zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
 
 } // namespace
 
-Client::Client(Settings settings)
-    : settings_(settings_check(std::move(settings))), workload_(settings_.work),
+Client::Client(Settings settings, EngineEnv env)
+    : settings_(settings_check(std::move(settings))), time_(env.time), stop_fd_(env.stop_fd),
+      workload_(settings_.work),
       report_(std::string(proto::to_string(settings_.work.op)),
               RunMode{settings_.rate > 0, settings_.rate, settings_.warmup_s}),
-      ctx_(1),
-      socket_(ctx_, zmq::socket_type::router),
-      peers_(ctx_, socket_configure(socket_, settings_), settings_.endpoints) {
+      socket_(env.zmq, zmq::socket_type::router),
+      peers_(env.zmq, socket_configure(socket_, settings_), settings_.endpoints) {
     if (settings_.endpoints.empty()) throw std::runtime_error("no endpoints: use --connect");
     if (settings_.window == 0) throw std::runtime_error("--window must be at least 1");
     slots_.resize(settings_.window);
     for (std::size_t i = settings_.window; i-- > 0;) free_slots_.push_back(i);
     if (!settings_.results_path.empty()) {
-        results_ = std::fopen(settings_.results_path.c_str(), "w");
+        results_.reset(std::fopen(settings_.results_path.c_str(), "w"));
         if (!results_) throw std::runtime_error("cannot write " + settings_.results_path);
-        std::fputs("id,op,server,ok,code,latency_us,service_us,attempts\n", results_);
+        std::fputs("id,op,server,ok,code,latency_us,service_us,attempts\n", results_.get());
     }
     if (!settings_.save_dir.empty()) std::filesystem::create_directories(settings_.save_dir);
+    connect_deadline_ = time_.now() + settings_.connect_wait;
 }
 
-Client::~Client() {
-    if (results_) std::fclose(results_);
+// The run has two phases. Connecting: wait until every endpoint has completed its
+// handshake, or --connect-wait-ms passed, so requests spread over all servers from the
+// first one. Running: each turn resends what is due for a retry, sends new requests
+// (closed loop: while the window has room; open loop: those due on the timetable), waits
+// for replies or the next deadline, reads every reply waiting, fails over the requests
+// of peers that dropped and expires overdue attempts; until nothing is left to issue and
+// nothing is in flight.
+int Client::run() {
+    while (!done()) poll_once(milliseconds(1000));
+    return finish();
 }
 
-// Requests spread over all servers from the first one when all are connected first.
-void Client::connect_wait() {
-    std::size_t up = peers_.connected_wait(settings_.connect_wait);
+void Client::poll_once(milliseconds max_wait) {
+    if (phase_ == Phase::connecting) connecting_poll(max_wait);
+    else if (phase_ == Phase::running) running_poll(max_wait);
+}
+
+void Client::connecting_poll(milliseconds max_wait) {
+    auto now = time_.now();
+    if (peers_.connected() < peers_.size() && now < connect_deadline_) {
+        zmq::pollitem_t item{peers_.monitor().handle(), 0, ZMQ_POLLIN, 0};
+        zmq::poll(&item, 1, std::min(max_wait, std::max(ceil<milliseconds>(connect_deadline_ - now), 0ms)));
+        peers_.events_read();
+        now = time_.now();
+    }
+    std::size_t up = peers_.connected();
+    if (up < peers_.size() && now < connect_deadline_) return;
     if (up < peers_.size())
         LOG_WARN("%zu of %zu endpoints connected after %lld ms; starting anyway", up,
                  peers_.size(), static_cast<long long>(settings_.connect_wait.count()));
+    running_start(now);
 }
 
-// Main loop: resend what is due for a retry, send new requests (closed loop: while the
-// window has room; open loop: those due on the timetable), wait for replies or the next
-// deadline, read every reply waiting, fail over the requests of peers that dropped,
-// expire overdue attempts; until nothing is left to issue and nothing is in flight.
-int Client::run() {
-    connect_wait();
-    started_ = last_progress_ = interval_start_ = Clock::now();
+void Client::running_start(Clock::time_point now) {
+    phase_ = Phase::running;
+    started_ = last_progress_ = interval_start_ = now;
     warmup_end_ = started_ + seconds_of(settings_.warmup_s);
     limit_ = workload_.total();
     if (settings_.rate > 0) {
@@ -94,42 +113,51 @@ int Client::run() {
     } else if (settings_.duration_s > 0) {
         issue_end_ = started_ + seconds_of(settings_.duration_s);
     }
-    Clock::time_point blocked_since{};
-    while (issuing(Clock::now()) || free_slots_.size() < slots_.size()) {
-        retries_send(Clock::now());
-        bool blocked = false;
-        requests_send(Clock::now(), blocked);
-        auto now = Clock::now();
-        if (!blocked) blocked_since = {};
-        else if (blocked_since == Clock::time_point{}) blocked_since = now;
-        // Nothing could be sent for a whole timeout: no server is there to take work.
-        bool idle = free_slots_.size() == slots_.size();
-        if (blocked && idle && now - blocked_since > settings_.timeout)
-            unsent_fail("no server accepted the request");
-        bool on_time = false;
-        auto wake = next_wake(now, blocked, on_time);
-        if (on_time) wake_timer_.arm(wake);
-        std::array<zmq::pollitem_t, 3> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0},
-                                              {peers_.monitor().handle(), 0, ZMQ_POLLIN, 0},
-                                              {nullptr, wake_timer_.fd(), ZMQ_POLLIN, 0}}};
-        auto wait = ceil<milliseconds>(wake - now);
-        zmq::poll(items.data(), items.size(), std::max(wait, 0ms));
-        if (items[2].revents & ZMQ_POLLIN) wake_timer_.clear();
-        replies_read();
-        if (items[1].revents & ZMQ_POLLIN) peers_lost(peers_.events_read(), Clock::now());
-        timeouts_expire(Clock::now());
-        if (settings_.interval_s > 0) intervals_close(Clock::now(), false);
-        if (settings_.progress) progress_print(false);
-    }
+}
+
+void Client::running_poll(milliseconds max_wait) {
+    retries_send(time_.now());
+    bool blocked = false;
+    requests_send(time_.now(), blocked);
+    auto now = time_.now();
+    if (!blocked) blocked_since_ = {};
+    else if (blocked_since_ == Clock::time_point{}) blocked_since_ = now;
+    // Nothing could be sent for a whole timeout: no server is there to take work.
+    bool idle = free_slots_.size() == slots_.size();
+    if (blocked && idle && now - blocked_since_ > settings_.timeout)
+        unsent_fail("no server accepted the request");
+    bool on_time = false;
+    auto wake = std::min(next_wake(now, blocked, on_time), now + max_wait);
+    if (on_time) wake_timer_.arm(wake, now);
+    std::array<zmq::pollitem_t, 4> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                                          {peers_.monitor().handle(), 0, ZMQ_POLLIN, 0},
+                                          {nullptr, wake_timer_.fd(), ZMQ_POLLIN, 0},
+                                          {nullptr, stop_fd_, ZMQ_POLLIN, 0}}};
+    std::size_t count = stop_fd_ >= 0 ? items.size() : items.size() - 1;
+    zmq::poll(items.data(), count, std::max(ceil<milliseconds>(wake - now), 0ms));
+    if (items[2].revents & ZMQ_POLLIN) wake_timer_.clear();
+    if (stop_fd_ >= 0 && (items[3].revents & ZMQ_POLLIN) && stop_signals_read(stop_fd_) > 0)
+        issue_end_ = time_.now(); // stop issuing; what is in flight still ends normally
+    replies_read();
+    if (items[1].revents & ZMQ_POLLIN) peers_lost(peers_.events_read(), time_.now());
+    timeouts_expire(time_.now());
+    if (settings_.interval_s > 0) intervals_close(time_.now(), false);
+    if (settings_.progress) progress_print(false);
+    if (!issuing(time_.now()) && free_slots_.size() == slots_.size()) phase_ = Phase::done;
+}
+
+int Client::finish() {
     // Time ran out (closed loop --duration) while no server would take the next request:
     // that request fails rather than the run passing with nothing measured.
-    if (blocked_since != Clock::time_point{}) unsent_fail("no server accepted the request");
-    auto end = Clock::now();
+    if (blocked_since_ != Clock::time_point{}) unsent_fail("no server accepted the request");
+    phase_ = Phase::done;
+    auto end = time_.now();
     if (settings_.interval_s > 0) intervals_close(end, true);
     if (settings_.progress) progress_print(true);
     report_.finish(duration<double>(end - started_).count());
     for (const auto& p : peers_.all()) report_.endpoint_sent(p.endpoint, p.sent);
     outputs_write();
+    if (results_) std::fflush(results_.get());
     return report_.all_ok() ? 0 : 1;
 }
 
@@ -182,8 +210,8 @@ bool Client::request_send(std::size_t index) {
 
 // Sends the slot's request, already encoded in request_, to a peer other than avoid.
 bool Client::attempt_send(Slot& s, std::optional<std::size_t> avoid) {
-    auto now = Clock::now(); // before the send, which is part of the latency
-    auto peer = peers_.send_next({request_.data(), request_.size()}, avoid);
+    auto now = time_.now(); // before the send, which is part of the latency
+    auto peer = peers_.send_next({request_.data(), request_.size()}, avoid, now);
     if (!peer) return false;
     s.peer = *peer;
     s.sent = now;
@@ -266,7 +294,7 @@ void Client::reply_handle(std::string_view body) {
     peers_.alive(s.peer);
     peers_[s.peer].name.assign(reply_.server);
     if (!reply_.ok && reply_.error_code == "overloaded" && s.attempt < settings_.retries) {
-        if (!s.waiting) retry_schedule(s, Clock::now()); // another server may have room
+        if (!s.waiting) retry_schedule(s, time_.now()); // another server may have room
     } else if (!reply_.ok) {
         outcome_error(s, reply_.server, reply_.error_code, reply_.service_us);
     } else if (settings_.verify && !reply_verify(s, reply_)) {
@@ -282,7 +310,7 @@ Outcome Client::outcome_of(const Slot& s, std::string_view server, Clock::time_p
 }
 
 void Client::outcome_ok(Slot& s, const proto::Reply& r) {
-    Outcome o = outcome_of(s, r.server, Clock::now(), r.service_us);
+    Outcome o = outcome_of(s, r.server, time_.now(), r.service_us);
     report_.outcome_ok(o);
     result_row(s, r.server, true, "", o.latency.corrected_us, r.service_us);
     if (r.body && !settings_.save_dir.empty()) body_save(s, *r.body);
@@ -291,7 +319,7 @@ void Client::outcome_ok(Slot& s, const proto::Reply& r) {
 
 void Client::outcome_error(Slot& s, std::string_view server, std::string_view code,
                            std::uint64_t service_us) {
-    Outcome o = outcome_of(s, server, Clock::now(), service_us);
+    Outcome o = outcome_of(s, server, time_.now(), service_us);
     report_.outcome_error(o, code);
     result_row(s, server, false, code, o.latency.corrected_us, service_us);
     slot_release(s);
@@ -330,7 +358,7 @@ void Client::unsent_fail(std::string_view why) {
     if (limit_ == SIZE_MAX) limit_ = next_index_ + 1;
     LOG_ERROR("%s within %lld ms; %zu requests end as timeouts", std::string(why).c_str(),
               static_cast<long long>(settings_.timeout.count()), limit_ - next_index_);
-    auto now = Clock::now();
+    auto now = time_.now();
     Slot unsent; // never sent, so it has no slot; its id is the first its index would get
     for (; next_index_ < limit_; ++next_index_) {
         auto due = schedule_ ? schedule_->due(next_index_) : now;
@@ -346,7 +374,7 @@ void Client::slot_release(Slot& s) {
     s.busy = false;
     s.waiting = false;
     ++finished_;
-    if (free_slots_.empty()) window_freed_ = Clock::now();
+    if (free_slots_.empty()) window_freed_ = time_.now();
     free_slots_.push_back(static_cast<std::size_t>(&s - slots_.data()));
 }
 

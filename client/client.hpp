@@ -9,6 +9,8 @@
 #include "client/schedule.hpp"
 #include "client/wake_timer.hpp"
 #include "client/workload.hpp"
+#include "core/engine.hpp"
+#include "core/unique_fd.hpp"
 #include "proto/codec.hpp"
 
 #include <zmq.hpp>
@@ -75,13 +77,25 @@ struct Deadline {
 
 class Client {
 public:
-    explicit Client(Settings settings); // throws on bad endpoints or unwritable outputs
-    ~Client();
+    // Connects to every endpoint; throws on bad endpoints or unwritable outputs.
+    Client(Settings settings, EngineEnv env);
+
+    // The whole run: poll_once until done(), then finish(). Returns the exit code.
     int run();
+    // One turn of the loop (see run() in client.cpp): waits up to max_wait.
+    void poll_once(std::chrono::milliseconds max_wait);
+    // Nothing left to issue and nothing in flight.
+    bool done() const { return phase_ == Phase::done; }
+    // Closes the statistics and writes every output file. Returns the exit code.
+    int finish();
     const Report& report() const { return report_; }
 
 private:
-    void connect_wait();
+    enum class Phase { connecting, running, done };
+
+    void connecting_poll(std::chrono::milliseconds max_wait);
+    void running_start(Clock::time_point now);
+    void running_poll(std::chrono::milliseconds max_wait);
     bool issuing(Clock::time_point now) const;
     void requests_send(Clock::time_point now, bool& blocked);
     bool request_send(std::size_t index);
@@ -111,9 +125,10 @@ private:
     void outputs_write();
 
     Settings settings_;
+    const TimeSource& time_;
+    int stop_fd_;
     Workload workload_;
     Report report_;
-    zmq::context_t ctx_;
     zmq::socket_t socket_;
     PeerSet peers_;
     std::vector<Slot> slots_;
@@ -122,6 +137,9 @@ private:
     using RetryAt = std::pair<Clock::time_point, std::uint64_t>;
     std::priority_queue<RetryAt, std::vector<RetryAt>, std::greater<>> retries_;
     std::minstd_rand jitter_{12345};
+    Phase phase_ = Phase::connecting;
+    Clock::time_point connect_deadline_;
+    Clock::time_point blocked_since_{}; // since when no server took the next request
     std::size_t next_index_ = 0;
     std::size_t limit_ = 0; // requests to issue; SIZE_MAX when only time ends the run
     std::uint64_t finished_ = 0;
@@ -133,7 +151,7 @@ private:
     Clock::time_point last_progress_;
     std::optional<Schedule> schedule_; // open loop only
     WakeTimer wake_timer_;
-    std::FILE* results_ = nullptr;
+    UniqueFile results_;
 
     // Reused for every message.
     msgpack::sbuffer request_{1024};

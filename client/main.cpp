@@ -147,9 +147,11 @@ int main(int argc, char** argv) {
     }
     zlb::set_log_name("zlb-client");
     zlb::set_log_level(*zlb::parse_log_level(flags.log_level));
+    // No stop fd yet: Ctrl-C ends the client the default way (issue 10 brings the grace).
+    zmq::context_t ctx(1);
     std::optional<zlb::client::Client> client;
     try {
-        client.emplace(settings_from(flags));
+        client.emplace(settings_from(flags), zlb::EngineEnv{ctx});
     } catch (const std::exception& e) {
         std::fprintf(stderr, "zlb-client: error: %s\n", e.what());
         return 2;

@@ -2,7 +2,7 @@
 // interval lines, the live progress view and the files written at the end.
 #include "client/client.hpp"
 
-#include "core/factor.hpp"
+#include "factor/factor.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
@@ -29,7 +29,7 @@ std::string safe_name(std::size_t index, std::string_view url) {
 void Client::result_row(const Slot& s, std::string_view server, bool ok, std::string_view code,
                         std::uint64_t latency_us, std::uint64_t service_us) {
     if (!results_ || s.warmup) return;
-    std::fprintf(results_, "%llu,%s,%.*s,%d,%.*s,%llu,%llu,%u\n",
+    std::fprintf(results_.get(), "%llu,%s,%.*s,%d,%.*s,%llu,%llu,%u\n",
                  static_cast<unsigned long long>(s.id), proto::to_string(workload_.op()).data(),
                  static_cast<int>(server.size()), server.data(), ok ? 1 : 0,
                  static_cast<int>(code.size()), code.data(),
@@ -114,7 +114,7 @@ std::string peak_rss() {
 // Live view, only when stderr is a terminal: progress bar, done/total, rate, p50 and p99
 // so far (after the warm-up), errors and late starts.
 void Client::progress_print(bool final) {
-    auto now = Clock::now();
+    auto now = time_.now();
     if (!final && now - last_progress_ < 250ms) return;
     last_progress_ = now;
     double secs = duration<double>(now - started_).count();

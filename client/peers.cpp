@@ -38,24 +38,18 @@ PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
         } catch (const zmq::error_t& e) {
             throw std::runtime_error("cannot connect to " + p.endpoint + ": " + e.what());
         }
+        // inproc has no handshake and sends no monitor events: its connect is complete
+        // as soon as it returns (the peer is bound in the same context).
+        p.connected = p.endpoint.starts_with("inproc://");
         by_endpoint_.emplace(p.endpoint, i);
         peers_.push_back(std::move(p));
     }
 }
 
-std::size_t PeerSet::connected_wait(std::chrono::milliseconds max_wait) {
-    auto deadline = Clock::now() + max_wait;
-    auto count = [&] {
-        std::size_t up = 0;
-        for (const auto& p : peers_) up += p.connected;
-        return up;
-    };
-    while (count() < peers_.size() && Clock::now() < deadline) {
-        zmq::pollitem_t item{monitor_.handle(), 0, ZMQ_POLLIN, 0};
-        zmq::poll(&item, 1, std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
-        events_read();
-    }
-    return count();
+std::size_t PeerSet::connected() const {
+    std::size_t up = 0;
+    for (const auto& p : peers_) up += p.connected;
+    return up;
 }
 
 // Event frames: [uint16 event, uint32 value] then the endpoint. The endpoint names the
@@ -91,8 +85,8 @@ bool PeerSet::usable(std::size_t peer, std::optional<std::size_t> avoid,
 // passes: first the peers neither avoided nor suspected, then any connected peer, so a
 // lone or all-suspected cluster still gets work.
 std::optional<std::size_t> PeerSet::send_next(std::string_view body,
-                                              std::optional<std::size_t> avoid) {
-    auto now = Clock::now();
+                                              std::optional<std::size_t> avoid,
+                                              Clock::time_point now) {
     for (int pass = 0; pass < 2; ++pass) {
         for (std::size_t tries = 0; tries < peers_.size(); ++tries) {
             std::size_t peer = next_;

@@ -2,6 +2,8 @@
 // The servers a client talks to: one connection per endpoint on the client's ROUTER
 // socket, each under its own routing alias; a rotation over the peers that can take
 // work now; and liveness from the socket's monitor events (handshake, disconnect).
+#include "core/clock.hpp"
+
 #include <zmq.hpp>
 
 #include <chrono>
@@ -12,8 +14,6 @@
 #include <vector>
 
 namespace zlb::client {
-
-using Clock = std::chrono::steady_clock;
 
 struct Peer {
     std::string endpoint;
@@ -34,12 +34,12 @@ public:
     const std::vector<Peer>& all() const { return peers_; }
     zmq::socket_t& monitor() { return monitor_; }
 
-    // Waits until every peer has completed its handshake or max_wait passes; returns
-    // how many are connected.
-    std::size_t connected_wait(std::chrono::milliseconds max_wait);
+    // How many peers have completed their handshake (see events_read).
+    std::size_t connected() const;
     // Sends [alias, "", body] to the next peer in turn that takes it, preferring peers
-    // other than `avoid` that are not suspected. Returns the peer, or nullopt if none can.
-    std::optional<std::size_t> send_next(std::string_view body, std::optional<std::size_t> avoid);
+    // other than `avoid` that are not suspected at `now`. Returns the peer, or nullopt.
+    std::optional<std::size_t> send_next(std::string_view body, std::optional<std::size_t> avoid,
+                                         Clock::time_point now);
     // Drains monitor events; returns the peers that disconnected since the last call.
     const std::vector<std::size_t>& events_read();
     void suspect(std::size_t peer, Clock::time_point until) { peers_[peer].skip_until = until; }

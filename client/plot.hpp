@@ -3,7 +3,7 @@
 // latency by percentile, x log-scaled in 1/(1-p) as HdrHistogram plots it, one line
 // overall and one per server; and throughput and p99 over time from the interval series.
 #include "client/report.hpp"
-#include "core/histogram.hpp"
+#include "stats/histogram.hpp"
 
 #include <iosfwd>
 #include <string>

@@ -3,7 +3,7 @@
 // warm-up it left out, the per-interval time series, the stdout table, and the --json,
 // --hist and --plot files. Memory is fixed per server and per interval, not per request.
 #include "client/schedule.hpp"
-#include "core/histogram.hpp"
+#include "stats/histogram.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -78,14 +78,14 @@ public:
 
     const GroupStats& overall() const { return overall_; }
     const Histogram& uncorrected() const { return uncorrected_us_; }
-    const std::map<std::string, GroupStats, std::less<>>& servers() const { return servers_; }
     const std::vector<IntervalRow>& intervals() const { return intervals_; }
     const WarmupStats& warmup() const { return warmup_; }
     const RunMode& mode() const { return mode_; }
     const std::string& op() const { return op_; }
     std::uint64_t late_starts() const { return late_starts_; }
-    std::uint64_t failed() const { return overall_.errors; }
-    std::uint64_t timeouts() const { return overall_.timeouts; }
+    std::uint64_t retried() const { return retried_; }
+    std::uint64_t late_replies() const { return late_replies_; }
+    std::uint64_t invalid_replies() const { return invalid_replies_; }
     // Warm-up requests count here too: a failure is a failure, measured or not.
     bool all_ok() const {
         return overall_.ok == overall_.count && warmup_.ok == warmup_.count;

@@ -2,6 +2,8 @@
 // The open-loop timetable: request i is due at start + i/rate whatever the replies do.
 // Latency counted from the due time (not the actual send) corrects for coordinated
 // omission as wrk2 does: a stall delays the sends behind it, and they are charged for it.
+#include "core/clock.hpp"
+
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -11,7 +13,6 @@ namespace zlb::client {
 
 class Schedule {
   public:
-    using Clock = std::chrono::steady_clock;
     // How far behind its due time a send may go before it counts as a late start, when
     // the window had room: covers timer wake-up jitter, not a client that can't keep up.
     static constexpr std::chrono::milliseconds kLateAfter{10};
@@ -46,18 +47,6 @@ class Schedule {
     Clock::time_point start_;
 };
 
-inline std::chrono::steady_clock::duration seconds_of(double s) {
-    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(s));
-}
-
-// Microseconds from a to b, 0 if b is earlier.
-inline std::uint64_t us_between(std::chrono::steady_clock::time_point a,
-                                std::chrono::steady_clock::time_point b) {
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(b - a).count();
-    return us > 0 ? std::uint64_t(us) : 0;
-}
-
 // What one request's outcome is charged: from its due time (corrected) and from its
 // first actual send (uncorrected). In a closed loop the two are the same instant.
 struct Latency {
@@ -65,9 +54,8 @@ struct Latency {
     std::uint64_t uncorrected_us;
 };
 
-inline Latency latency_of(std::chrono::steady_clock::time_point due,
-                          std::chrono::steady_clock::time_point first_sent,
-                          std::chrono::steady_clock::time_point done) {
+inline Latency latency_of(Clock::time_point due, Clock::time_point first_sent,
+                          Clock::time_point done) {
     return {us_between(due, done), us_between(first_sent, done)};
 }
 

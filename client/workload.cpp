@@ -1,6 +1,6 @@
 #include "client/workload.hpp"
 
-#include "core/factor.hpp"
+#include "factor/factor.hpp"
 
 #include <fstream>
 #include <iostream>

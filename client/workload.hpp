@@ -3,7 +3,7 @@
 // not grow with the number of requests. Items come from --input lines, --random
 // numbers or --count echoes; --repeat cycles them; --batch groups factor items. With
 // cycle (--duration) the items repeat without end and the client decides when to stop.
-#include "core/u128.hpp"
+#include "factor/u128.hpp"
 #include "proto/codec.hpp"
 
 #include <cstdint>

@@ -13,11 +13,13 @@ struct CurveKeyPair {
 
 // Throws std::runtime_error when libzmq was built without CURVE.
 CurveKeyPair curve_keypair_generate();
-// Writes PREFIX.key and PREFIX.pub; throws std::runtime_error on failure.
-void curve_keypair_write(const std::string& prefix, const CurveKeyPair& keys);
-// Reads a .key file. Throws std::runtime_error naming the file when it is unusable.
+// Writes PREFIX.key (created 0600) and PREFIX.pub; existing files are an error unless
+// `replace`. Throws std::runtime_error on failure.
+void curve_keypair_write(const std::string& prefix, const CurveKeyPair& keys, bool replace);
+// Reads a .key file. Throws std::runtime_error naming the file, and the line when one
+// is malformed, when it is unusable.
 CurveKeyPair curve_secret_read(const std::string& path);
-// Reads the public key from a .pub file (or a .key file). Throws std::runtime_error.
+// Reads the public key from a .pub file (or a .key file). Throws like curve_secret_read.
 std::string curve_public_read(const std::string& path);
 // The 32 raw bytes of a Z85 key; empty when z85 is not a valid 40-character key.
 std::string curve_z85_decode(const std::string& z85);

@@ -3,11 +3,10 @@
 #include <csignal>
 #include <stdexcept>
 #include <sys/signalfd.h>
-#include <unistd.h>
 
 namespace zlb {
 
-int stop_signals_fd() {
+StopSignals::StopSignals() {
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -15,10 +14,11 @@ int stop_signals_fd() {
     if (pthread_sigmask(SIG_BLOCK, &mask, nullptr) != 0)
         throw std::runtime_error("cannot block SIGTERM/SIGINT");
     std::signal(SIGPIPE, SIG_IGN);
-    int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("signalfd failed");
-    return fd;
+    fd_.reset(signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
+    if (!fd_) throw std::runtime_error("signalfd failed");
 }
+
+int StopSignals::read() { return stop_signals_read(fd_.get()); }
 
 int stop_signals_read(int fd) {
     int count = 0;

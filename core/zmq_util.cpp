@@ -1,5 +1,9 @@
 #include "core/zmq_util.hpp"
 
+#include "core/log.hpp"
+
+#include <stdexcept>
+
 namespace zlb {
 
 bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
@@ -22,6 +26,18 @@ std::size_t find_delimiter(std::span<const zmq::message_t> frames) {
     for (std::size_t i = 0; i < frames.size(); ++i)
         if (frames[i].size() == 0) return i;
     return frames.size();
+}
+
+void endpoints_bind(zmq::socket_t& socket, const std::vector<std::string>& endpoints,
+                    const char* what) {
+    for (const auto& ep : endpoints) {
+        try {
+            socket.bind(ep);
+        } catch (const zmq::error_t& e) {
+            throw std::runtime_error(std::string("cannot bind ") + what + " " + ep + ": " + e.what());
+        }
+        LOG_INFO("%s listening on %s", what, socket.get(zmq::sockopt::last_endpoint).c_str());
+    }
 }
 
 void heartbeats_set(zmq::socket_t& socket, std::chrono::milliseconds interval, int liveness) {

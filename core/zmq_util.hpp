@@ -5,10 +5,15 @@
 #include <chrono>
 #include <cstddef>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace zlb {
+
+// Messages an engine reads from one socket before it looks at its other sockets, so a
+// flood on one never starves the rest.
+inline constexpr std::size_t kMaxReadsPerTurn = 256;
 
 // Receives one whole multipart message without blocking. Returns false when none is
 // waiting. frames is reused between calls.
@@ -21,6 +26,11 @@ std::size_t find_delimiter(std::span<const zmq::message_t> frames);
 // Sends the routing frames (moved out of envelope), an empty delimiter, then body.
 // Returns false when the peer can't take it now (EAGAIN / EHOSTUNREACH).
 bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body);
+
+// Binds every endpoint and logs where it listens (`what` names the socket in messages).
+// Throws std::runtime_error naming the endpoint that failed.
+void endpoints_bind(zmq::socket_t& socket, const std::vector<std::string>& endpoints,
+                    const char* what);
 
 // ZMTP heartbeats: a peer silent for `liveness` intervals is disconnected.
 void heartbeats_set(zmq::socket_t& socket, std::chrono::milliseconds interval, int liveness = 3);

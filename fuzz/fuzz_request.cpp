@@ -9,7 +9,7 @@
 //     ascending order multiplying back to n.
 // The first byte sometimes picks another frame layout (see layout_of). Any request that takes
 // over 1 s is saved under /tmp/zlb-fuzz-slow/ and reported on stderr: slow factorization.
-#include "core/factor.hpp"
+#include "factor/factor.hpp"
 #include "core/log.hpp"
 #include "core/zmq_util.hpp"
 #include "proto/codec.hpp"
@@ -61,7 +61,7 @@ constexpr auto kSlow = seconds(1);
 
 enum class Layout {
     plain,        // ["", body]: the protocol's framing
-    no_delimiter, // [body]: the ROUTER's identity frame is still there to answer to
+    no_delimiter, // [body]: answered bad_request to the ROUTER's identity frame
     extra_frame,  // ["", body, "x"]: wrong frame count, answered bad_request with id nil
     routed,       // [route, "", body]: a routing frame to keep, as a broker would add
 };
@@ -97,22 +97,15 @@ struct Harness {
 
     Harness() {
         zlb::set_log_level(zlb::LogLevel::error);
-        // Abstract-namespace ipc: nothing left in the file system, one name per process
-        // (-jobs/-fork run several). inproc can't work: the Server owns its own context.
-        std::string endpoint = "ipc://@zlb-fuzz-" + std::to_string(::getpid());
+        // The Server shares this harness's context, so inproc reaches it.
+        std::string endpoint = "inproc://zlb-fuzz";
         settings.binds = {endpoint};
         settings.name = std::string(kServerName);
         settings.mode = zlb::server::Mode::cpu;
         settings.threads = 1;
         settings.stats_interval = hours(24);
-        server = new zlb::server::Server(settings); // never destroyed: it lives as long as the process
-        // The Server blocks SIGTERM/SIGINT into its signalfd; give them back to libFuzzer in
-        // this thread so ^C or a kill ends the run instead of making the server drain.
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+        // Never destroyed: it lives as long as the process. No stop fd: ^C is libFuzzer's.
+        server = new zlb::server::Server(settings, {ctx});
         dealer.set(zmq::sockopt::linger, 0);
         dealer.connect(endpoint);
     }
@@ -294,8 +287,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // 2. The server. Nothing may be waiting from the previous input.
     CHECK(!zlb::recv_frames(h.dealer, h.frames), "a reply nobody asked for (a second reply?)");
     const Layout layout = layout_of(input);
-    const bool framed = layout != Layout::extra_frame;
-    const bool too_large = framed && size > h.settings.max_msg_bytes;
+    const bool framed = layout == Layout::plain || layout == Layout::routed;
+    // The limit counts every frame: the ROUTER's 5-byte identity and any routing too.
+    const std::size_t envelope = 5 + (layout == Layout::routed ? kRoute.size() : 0);
+    const bool too_large = size + envelope > h.settings.max_msg_bytes;
     const bool pool = framed && !too_large && decoded && req.op == proto::Op::factor &&
                       (!req.deadline_ms || *req.deadline_ms > 0) && goes_to_pool(req);
 
@@ -335,10 +330,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // What the reply must say.
     std::optional<std::uint64_t> id;
     std::optional<proto::ErrorCode> code;
-    if (!framed) {
-        code = proto::ErrorCode::bad_request;
-    } else if (too_large) {
+    if (too_large) {
         code = proto::ErrorCode::too_large;
+    } else if (!framed) {
+        code = proto::ErrorCode::bad_request;
     } else if (!decoded) {
         id = req.id;
         code = h.error.code;

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
         for (const char* ext : {".key", ".pub"})
             if (!force && std::filesystem::exists(prefix + ext))
                 throw std::runtime_error(prefix + ext + " exists (use --force to replace it)");
-        zlb::curve_keypair_write(prefix, zlb::curve_keypair_generate());
+        zlb::curve_keypair_write(prefix, zlb::curve_keypair_generate(), force);
         std::printf("%s.key\n%s.pub\n", prefix.c_str(), prefix.c_str());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "zlb-keygen: error: %s\n", e.what());

@@ -1,7 +1,7 @@
 #pragma once
 // Wire protocol v1 (see proto/PROTOCOL.md): one msgpack map per message, after an
 // empty delimiter frame. Decoders reuse their buffers so the hot path does not allocate.
-#include "core/u128.hpp"
+#include "factor/u128.hpp"
 
 #include <msgpack.hpp>
 
@@ -20,6 +20,7 @@ inline constexpr std::uint32_t kDefaultFetchTimeoutMs = 30'000;
 inline constexpr std::uint64_t kDefaultMaxBytes = 8ULL << 20;
 
 enum class Op : std::uint8_t { echo, factor, fetch, status };
+inline constexpr std::size_t kOpCount = 4; // arrays indexed by Op are this long
 enum class ErrorCode : std::uint8_t {
     bad_request,
     unsupported_op,
@@ -31,6 +32,7 @@ enum class ErrorCode : std::uint8_t {
     timeout,
     internal,
 };
+inline constexpr std::size_t kErrorCodeCount = 9; // arrays indexed by ErrorCode are this long
 
 std::string_view to_string(Op op);
 std::string_view to_string(ErrorCode code);

@@ -1,5 +1,6 @@
-// Request and reply decoding. Every malformed input ends as a DecodeError with a
-// message a human can act on; nothing here throws to the caller.
+// Request decoding, and the names of ops and error codes. Every malformed request ends
+// as a DecodeError with a message a human can act on; nothing here throws to the caller.
+// (Replies are decoded in reply_decode.cpp.)
 #include "proto/codec.hpp"
 #include "proto/msgpack_view.hpp"
 
@@ -9,9 +10,11 @@ namespace zlb::proto {
 namespace {
 
 constexpr std::array kOpNames{"echo", "factor", "fetch", "status"};
+static_assert(kOpNames.size() == kOpCount);
 constexpr std::array kErrorNames{"bad_request",       "unsupported_op", "unsupported_version",
                                  "too_large",         "deadline_exceeded", "overloaded",
                                  "fetch_failed",      "timeout",        "internal"};
+static_assert(kErrorNames.size() == kErrorCodeCount);
 
 struct Fail {
     ErrorCode code;

@@ -144,10 +144,6 @@ void encode_fetch_request(msgpack::sbuffer& buf, std::uint64_t id, const FetchPa
     pk.pack(p.want_body);
 }
 
-} // namespace zlb::proto
-
-namespace zlb::proto {
-
 void encode_status_request(msgpack::sbuffer& buf, std::uint64_t id) {
     buf.clear();
     Packer pk(buf);

@@ -9,9 +9,9 @@ namespace worker = proto::worker;
 
 constexpr int kLiveness = 3; // heartbeats missed before the broker counts as gone
 
-BrokerLink::BrokerLink(zmq::context_t& ctx, std::string endpoint, worker::Ready ready,
-                       std::chrono::milliseconds heartbeat)
-    : ctx_(ctx), endpoint_(std::move(endpoint)), ready_(std::move(ready)), heartbeat_(heartbeat) {
+BrokerLink::BrokerLink(zmq::context_t& ctx, const TimeSource& time, std::string endpoint,
+                       worker::Ready ready, std::chrono::milliseconds heartbeat)
+    : ctx_(ctx), time_(time), endpoint_(std::move(endpoint)), ready_(std::move(ready)), heartbeat_(heartbeat) {
     connect();
 }
 
@@ -32,7 +32,7 @@ void BrokerLink::connect() {
     socket_->send(zmq::buffer(worker::kReady), zmq::send_flags::sndmore);
     socket_->send(zmq::buffer(buf_.data(), buf_.size()), zmq::send_flags::none);
     if (leaving_) send_command(worker::kBye);
-    auto now = Clock::now();
+    auto now = time_.now();
     broker_expiry_ = now + kLiveness * heartbeat_;
     next_heartbeat_ = now + heartbeat_;
     LOG_INFO("joining broker %s with credit %u", endpoint_.c_str(), ready_.credit);
@@ -44,7 +44,7 @@ void BrokerLink::send_command(std::string_view command) {
 
 bool BrokerLink::request_read(std::vector<zmq::message_t>& frames) {
     if (!recv_frames(*socket_, frames)) return false;
-    broker_expiry_ = Clock::now() + kLiveness * heartbeat_; // any message shows it is alive
+    broker_expiry_ = time_.now() + kLiveness * heartbeat_; // any message shows it is alive
     std::string_view command = view(frames[0]);
     if (command == worker::kRequest) return true;
     if (command == worker::kBye) {

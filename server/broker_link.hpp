@@ -3,6 +3,7 @@
 // announces READY with the server's credit, exchanges heartbeats, and starts over
 // (new socket, READY again) when the broker goes silent or has forgotten it, so a
 // restarted broker is rejoined without help.
+#include "core/clock.hpp"
 #include "proto/worker.hpp"
 
 #include <zmq.hpp>
@@ -16,10 +17,8 @@ namespace zlb::server {
 
 class BrokerLink {
 public:
-    using Clock = std::chrono::steady_clock;
-
-    BrokerLink(zmq::context_t& ctx, std::string endpoint, proto::worker::Ready ready,
-               std::chrono::milliseconds heartbeat);
+    BrokerLink(zmq::context_t& ctx, const TimeSource& time, std::string endpoint,
+               proto::worker::Ready ready, std::chrono::milliseconds heartbeat);
 
     zmq::socket_t& socket() { return *socket_; }
     // Reads one message. Returns true with frames = [REQUEST, token, "", body] for a
@@ -36,6 +35,7 @@ private:
     void send_command(std::string_view command);
 
     zmq::context_t& ctx_;
+    const TimeSource& time_;
     std::string endpoint_;
     proto::worker::Ready ready_;
     std::chrono::milliseconds heartbeat_;

@@ -1,6 +1,6 @@
 #include "server/cpu_pool.hpp"
 
-#include "core/factor.hpp"
+#include "factor/factor.hpp"
 #include "core/log.hpp"
 #include "proto/codec.hpp"
 
@@ -11,16 +11,13 @@ namespace {
 
 std::atomic<unsigned> g_pool_serial{0};
 
-std::uint64_t elapsed_us(Clock::time_point since) {
-    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - since).count();
-}
-
 } // namespace
 
-void factor_encode(const CpuJob& job, const std::string& server, FactorScratch& s) {
+void factor_encode(const CpuJob& job, const std::string& server, const TimeSource& time,
+                   FactorScratch& s) {
     proto::ReplyHeader h{job.id, server, 0};
-    if (job.deadline && Clock::now() > *job.deadline) {
-        h.service_us = elapsed_us(job.received);
+    if (job.deadline && time.now() > *job.deadline) {
+        h.service_us = us_between(job.received, time.now());
         proto::encode_error(s.reply, h, proto::ErrorCode::deadline_exceeded,
                             "deadline passed while queued");
         return;
@@ -34,18 +31,18 @@ void factor_encode(const CpuJob& job, const std::string& server, FactorScratch& 
             s.sizes.push_back(static_cast<std::uint32_t>(s.one.size()));
         }
     } catch (const std::exception& e) {
-        h.service_us = elapsed_us(job.received);
+        h.service_us = us_between(job.received, time.now());
         proto::encode_error(s.reply, h, proto::ErrorCode::internal, e.what());
         return;
     }
-    h.service_us = elapsed_us(job.received);
+    h.service_us = us_between(job.received, time.now());
     proto::encode_factors(s.reply, h, s.all, s.sizes, job.batch);
 }
 
-CpuPool::CpuPool(zmq::context_t& ctx, unsigned threads, std::size_t capacity,
-                 std::string server_name)
+CpuPool::CpuPool(zmq::context_t& ctx, const TimeSource& time, unsigned threads,
+                 std::size_t capacity, std::string server_name)
     : server_name_(std::move(server_name)),
-      endpoint_("inproc://zlb-cpu-results-" + std::to_string(g_pool_serial++)), ctx_(ctx),
+      endpoint_("inproc://zlb-cpu-results-" + std::to_string(g_pool_serial++)), ctx_(ctx), time_(time),
       results_(ctx, zmq::socket_type::pull), jobs_(capacity), queue_(capacity) {
     results_.set(zmq::sockopt::rcvhwm, 0); // bounded by capacity already
     results_.bind(endpoint_);
@@ -79,11 +76,6 @@ void CpuPool::job_submit(CpuJob* job) {
     ready_.notify_one();
 }
 
-std::size_t CpuPool::inflight() const {
-    std::lock_guard lock(mutex_);
-    return jobs_.size() - free_.size();
-}
-
 CpuJob* CpuPool::job_next() {
     std::unique_lock lock(mutex_);
     ready_.wait(lock, [this] { return stopping_ || queue_size_ > 0; });
@@ -108,7 +100,7 @@ void CpuPool::worker_main() {
     push.connect(endpoint_);
     FactorScratch scratch;
     while (CpuJob* job = job_next()) {
-        factor_encode(*job, server_name_, scratch);
+        factor_encode(*job, server_name_, time_, scratch);
         push.send(zmq::buffer(&job->origin, 1), zmq::send_flags::sndmore);
         for (auto& frame : job->routing) push.send(frame, zmq::send_flags::sndmore);
         push.send(zmq::message_t(), zmq::send_flags::sndmore);
@@ -121,12 +113,13 @@ void CpuPool::worker_main() {
 
 // Each result is [origin, routing..., "", reply]; the rest of a multipart message is
 // already here once its first frame is.
-std::size_t CpuPool::results_forward(std::span<zmq::socket_t* const> outputs, std::size_t max) {
+std::size_t CpuPool::results_forward(std::span<zmq::socket_t* const, kOriginCount> outputs,
+                                     std::size_t max) {
     std::size_t moved = 0;
     zmq::message_t frame;
     while (moved < max && results_.recv(frame, zmq::recv_flags::dontwait)) {
         std::uint8_t origin = *static_cast<const std::uint8_t*>(frame.data());
-        zmq::socket_t* out = origin < outputs.size() ? outputs[origin] : nullptr;
+        zmq::socket_t* out = origin < kOriginCount ? outputs[origin] : nullptr;
         for (bool more = frame.more(); more;) {
             (void)results_.recv(frame, zmq::recv_flags::none);
             more = frame.more(); // read before the send empties the frame

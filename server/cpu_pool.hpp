@@ -2,7 +2,9 @@
 // A fixed pool of factor workers behind a bounded queue. The socket thread hands in
 // jobs; workers encode the whole reply themselves and push it back over an inproc
 // socket, so the socket thread never waits on a worker.
-#include "core/u128.hpp"
+#include "core/clock.hpp"
+#include "factor/u128.hpp"
+#include "server/origin.hpp"
 
 #include <msgpack.hpp>
 
@@ -19,10 +21,8 @@
 
 namespace zlb::server {
 
-using Clock = std::chrono::steady_clock;
-
 struct CpuJob {
-    std::uint8_t origin = 0;             // which socket the request came in on
+    Origin origin = Origin::router;      // which socket the request came in on
     std::vector<zmq::message_t> routing; // frames before the delimiter
     std::optional<std::uint64_t> id;
     std::vector<u128> ns;
@@ -41,11 +41,13 @@ struct FactorScratch {
 
 // Factors the job's numbers and encodes the whole reply into s.reply: the factors,
 // deadline_exceeded when the job waited past its deadline, or internal on failure.
-void factor_encode(const CpuJob& job, const std::string& server, FactorScratch& s);
+void factor_encode(const CpuJob& job, const std::string& server, const TimeSource& time,
+                   FactorScratch& s);
 
 class CpuPool {
 public:
-    CpuPool(zmq::context_t& ctx, unsigned threads, std::size_t capacity, std::string server_name);
+    CpuPool(zmq::context_t& ctx, const TimeSource& time, unsigned threads, std::size_t capacity,
+            std::string server_name);
     ~CpuPool();
     CpuPool(const CpuPool&) = delete;
     CpuPool& operator=(const CpuPool&) = delete;
@@ -53,13 +55,13 @@ public:
     // A free job slot, or nullptr when every slot is taken (the caller answers overloaded).
     CpuJob* job_acquire();
     void job_submit(CpuJob* job);
-    std::size_t inflight() const;
 
     // The socket the finished replies arrive on; poll it for ZMQ_POLLIN.
     zmq::socket_t& results() { return results_; }
     // Moves up to max finished replies onto the socket each came in on (outputs is
-    // indexed by CpuJob::origin; a null entry drops the reply). Returns how many.
-    std::size_t results_forward(std::span<zmq::socket_t* const> outputs, std::size_t max);
+    // indexed by Origin; a null entry drops the reply). Returns how many.
+    std::size_t results_forward(std::span<zmq::socket_t* const, kOriginCount> outputs,
+                                std::size_t max);
 
 private:
     void worker_main();
@@ -69,6 +71,7 @@ private:
     std::string server_name_;
     std::string endpoint_;
     zmq::context_t& ctx_;
+    const TimeSource& time_;
     zmq::socket_t results_;
     std::vector<CpuJob> jobs_;
     mutable std::mutex mutex_;

@@ -9,8 +9,6 @@
 namespace zlb::server {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 FetchOutcome outcome_of(FetchJob& job, CURLcode code) {
     FetchOutcome out;
     CURL* h = job.easy.get();
@@ -63,7 +61,7 @@ Fetcher::~Fetcher() {
         if (job.easy) curl_multi_remove_handle(multi_.get(), job.easy.get());
 }
 
-bool Fetcher::fetch_start(const proto::FetchParams& p, std::uint8_t origin,
+bool Fetcher::fetch_start(const proto::FetchParams& p, Origin origin,
                           std::span<zmq::message_t> routing,
                           std::optional<std::uint64_t> id, Clock::time_point received,
                           std::chrono::milliseconds timeout, bool deadline_bound) {
@@ -168,6 +166,8 @@ int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {
     return 0;
 }
 
+// curl counts its timeouts in real time, so its timer is kept on the steady clock, not
+// on the engine's (a test's manual time must not starve curl).
 int Fetcher::on_timer(CURLM*, long timeout_ms, void* self) {
     auto& timer = static_cast<Fetcher*>(self)->timer_at_;
     if (timeout_ms < 0) timer.reset();

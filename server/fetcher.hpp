@@ -1,8 +1,10 @@
 #pragma once
 // HTTP fetches on one libcurl multi handle, driven from the socket thread's poll loop
 // (curl_multi_socket_action): no thread per request, connections reused across jobs.
-#include "core/curl_util.hpp"
+#include "core/clock.hpp"
+#include "server/curl_util.hpp"
 #include "server/fetch_policy.hpp"
+#include "server/origin.hpp"
 #include "proto/codec.hpp"
 
 #include <zmq.hpp>
@@ -18,10 +20,10 @@
 namespace zlb::server {
 
 struct FetchJob {
-    std::uint8_t origin = 0; // which socket the request came in on
+    Origin origin = Origin::router; // which socket the request came in on
     std::vector<zmq::message_t> routing;
     std::optional<std::uint64_t> id;
-    std::chrono::steady_clock::time_point received;
+    Clock::time_point received; // engine time
     bool deadline_bound = false; // the request's deadline, not timeout_ms, limits it
     bool want_body = false;
     std::uint64_t max_bytes = 0;
@@ -58,8 +60,8 @@ public:
 
     // Starts a fetch of an http(s) URL; on_done runs when it ends, with the routing
     // frames moved in here. Returns false, leaving routing untouched, at capacity.
-    bool fetch_start(const proto::FetchParams& p, std::uint8_t origin, std::span<zmq::message_t> routing,
-                     std::optional<std::uint64_t> id, std::chrono::steady_clock::time_point received,
+    bool fetch_start(const proto::FetchParams& p, Origin origin, std::span<zmq::message_t> routing,
+                     std::optional<std::uint64_t> id, Clock::time_point received,
                      std::chrono::milliseconds timeout, bool deadline_bound);
     std::size_t inflight() const { return jobs_.size() - free_.size(); }
 
@@ -84,7 +86,7 @@ private:
     std::vector<FetchJob> jobs_;
     std::vector<FetchJob*> free_;
     std::unordered_map<curl_socket_t, short> sockets_; // fd -> ZMQ_POLLIN/ZMQ_POLLOUT
-    std::optional<std::chrono::steady_clock::time_point> timer_at_;
+    std::optional<Clock::time_point> timer_at_; // curl's own timer: real steady time
 };
 
 // True for http:// and https:// URLs, the only schemes zlb fetches.

@@ -1,21 +1,11 @@
 // zlb-server: parses flags into Settings and runs the server.
-#include "core/curl_util.hpp"
 #include "core/log.hpp"
+#include "core/process.hpp"
+#include "core/signals.hpp"
+#include "server/curl_util.hpp"
 #include "server/server.hpp"
 
 #include <CLI/CLI.hpp>
-
-#include <unistd.h>
-
-namespace {
-
-std::string default_name() {
-    char host[256] = "localhost";
-    ::gethostname(host, sizeof host - 1);
-    return std::string(host) + ":" + std::to_string(::getpid());
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
     using zlb::server::Mode;
@@ -72,15 +62,17 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     }
-    if (s.name.empty()) s.name = default_name();
+    if (s.name.empty()) s.name = zlb::process_name_default();
     s.mode = mode == "cpu" ? Mode::cpu : mode == "io" ? Mode::io : Mode::all;
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
     s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     zlb::set_log_name("zlb-server");
     zlb::set_log_level(*zlb::parse_log_level(log_level));
     try {
+        zlb::StopSignals stop; // before any thread, so every thread inherits the mask
         zlb::CurlGlobal curl;
-        zlb::server::Server server(std::move(s));
+        zmq::context_t ctx(1);
+        zlb::server::Server server(std::move(s), {ctx, zlb::steady_time(), stop.fd()});
         return server.run();
     } catch (const std::exception& e) {
         LOG_ERROR("%s", e.what());

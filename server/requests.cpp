@@ -28,40 +28,25 @@ bool all_small(const std::vector<u128>& ns) {
     return true;
 }
 
-std::uint64_t us_since(Clock::time_point t) {
-    return duration_cast<microseconds>(Clock::now() - t).count();
-}
-
 } // namespace
 
-// Splits [routing..., "", body] and answers anything malformed with bad_request.
-// A message without a delimiter still has the ROUTER's identity frame to answer to.
+// The intake checks framing and size and decodes; what it refuses is answered here.
 void Server::request_handle(Clock::time_point received) {
     ++counters_.received;
-    std::size_t delim = find_delimiter(frames_);
-    std::size_t routing_end = delim < frames_.size() ? delim : 1;
-    std::size_t body_at = delim < frames_.size() ? delim + 1 : 1;
-    std::span<zmq::message_t> routing(frames_.data(), routing_end);
-    if (body_at + 1 != frames_.size()) {
-        reply_error(routing, std::nullopt, received, ErrorCode::bad_request,
-                    "expected [empty delimiter, one msgpack body] frames");
+    switch (intake_.take(frames_)) {
+    case RequestIntake::Verdict::dropped:
         return;
+    case RequestIntake::Verdict::refused: {
+        const auto& r = intake_.refusal();
+        return reply_error(intake_.routing(), r.id, received, r.code, r.message);
     }
-    request_dispatch(routing, view(frames_[body_at]), received);
+    case RequestIntake::Verdict::request:
+        return request_dispatch(intake_.routing(), received);
+    }
 }
 
-void Server::request_dispatch(std::span<zmq::message_t> routing, std::string_view body,
-                              Clock::time_point received) {
-    auto& r = request_;
-    if (body.size() > settings_.max_msg_bytes) {
-        reply_error(routing, std::nullopt, received, ErrorCode::too_large,
-                    "request exceeds the server's message size limit");
-        return;
-    }
-    if (!decoder_.decode(body, r, decode_error_)) {
-        reply_error(routing, r.id, received, decode_error_.code, decode_error_.message);
-        return;
-    }
+void Server::request_dispatch(std::span<zmq::message_t> routing, Clock::time_point received) {
+    auto& r = intake_.request();
     if (!serves(settings_.mode, r.op)) {
         reply_error(routing, r.id, received, ErrorCode::unsupported_op,
                     "this server does not serve this op (see --mode)");
@@ -83,7 +68,7 @@ void Server::request_dispatch(std::span<zmq::message_t> routing, std::string_vie
 }
 
 void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point received) {
-    auto& r = request_;
+    auto& r = intake_.request();
     std::optional<Clock::time_point> deadline;
     if (r.deadline_ms) deadline = received + milliseconds(*r.deadline_ms);
     if (all_small(r.ns)) {
@@ -92,7 +77,7 @@ void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point r
         inline_job_.batch = r.batch;
         inline_job_.received = received;
         inline_job_.deadline = deadline;
-        factor_encode(inline_job_, settings_.name, inline_scratch_);
+        factor_encode(inline_job_, settings_.name, time_, inline_scratch_);
         inline_job_.ns.swap(r.ns);
         reply_.clear();
         reply_.write(inline_scratch_.reply.data(), inline_scratch_.reply.size());
@@ -118,7 +103,7 @@ void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point r
 }
 
 void Server::fetch_start(std::span<zmq::message_t> routing, Clock::time_point received) {
-    auto& r = request_;
+    auto& r = intake_.request();
     if (!is_http_url(r.fetch.url)) {
         reply_error(routing, r.id, received, ErrorCode::bad_request,
                     "url must start with http:// or https://");
@@ -151,8 +136,10 @@ void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::u
     ++counters_.errors[static_cast<std::size_t>(code)];
     LOG_DEBUG("request %s: %s: %s", id ? std::to_string(*id).c_str() : "nil",
               proto::to_string(code).data(), std::string(message).c_str());
-    proto::encode_error(reply_, {id, settings_.name, us_since(received)}, code, message);
-    reply_send(routing);
+    ++counters_.answered;
+    if (zmq::socket_t* out = output(origin_))
+        error_reply_send(*out, routing, reply_, {id, settings_.name, us_since(received)}, code,
+                         message);
 }
 
 void Server::reply_send(std::span<zmq::message_t> routing) {
@@ -169,7 +156,7 @@ void Server::inflight_note() {
 void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point received) {
     reply_.clear();
     proto::Packer pk(reply_);
-    proto::encode_reply_begin(pk, {request_.id, settings_.name, us_since(received)}, true, 1);
+    proto::encode_reply_begin(pk, {intake_.request().id, settings_.name, us_since(received)}, true, 1);
     proto::pack_str(pk, "counters"); // not "status": that is a fetch reply's HTTP code
     pk.pack_map(5);
     proto::pack_str(pk, "received");

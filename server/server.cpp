@@ -5,20 +5,15 @@
 #include "core/signals.hpp"
 
 #include <stdexcept>
-#include <unistd.h>
 
 namespace zlb::server {
-namespace {
 
 using namespace std::chrono;
 
-constexpr std::size_t kMaxReadsPerTurn = 256;
-
-} // namespace
-
-Server::Server(Settings settings)
-    : settings_(std::move(settings)), signal_fd_(stop_signals_fd()), ctx_(1),
-      router_(ctx_, zmq::socket_type::router) {
+Server::Server(Settings settings, EngineEnv env)
+    : settings_(std::move(settings)), ctx_(env.zmq), time_(env.time), stop_fd_(env.stop_fd),
+      router_(ctx_, zmq::socket_type::router), intake_(settings_.max_msg_bytes),
+      last_stats_(time_.now()) {
     if (settings_.binds.empty() && settings_.broker.empty())
         throw std::runtime_error("give --bind ENDPOINT, --broker ENDPOINT, or both");
     // Well above the request limit, so an oversized request still arrives and can be
@@ -30,19 +25,12 @@ Server::Server(Settings settings)
     // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
     heartbeats_set(router_, settings_.heartbeat);
     curve_setup();
-    for (const auto& ep : settings_.binds) {
-        try {
-            router_.bind(ep);
-        } catch (const zmq::error_t& e) {
-            throw std::runtime_error("cannot bind " + ep + ": " + e.what());
-        }
-        LOG_INFO("listening on %s", router_.get(zmq::sockopt::last_endpoint).c_str());
-    }
+    endpoints_bind(router_, settings_.binds, "server");
     unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
     if (threads == 0) threads = 1;
     std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
     if (settings_.mode != Mode::io)
-        pool_ = std::make_unique<CpuPool>(ctx_, threads, queue, settings_.name);
+        pool_ = std::make_unique<CpuPool>(ctx_, time_, threads, queue, settings_.name);
     if (settings_.mode != Mode::cpu) {
         FetcherSettings fs{settings_.max_inflight, settings_.fetch_connect_timeout,
                            FetchPolicy(settings_.deny_cidrs, settings_.allow_hosts)};
@@ -50,7 +38,7 @@ Server::Server(Settings settings)
             fs, [this](FetchJob& job, const FetchOutcome& o) { fetch_done(job, o); });
     }
     if (!settings_.broker.empty())
-        broker_ = std::make_unique<BrokerLink>(ctx_, settings_.broker, ready_info(threads),
+        broker_ = std::make_unique<BrokerLink>(ctx_, time_, settings_.broker, ready_info(threads),
                                                settings_.heartbeat);
     LOG_INFO("server %s ready: %u factor workers, queue %zu, max %zu fetches in flight",
              settings_.name.c_str(), pool_ ? threads : 0, pool_ ? queue : 0,
@@ -94,8 +82,7 @@ proto::worker::Ready Server::ready_info(unsigned threads) const {
 }
 
 Server::~Server() {
-    pool_.reset(); // joins workers before the context goes
-    if (signal_fd_ >= 0) ::close(signal_fd_);
+    pool_.reset(); // joins workers before their sockets' context can go
 }
 
 // Main loop: poll the ROUTER, the worker results, the signal fd and curl's sockets;
@@ -103,7 +90,7 @@ Server::~Server() {
 // has been answered (or the drain timeout passed).
 int Server::run() {
     while (!draining_ || !drained()) {
-        if (draining_ && Clock::now() > drain_deadline_) {
+        if (draining_ && time_.now() > drain_deadline_) {
             LOG_ERROR("drain timed out with %zu factor jobs and %zu fetches unanswered",
                       cpu_pending(), fetcher_ ? fetcher_->inflight() : 0);
             return 1;
@@ -118,7 +105,9 @@ int Server::run() {
 void Server::poll_once(milliseconds max_wait) {
     items_.clear();
     items_.push_back({router_.handle(), 0, ZMQ_POLLIN, 0});
-    items_.push_back({nullptr, signal_fd_, ZMQ_POLLIN, 0});
+    const std::size_t stop_at = items_.size();
+    if (stop_fd_ >= 0) items_.push_back({nullptr, stop_fd_, ZMQ_POLLIN, 0});
+    const std::size_t pool_at = items_.size();
     if (pool_) items_.push_back({pool_->results().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t zap_at = items_.size();
     if (zap_) items_.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
@@ -132,43 +121,43 @@ void Server::poll_once(milliseconds max_wait) {
     }
     auto stats_due = last_stats_ + settings_.stats_interval;
     auto wake = broker_ ? std::min(stats_due, broker_->next_tick()) : stats_due;
-    wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(wake - Clock::now()).count()));
+    wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(wake - time_.now()).count()));
     zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
 
-    if (items_[1].revents & ZMQ_POLLIN) {
-        if (stop_signals_read(signal_fd_) > 0) LOG_INFO("stop signal received");
+    if (stop_fd_ >= 0 && (items_[stop_at].revents & ZMQ_POLLIN)) {
+        if (stop_signals_read(stop_fd_) > 0) LOG_INFO("stop signal received");
         drain_begin();
     }
-    if (pool_ && (items_[2].revents & ZMQ_POLLIN)) {
-        std::array<zmq::socket_t*, 2> outputs{output(0), output(1)};
+    if (pool_ && (items_[pool_at].revents & ZMQ_POLLIN)) {
+        std::array<zmq::socket_t*, kOriginCount> outputs{output(Origin::router), output(Origin::broker)};
         std::size_t n = pool_->results_forward(outputs, kMaxReadsPerTurn);
         cpu_forwarded_ += n;
         counters_.answered += n;
     }
     if (zap_ && (items_[zap_at].revents & ZMQ_POLLIN)) zap_->requests_handle();
     if (items_[0].revents & ZMQ_POLLIN) {
-        origin_ = 0;
+        origin_ = Origin::router;
         for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(router_, frames_); ++i)
-            request_handle(Clock::now());
+            request_handle(time_.now());
     }
     if (broker_ && (items_[broker_at].revents & ZMQ_POLLIN)) broker_serve();
-    if (broker_) broker_->tick(Clock::now());
+    if (broker_) broker_->tick(time_.now());
     if (fetcher_) fetcher_->poll_items_ready(items_.data() + curl_first, items_.size() - curl_first);
-    if (Clock::now() >= stats_due) stats_log();
+    if (time_.now() >= stats_due) stats_log();
 }
 
 void Server::broker_serve() {
-    origin_ = 1;
+    origin_ = Origin::broker;
     for (std::size_t i = 0; i < kMaxReadsPerTurn; ++i) {
         zmq::socket_t& socket = broker_->socket();
         zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
         if (zmq::poll(&item, 1, milliseconds(0)) == 0) break;
-        if (broker_->request_read(frames_)) request_handle(Clock::now());
+        if (broker_->request_read(frames_)) request_handle(time_.now());
     }
 }
 
-zmq::socket_t* Server::output(std::uint8_t origin) {
-    if (origin == 0) return &router_;
+zmq::socket_t* Server::output(Origin origin) {
+    if (origin == Origin::router) return &router_;
     return broker_ ? &broker_->socket() : nullptr;
 }
 
@@ -176,7 +165,7 @@ void Server::drain_begin() {
     if (draining_) return;
     draining_ = true;
     if (broker_) broker_->leave();
-    drain_deadline_ = Clock::now() + settings_.drain_timeout;
+    drain_deadline_ = time_.now() + settings_.drain_timeout;
     LOG_INFO("draining: %zu factor jobs and %zu fetches in flight", cpu_pending(),
              fetcher_ ? fetcher_->inflight() : 0);
 }
@@ -186,7 +175,7 @@ bool Server::drained() const {
 }
 
 void Server::stats_log() {
-    auto now = Clock::now();
+    auto now = time_.now();
     double secs = duration<double>(now - last_stats_).count();
     std::uint64_t errors = 0, last_errors = 0;
     for (auto e : counters_.errors) errors += e;

@@ -2,6 +2,8 @@
 // zlb-server: one ROUTER socket owned by one thread. Echo is answered inline, factor
 // jobs go to a fixed worker pool, fetches to a libcurl multi handle; both come back
 // through the same poll loop. Past their bounds requests are answered `overloaded`.
+#include "core/engine.hpp"
+#include "core/intake.hpp"
 #include "core/zmq_util.hpp"
 #include "proto/codec.hpp"
 #include "server/broker_link.hpp"
@@ -22,16 +24,16 @@ struct Counters {
     std::uint64_t received = 0;
     std::uint64_t answered = 0;
     std::uint64_t inflight_max = 0; // most factor jobs and fetches in flight at once
-    std::array<std::uint64_t, 9> errors{}; // by proto::ErrorCode, of those answered
+    std::array<std::uint64_t, proto::kErrorCodeCount> errors{}; // by code, of those answered
 };
 
 class Server {
 public:
     // Binds every endpoint; throws std::runtime_error / zmq::error_t on bad settings.
-    explicit Server(Settings settings);
+    Server(Settings settings, EngineEnv env);
     ~Server();
 
-    // Serves until SIGTERM/SIGINT, then drains. Returns the process exit code.
+    // Serves until the stop signal, then drains. Returns the process exit code.
     int run();
     // One turn of the loop: wait up to max_wait for work, then handle what is ready.
     void poll_once(std::chrono::milliseconds max_wait);
@@ -42,15 +44,15 @@ public:
 
 private:
     void request_handle(Clock::time_point received);
-    void request_dispatch(std::span<zmq::message_t> routing, std::string_view body,
-                          Clock::time_point received);
+    void request_dispatch(std::span<zmq::message_t> routing, Clock::time_point received);
     void factor_start(std::span<zmq::message_t> routing, Clock::time_point received);
     void fetch_start(std::span<zmq::message_t> routing, Clock::time_point received);
     void reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
                      Clock::time_point received, proto::ErrorCode code, std::string_view message);
     void reply_send(std::span<zmq::message_t> routing);
     void reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
-    zmq::socket_t* output(std::uint8_t origin);
+    zmq::socket_t* output(Origin origin);
+    std::uint64_t us_since(Clock::time_point t) const { return us_between(t, time_.now()); }
     void inflight_note();
     void broker_serve();
     proto::worker::Ready ready_info(unsigned threads) const;
@@ -60,23 +62,22 @@ private:
     void curve_setup();
 
     Settings settings_;
-    int signal_fd_ = -1;
-    zmq::context_t ctx_;
+    zmq::context_t& ctx_;
+    const TimeSource& time_;
+    int stop_fd_;
     zmq::socket_t router_;
     std::unique_ptr<ZapHandler> zap_; // only with CURVE
     std::unique_ptr<CpuPool> pool_;
     std::unique_ptr<Fetcher> fetcher_;
     std::unique_ptr<BrokerLink> broker_;
-    std::uint8_t origin_ = 0; // the socket of the request being handled: 0 ROUTER, 1 broker
+    Origin origin_ = Origin::router; // the socket of the request being handled
     bool draining_ = false;
     Clock::time_point drain_deadline_;
 
     // Reused across messages: the hot path allocates nothing it can avoid.
     std::vector<zmq::message_t> frames_;
     std::vector<zmq::pollitem_t> items_;
-    proto::RequestDecoder decoder_;
-    proto::Request request_;
-    proto::DecodeError decode_error_;
+    RequestIntake intake_;
     msgpack::sbuffer reply_{4096};
     CpuJob inline_job_;
     FactorScratch inline_scratch_;
@@ -85,7 +86,7 @@ private:
     std::uint64_t cpu_submitted_ = 0;
     std::uint64_t cpu_forwarded_ = 0;
     Counters last_counters_;
-    Clock::time_point last_stats_ = Clock::now();
+    Clock::time_point last_stats_;
 };
 
 } // namespace zlb::server

@@ -62,7 +62,7 @@ TEST_CASE("corrected latency counts from the due time, uncorrected from the send
     CHECK(on_time.corrected_us == on_time.uncorrected_us);
     CHECK(on_time.corrected_us == 250);
     // A clock read before the due time (it can't happen, but) never wraps around.
-    CHECK(zlb::client::us_between(t0 + 1s, t0) == 0);
+    CHECK(zlb::us_between(t0 + 1s, t0) == 0);
 }
 
 TEST_CASE("a start is late when the window was full at its due time") {
@@ -86,7 +86,7 @@ TEST_CASE("a start is late when the client itself fell behind") {
 }
 
 TEST_CASE("seconds_of keeps fractions") {
-    CHECK(zlb::client::seconds_of(0.25) == 250ms);
-    CHECK(zlb::client::seconds_of(0) == Clock::duration::zero());
-    CHECK(zlb::client::seconds_of(1.5) == 1500ms);
+    CHECK(zlb::seconds_of(0.25) == 250ms);
+    CHECK(zlb::seconds_of(0) == Clock::duration::zero());
+    CHECK(zlb::seconds_of(1.5) == 1500ms);
 }

@@ -3,9 +3,9 @@
 // Expected answers come from independent, deliberately simple code in this file (a sieve, trial
 // division, Miller-Rabin with a slow double-and-add mulmod), or from a self-check: the factors
 // must be prime, ascending, and multiply back to n.
-#include "core/factor.hpp"
-#include "core/factor_detail.hpp"
-#include "core/primes.hpp"
+#include "factor/factor.hpp"
+#include "factor/factor_detail.hpp"
+#include "factor/primes.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "core/histogram.hpp"
+#include "stats/histogram.hpp"
 
 #include <doctest/doctest.h>
 

@@ -8,10 +8,10 @@
 // with Baillie's parameters (Q = 1, P = 3, 4, 5, ... until (P^2 - 4 | n) = -1). The two tests
 // fail on nearly disjoint sets of composites, and no composite is known to pass both; it is
 // also much cheaper than a dozen Miller-Rabin rounds because most composites stop at base 2.
-#include "core/factor.hpp"
-#include "core/factor_detail.hpp"
-#include "core/montgomery.hpp"
-#include "core/primes.hpp"
+#include "factor/factor.hpp"
+#include "factor/factor_detail.hpp"
+#include "factor/montgomery.hpp"
+#include "factor/primes.hpp"
 
 #include <cstdint>
 

@@ -14,11 +14,11 @@
 //
 // Nothing here allocates except appending to out, and there is no shared mutable state. The
 // 128-bit ECM keeps about 70 KiB of curve state on the stack.
-#include "core/factor.hpp"
+#include "factor/factor.hpp"
 
-#include "core/factor_detail.hpp"
-#include "core/montgomery.hpp"
-#include "core/primes.hpp"
+#include "factor/factor_detail.hpp"
+#include "factor/montgomery.hpp"
+#include "factor/primes.hpp"
 
 #include <algorithm>
 #include <array>

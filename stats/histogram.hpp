@@ -39,8 +39,6 @@ public:
     void write_percentile_distribution(std::ostream& out, double value_scale = 1.0,
                                        int ticks_per_half = 5) const;
 
-    std::uint64_t max_value() const { return max_value_; }
-
     // Iteration over non-empty buckets, for percentile spectra and tests:
     // calls f(value_upper_bound_equivalent, count) in ascending value order.
     template <class F> void for_each_bucket(F&& f) const {

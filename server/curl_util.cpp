@@ -1,4 +1,4 @@
-#include "core/curl_util.hpp"
+#include "server/curl_util.hpp"
 
 #include <stdexcept>
 

@@ -2,7 +2,7 @@
 //
 // Both directions work in chunks of 19 decimal digits (10^19 < 2^64) so that only one 128-bit
 // multiplication or division is needed per chunk instead of per digit.
-#include "core/u128.hpp"
+#include "factor/u128.hpp"
 
 #include <array>
 #include <cstdint>

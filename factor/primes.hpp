@@ -2,7 +2,7 @@
 // Small primes for factorization, all computed at compile time: the primes below 2^16, the
 // trial-division table (odd primes below 1024 with their inverses modulo 2^64 and 2^128), and
 // a segmented sieve that enumerates primes up to 2^32 from a fixed stack buffer.
-#include "core/u128.hpp"
+#include "factor/u128.hpp"
 
 #include <array>
 #include <bit>

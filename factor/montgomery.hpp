@@ -5,7 +5,7 @@
 // [0, n), so that products need one REDC and equality tests are plain comparisons. Both
 // classes expose the same interface, so rho, ECM and the primality tests are written once as
 // templates, and MontLanes runs K independent computations modulo the same n side by side.
-#include "core/u128.hpp"
+#include "factor/u128.hpp"
 
 #include <array>
 #include <bit>

@@ -7,7 +7,7 @@
 // Montgomery ladder keeps two points whose difference is known, and the differential addition
 // x(P+Q) from x(P), x(Q), x(P-Q) costs 6 multiplications (5 when x(P-Q) has Z = 1), doubling
 // 5 including the multiplication by a24 = (A+2)/4.
-#include "core/montgomery.hpp"
+#include "factor/montgomery.hpp"
 
 #include <array>
 #include <bit>

@@ -1,7 +1,7 @@
 #pragma once
 // Integer factorization up to 2^128-1: trial division, deterministic Miller-Rabin,
 // Pollard-Brent rho and Lenstra ECM, all in Montgomery arithmetic.
-#include "core/u128.hpp"
+#include "factor/u128.hpp"
 
 #include <vector>
 

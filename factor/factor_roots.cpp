@@ -2,8 +2,8 @@
 //
 // ECM and rho are poor at splitting p^k and hopeless at p*q with p and q close together and both
 // near 2^64, while these cheap special-purpose checks catch exactly those cases.
-#include "core/factor_detail.hpp"
-#include "core/montgomery.hpp"
+#include "factor/factor_detail.hpp"
+#include "factor/montgomery.hpp"
 
 #include <cmath>
 #include <cstdint>

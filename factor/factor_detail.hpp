@@ -1,7 +1,7 @@
 #pragma once
 // Internal building blocks of zlb::factorize, exposed for the tests.
 // Every function here is pure: no globals, no heap, safe to call from any thread.
-#include "core/u128.hpp"
+#include "factor/u128.hpp"
 
 #include <cstdint>
 

@@ -6,8 +6,8 @@
 // once per batch. If a batch overshoots (gcd == n), it is replayed one step at a time from its
 // start. Working in Montgomery form only relabels the map (c stands for c/R), which does not
 // matter for a pseudo-random walk, and gcd(x*R, n) == gcd(x, n).
-#include "core/factor_detail.hpp"
-#include "core/montgomery.hpp"
+#include "factor/factor_detail.hpp"
+#include "factor/montgomery.hpp"
 
 #include <algorithm>
 #include <cstdint>

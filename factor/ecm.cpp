@@ -10,11 +10,11 @@
 // Below 2^64 everything about a curve except its sigma is fixed by the plan for the size of n,
 // so the stage-1 multiplier and the stage-2 prime masks are compile-time tables. Above 2^64
 // the bounds grow without limit, so primes are enumerated at run time by a segmented sieve.
-#include "core/ecm_curve.hpp"
-#include "core/ecm_stage2.hpp"
-#include "core/factor_detail.hpp"
-#include "core/montgomery.hpp"
-#include "core/primes.hpp"
+#include "factor/ecm_curve.hpp"
+#include "factor/ecm_stage2.hpp"
+#include "factor/factor_detail.hpp"
+#include "factor/montgomery.hpp"
+#include "factor/primes.hpp"
 
 #include <algorithm>
 #include <array>

@@ -13,7 +13,7 @@
 //  - Stage2Affine scales every baby and every giant to Z = 1 (Montgomery's batch inversion:
 //    one modular inversion per block of points plus three multiplications per point), after
 //    which a term is just x_i - x_j: one multiplication. Right for the long 128-bit runs.
-#include "core/ecm_curve.hpp"
+#include "factor/ecm_curve.hpp"
 
 #include <array>
 #include <bit>

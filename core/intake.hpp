@@ -1,0 +1,65 @@
+#pragma once
+// The one request intake of zlb: zlb-server (its ROUTER and its broker link) and
+// zlb-broker's frontend take protocol v1 requests through it, so framing, size limit,
+// decoding and error replies are the same everywhere.
+//
+// A request is [routing..., "", body]: one or more routing frames (the ROUTER's peer
+// identity, any proxies' frames, or a broker's [REQUEST, token]), the empty delimiter,
+// exactly one msgpack body. Anything else is refused with bad_request, answered to the
+// routing frames before the delimiter (or to the first frame alone when there is no
+// delimiter). The size limit counts every frame of the message, routing included.
+#include "core/clock.hpp"
+#include "proto/codec.hpp"
+
+#include <zmq.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace zlb {
+
+class RequestIntake {
+public:
+    enum class Verdict {
+        request, // routing() and request() hold a well-formed request
+        refused, // answer refusal() to routing()
+        dropped, // nothing to answer to: a message without any routing frame
+    };
+    struct Refusal {
+        std::optional<std::uint64_t> id; // when the body got far enough to say
+        proto::ErrorCode code = proto::ErrorCode::bad_request;
+        std::string_view message;
+    };
+
+    explicit RequestIntake(std::size_t max_msg_bytes) : max_msg_bytes_(max_msg_bytes) {}
+
+    // frames: one whole message as read from the socket; must outlive the verdict's use.
+    Verdict take(std::span<zmq::message_t> frames);
+
+    std::span<zmq::message_t> routing() const { return routing_; }
+    zmq::message_t& body() { return *body_; }
+    proto::Request& request() { return request_; }
+    const Refusal& refusal() const { return refusal_; }
+
+private:
+    Verdict refuse(std::optional<std::uint64_t> id, proto::ErrorCode code, std::string_view message);
+
+    std::size_t max_msg_bytes_;
+    std::span<zmq::message_t> routing_;
+    zmq::message_t* body_ = nullptr;
+    // Reused for every message: the hot path allocates nothing it can avoid.
+    proto::RequestDecoder decoder_;
+    proto::Request request_;
+    proto::DecodeError decode_error_;
+    Refusal refusal_;
+};
+
+// Encodes an error reply into buf and sends [routing..., "", reply]: the one error reply
+// of every process. Returns false when the peer can't take it (see send_routed).
+bool error_reply_send(zmq::socket_t& out, std::span<zmq::message_t> routing,
+                      msgpack::sbuffer& buf, const proto::ReplyHeader& header,
+                      proto::ErrorCode code, std::string_view message);
+
+} // namespace zlb
