@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(50u, 3'600'000u))->capture_default_str();
     app.add_option("--liveness", s.liveness, "Heartbeats a worker may miss before it is dead")
         ->check(CLI::Range(1, 100))->capture_default_str();
-    app.add_option("--queue-max", s.queue_max, "Requests held waiting for credit before overloaded")
+    app.add_option("--queue-max", s.queue_max, "Requests of one op held waiting for credit before overloaded")
         ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 24))->capture_default_str();
     app.add_option("--queue-timeout-ms", queue_timeout_ms,
                    "Longest wait for credit of a request without deadline_ms")
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
-    app.add_option("--status", status_endpoint,
+    auto* status = app.add_option("--status", status_endpoint,
                    "Query the broker at this frontend endpoint for its worker table and exit");
     try {
         app.parse(argc, argv);
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     }
     zlb::set_log_name("zlb-broker");
     zlb::set_log_level(*zlb::parse_log_level(log_level));
-    if (!status_endpoint.empty()) return zlb::broker::status_query(status_endpoint);
+    if (status->count() > 0) return zlb::broker::status_query(status_endpoint);
     if (s.name.empty()) s.name = zlb::process_name_default();
     s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     s.queue_timeout = std::chrono::milliseconds(queue_timeout_ms);

@@ -1,0 +1,404 @@
+// The broker's policies, stepped in-process: the real zlb::broker::Broker on inproc
+// sockets, a ManualTime the test advances, and fake clients and workers the test drives
+// frame by frame. No sleeps: every wait is a bounded number of poll_once turns.
+#include "broker/broker.hpp"
+#include "core/clock.hpp"
+#include "core/zmq_util.hpp"
+#include "proto/msgpack_view.hpp"
+#include "proto/worker.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace proto = zlb::proto;
+namespace wp = zlb::proto::worker;
+using zlb::view;
+
+int g_serial = 0;
+
+std::optional<std::uint64_t> field_uint(std::string_view body, std::string_view key) {
+    msgpack::zone zone;
+    msgpack::object root;
+    if (proto::detail::parse_root(zone, body, root) || root.type != msgpack::type::MAP) return {};
+    std::uint64_t v = 0;
+    const auto* o = proto::detail::find(root.via.map, key);
+    if (!o || !proto::detail::as_uint(*o, v)) return {};
+    return v;
+}
+
+struct Rig {
+    zmq::context_t ctx{1};
+    zlb::ManualTime time;
+    std::string frontend = "inproc://broker-fe-" + std::to_string(++g_serial);
+    std::string backend = "inproc://broker-be-" + std::to_string(g_serial);
+    std::optional<zlb::broker::Broker> broker;
+
+    explicit Rig(zlb::broker::Settings s = {}) {
+        s.frontends = {frontend};
+        s.backends = {backend};
+        s.name = "broker";
+        s.stats_interval = 24h;
+        broker.emplace(std::move(s), zlb::EngineEnv{ctx, time});
+    }
+    void step(int turns = 4) {
+        for (int i = 0; i < turns; ++i) broker->poll_once(0ms);
+    }
+    // Steps until cond() holds, at most max_turns turns; returns cond().
+    template <class F> bool step_until(F&& cond, int max_turns = 500) {
+        for (int i = 0; i < max_turns && !cond(); ++i) broker->poll_once(1ms);
+        return cond();
+    }
+};
+
+// What a test keeps of a reply: the decoded views die with the next message.
+struct Got {
+    std::optional<std::uint64_t> id;
+    bool ok = false;
+    std::string server, error_code;
+};
+
+struct FakeClient {
+    zmq::socket_t socket;
+    msgpack::sbuffer buf;
+    std::vector<zmq::message_t> frames;
+    proto::ReplyDecoder decoder;
+    std::string error;
+
+    FakeClient(Rig& rig) : socket(rig.ctx, zmq::socket_type::dealer) {
+        socket.set(zmq::sockopt::linger, 0);
+        socket.connect(rig.frontend);
+    }
+    void send_body() {
+        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+        socket.send(zmq::buffer(buf.data(), buf.size()));
+    }
+    void echo(std::uint64_t id, std::optional<std::uint32_t> deadline_ms = {}) {
+        proto::encode_echo_request(buf, id, "payload", deadline_ms);
+        send_body();
+    }
+    void factor(std::uint64_t id) {
+        const zlb::u128 n[] = {91};
+        proto::encode_factor_request(buf, id, n, false);
+        send_body();
+    }
+    // The next reply, if one is waiting: [ "", body ].
+    std::optional<Got> reply() {
+        if (!zlb::recv_frames(socket, frames)) return {};
+        REQUIRE(frames.size() == 2);
+        REQUIRE(frames[0].size() == 0);
+        proto::Reply r;
+        REQUIRE(decoder.decode(view(frames[1]), r, error));
+        return Got{r.id, r.ok, std::string(r.server), std::string(r.error_code)};
+    }
+    std::uint64_t queued(Rig& rig) {
+        proto::encode_status_request(buf, 999);
+        send_body();
+        std::optional<std::uint64_t> queued;
+        rig.step_until([&] {
+            if (!zlb::recv_frames(socket, frames)) return false;
+            queued = field_uint(view(frames.back()), "queued");
+            return true;
+        });
+        REQUIRE(queued);
+        return *queued;
+    }
+};
+
+struct Held {
+    std::uint64_t token;
+    std::uint64_t id;
+};
+
+struct FakeWorker {
+    zmq::socket_t socket;
+    std::string name;
+    std::vector<Held> held;
+    int heartbeats = 0, byes = 0;
+    std::vector<zmq::message_t> frames;
+    proto::RequestDecoder decoder;
+    proto::Request request;
+    proto::DecodeError error;
+    msgpack::sbuffer buf;
+
+    FakeWorker(Rig& rig, std::string worker_name, std::uint32_t credit,
+               std::uint32_t ops = wp::op_bit(proto::Op::echo))
+        : socket(rig.ctx, zmq::socket_type::dealer), name(std::move(worker_name)) {
+        socket.set(zmq::sockopt::linger, 0);
+        socket.connect(rig.backend);
+        wp::encode_ready(buf, {name, ops, credit});
+        socket.send(zmq::buffer(wp::kReady), zmq::send_flags::sndmore);
+        socket.send(zmq::buffer(buf.data(), buf.size()));
+    }
+    // Reads everything the broker sent; requests are kept in `held`.
+    void read() {
+        while (zlb::recv_frames(socket, frames)) {
+            std::string_view command = view(frames[0]);
+            if (command == wp::kHeartbeat) ++heartbeats;
+            else if (command == wp::kBye) ++byes;
+            else if (command == wp::kRequest) {
+                REQUIRE(frames.size() == 4);
+                std::uint64_t token = 0;
+                REQUIRE(frames[1].size() == sizeof token);
+                std::memcpy(&token, frames[1].data(), sizeof token);
+                REQUIRE(frames[2].size() == 0);
+                REQUIRE(decoder.decode(view(frames[3]), request, error));
+                held.push_back({token, *request.id});
+            }
+        }
+    }
+    void command(std::string_view c) { socket.send(zmq::buffer(c)); }
+    void answer_token(std::uint64_t token, std::uint64_t id) {
+        proto::encode_echo(buf, {id, name, 1}, "payload", true);
+        socket.send(zmq::buffer(wp::kRequest), zmq::send_flags::sndmore);
+        socket.send(zmq::buffer(&token, sizeof token), zmq::send_flags::sndmore);
+        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+        socket.send(zmq::buffer(buf.data(), buf.size()));
+    }
+    // Answers the oldest request held.
+    Held answer() {
+        REQUIRE(!held.empty());
+        Held h = held.front();
+        held.erase(held.begin());
+        answer_token(h.token, h.id);
+        return h;
+    }
+};
+
+// Steps until the worker holds `count` requests.
+bool worker_holds(Rig& rig, FakeWorker& w, std::size_t count) {
+    return rig.step_until([&] {
+        w.read();
+        return w.held.size() >= count;
+    });
+}
+
+// Steps until the client has `count` replies, collected in out.
+bool replies(Rig& rig, FakeClient& c, std::vector<Got>& out, std::size_t count) {
+    return rig.step_until([&] {
+        while (auto r = c.reply()) out.push_back(*r);
+        return out.size() >= count;
+    });
+}
+
+} // namespace
+
+TEST_CASE("a worker never holds more requests than its credit; a reply makes room") {
+    Rig rig;
+    FakeWorker w(rig, "w", 2);
+    FakeClient c(rig);
+    rig.step();
+    for (std::uint64_t id = 1; id <= 3; ++id) c.echo(id);
+    REQUIRE(worker_holds(rig, w, 2));
+    rig.step(10);
+    w.read();
+    CHECK(w.held.size() == 2);
+    CHECK(c.queued(rig) == 1);
+
+    w.answer();
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].ok);
+    REQUIRE(worker_holds(rig, w, 2)); // the queued third request took the freed credit
+    CHECK(c.queued(rig) == 0);
+}
+
+TEST_CASE("each request goes to the worker with the most free credit") {
+    Rig rig;
+    FakeWorker small(rig, "small", 1), big(rig, "big", 3);
+    FakeClient c(rig);
+    rig.step();
+    c.echo(1);
+    REQUIRE(worker_holds(rig, big, 1)); // 3 free beats 1 free
+    c.echo(2);
+    REQUIRE(worker_holds(rig, big, 2)); // 2 free still beats 1 free
+    small.read();
+    CHECK(small.held.empty());
+    c.echo(3); // 1 free each: either; then nobody has credit
+    c.echo(4);
+    REQUIRE(rig.step_until([&] {
+        small.read();
+        big.read();
+        return small.held.size() + big.held.size() == 4;
+    }));
+    CHECK(small.held.size() == 1);
+    CHECK(big.held.size() == 3);
+}
+
+TEST_CASE("a silent worker is dropped and its requests go to another; its late reply is ignored") {
+    zlb::broker::Settings s;
+    s.heartbeat = 1000ms;
+    s.liveness = 3;
+    Rig rig(s);
+    FakeWorker dying(rig, "dying", 1);
+    FakeClient c(rig);
+    rig.step();
+    c.echo(7);
+    REQUIRE(worker_holds(rig, dying, 1));
+    FakeWorker alive(rig, "alive", 1);
+    rig.step();
+
+    rig.time.advance(2500ms);
+    alive.command(wp::kHeartbeat);
+    rig.step();
+    alive.read();
+    CHECK(alive.held.empty()); // 2.5 s of silence is within 3 heartbeats
+
+    rig.time.advance(1000ms);
+    alive.command(wp::kHeartbeat);
+    REQUIRE(worker_holds(rig, alive, 1)); // 3.5 s: "dying" is gone, its request moved
+    CHECK(alive.held[0].id == 7);
+
+    dying.answer(); // too late: the broker forgot this worker and asks it to re-register
+    rig.step(10);
+    std::vector<Got> got;
+    CHECK(!c.reply());
+    REQUIRE(rig.step_until([&] {
+        dying.read();
+        return dying.byes > 0;
+    }));
+
+    alive.answer();
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].server == "alive");
+    rig.step(10);
+    CHECK(!c.reply()); // exactly one reply
+}
+
+TEST_CASE("a reply with a stale or garbled token is dropped, and the broker goes on serving") {
+    Rig rig;
+    FakeWorker w(rig, "w", 4);
+    FakeClient c(rig);
+    rig.step();
+    c.echo(1);
+    REQUIRE(worker_holds(rig, w, 1));
+    Held h = w.held[0];
+
+    w.answer_token(h.token ^ (std::uint64_t(1) << 40), h.id); // another generation
+    w.answer_token(h.token + 1, h.id);                        // another slot
+    w.socket.send(zmq::buffer(wp::kRequest), zmq::send_flags::sndmore);
+    w.socket.send(zmq::str_buffer("short")); // no token at all
+    rig.step(10);
+    CHECK(!c.reply());
+
+    w.answer(); // the real one still matches
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].id == 1u);
+    w.answer_token(h.token, h.id); // the same token again: a duplicate
+    rig.step(10);
+    CHECK(!c.reply());
+}
+
+TEST_CASE("queued requests expire, leave the queue, and free their places") {
+    // Bug: expired requests used to stay counted, and the next request was refused.
+    zlb::broker::Settings s;
+    s.queue_max = 3;
+    s.queue_timeout = 300ms;
+    Rig rig(s);
+    FakeClient c(rig);
+    for (std::uint64_t id = 1; id <= 3; ++id) c.echo(id);
+    rig.step();
+    CHECK(c.queued(rig) == 3);
+
+    c.echo(4); // over the bound, and no worker: refused at once
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].id == 4u);
+    CHECK(got[0].error_code == "overloaded");
+
+    rig.time.advance(299ms);
+    rig.step();
+    CHECK(!c.reply());
+    rig.time.advance(2ms);
+    got.clear();
+    REQUIRE(replies(rig, c, got, 3));
+    for (const auto& reply : got) CHECK(reply.error_code == "deadline_exceeded");
+    CHECK(c.queued(rig) == 0);
+
+    for (std::uint64_t id = 5; id <= 7; ++id) c.echo(id); // room for three again
+    rig.step(10);
+    CHECK(!c.reply());
+    CHECK(c.queued(rig) == 3);
+
+    // A worker that joins later gets what is still queued.
+    FakeWorker w(rig, "late", 3);
+    REQUIRE(worker_holds(rig, w, 3));
+    CHECK(c.queued(rig) == 0);
+}
+
+TEST_CASE("a queue that nobody serves goes on expiring and counting right") {
+    zlb::broker::Settings s;
+    s.queue_max = 2;
+    s.queue_timeout = 10ms;
+    Rig rig(s);
+    FakeClient c(rig);
+    std::vector<Got> got;
+    for (std::uint64_t round = 0; round < 200; ++round) {
+        c.echo(2 * round);
+        c.echo(2 * round + 1);
+        rig.step(2);
+        rig.time.advance(11ms);
+        REQUIRE(replies(rig, c, got, 2 * (round + 1)));
+    }
+    for (const auto& reply : got) CHECK(reply.error_code == "deadline_exceeded");
+    CHECK(c.queued(rig) == 0);
+}
+
+TEST_CASE("the queue bound is per op") {
+    zlb::broker::Settings s;
+    s.queue_max = 1;
+    Rig rig(s);
+    FakeClient c(rig);
+    c.echo(1);
+    c.factor(2); // another op: its own queue has room
+    rig.step();
+    CHECK(!c.reply());
+    CHECK(c.queued(rig) == 2);
+    c.echo(3);
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].id == 3u);
+    CHECK(got[0].error_code == "overloaded");
+}
+
+TEST_CASE("deadline_ms bounds how long a request waits for credit") {
+    Rig rig;
+    FakeClient c(rig);
+    c.echo(1, 50);
+    rig.step();
+    rig.time.advance(49ms);
+    rig.step();
+    CHECK(!c.reply());
+    rig.time.advance(2ms);
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].error_code == "deadline_exceeded");
+}
+
+TEST_CASE("a leaving worker gets nothing new; workers are heartbeated") {
+    Rig rig;
+    FakeWorker w(rig, "w", 4);
+    FakeClient c(rig);
+    rig.step();
+    w.command(wp::kBye);
+    rig.step();
+    c.echo(1);
+    rig.step(10);
+    w.read();
+    CHECK(w.held.empty());
+    CHECK(c.queued(rig) == 1);
+
+    int before = w.heartbeats;
+    rig.time.advance(1001ms);
+    REQUIRE(rig.step_until([&] {
+        w.read();
+        return w.heartbeats > before;
+    }));
+}
