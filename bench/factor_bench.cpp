@@ -10,6 +10,7 @@
 // back to n and each is prime). GNU factor, if it is on PATH, gets all numbers on stdin in one
 // process, so its per-number figure includes one process start-up spread over N numbers.
 // Output is one key=value per line for scripts.
+#include "core/unique_fd.hpp"
 #include "factor/factor.hpp"
 
 #include <chrono>
@@ -123,10 +124,15 @@ double time_gnu_factor(const std::vector<u128>& numbers, unsigned timeout_s) {
     std::string path = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/zlb-factor-XXXXXX";
     const int fd = mkstemp(path.data());
     if (fd < 0) return -1;
-    FILE* f = fdopen(fd, "w");
-    for (u128 n : numbers)
-        std::fprintf(f, "%s\n", zlb::to_string_u128(n).c_str());
-    std::fclose(f);
+    {
+        zlb::UniqueFile f(fdopen(fd, "w"));
+        if (!f) {
+            ::close(fd);
+            return -1;
+        }
+        for (u128 n : numbers)
+            std::fprintf(f.get(), "%s\n", zlb::to_string_u128(n).c_str());
+    }
     // `timeout` is part of coreutils too, so it is there whenever factor is.
     const std::string cmd =
         "timeout " + std::to_string(timeout_s) + " factor < '" + path + "' > /dev/null 2>&1";

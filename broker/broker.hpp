@@ -58,7 +58,6 @@ public:
     int run();
     // One turn: wait up to max_wait for work, then handle whatever is ready.
     void poll_once(std::chrono::milliseconds max_wait);
-    bool stopping() const { return stopping_; }
 
     // Requests waiting for credit, over all ops.
     std::size_t queued() const;

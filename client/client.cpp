@@ -178,7 +178,10 @@ void Client::requests_send(Clock::time_point now, bool& blocked) {
 Clock::time_point Client::next_wake(Clock::time_point now, bool blocked, bool& on_time) const {
     auto wake = now + (blocked ? 10ms : 250ms);
     if (!deadlines_.empty()) wake = std::min(wake, deadlines_.front().at + 1ms);
-    if (!retries_.empty()) wake = std::min(wake, retries_.top().first);
+    // A due retry that nobody could take is tried again in 10 ms, not in a busy loop.
+    if (!retries_.empty())
+        wake = std::min(wake, retry_blocked_ ? std::max(retries_.top().first, now + 10ms)
+                                             : retries_.top().first);
     if (settings_.interval_s > 0)
         wake = std::min(wake, interval_start_ + seconds_of(settings_.interval_s));
     if (schedule_ && !blocked && !free_slots_.empty() && issuing(now)) {
@@ -221,17 +224,22 @@ bool Client::attempt_send(Slot& s, std::optional<std::size_t> avoid) {
 }
 
 // Exponential backoff with jitter, so the retries of many clients don't come in step.
-void Client::retry_schedule(Slot& s, Clock::time_point now) {
+// A request whose server is gone needs no backoff: it is resent at the next turn.
+void Client::retry_schedule(Slot& s, Clock::time_point now, Backoff backoff) {
     ++s.attempt;
     s.waiting = true;
-    auto doubled = settings_.backoff * (1LL << std::min(s.attempt - 1, 20u));
-    auto delay = std::min<milliseconds>(settings_.backoff_max, doubled);
-    delay = delay / 2 + milliseconds(jitter_() % (delay.count() / 2 + 1));
+    milliseconds delay{0};
+    if (backoff == Backoff::on) {
+        auto doubled = settings_.backoff * (1LL << std::min(s.attempt - 1, 20u));
+        delay = std::min<milliseconds>(settings_.backoff_max, doubled);
+        delay = delay / 2 + milliseconds(jitter_() % (delay.count() / 2 + 1));
+    }
     retries_.emplace(now + delay, s.id);
     report_.retry();
 }
 
 void Client::retries_send(Clock::time_point now) {
+    retry_blocked_ = false;
     while (!retries_.empty() && retries_.top().first <= now) {
         std::uint64_t id = retries_.top().second;
         Slot& s = slots_[id % slots_.size()];
@@ -244,8 +252,9 @@ void Client::retries_send(Clock::time_point now) {
             retries_.pop();
             continue;
         }
-        // Nobody can take it now. Try again next turn, until it has waited a whole
-        // timeout: then no server is there, and it ends as a timeout.
+        // Nobody can take it now. Try again shortly (see next_wake), until it has waited
+        // a whole timeout: then no server is there, and it ends as a timeout.
+        retry_blocked_ = true;
         if (now - retries_.top().first < settings_.timeout) return;
         retries_.pop();
         timeout_final(s, now);
@@ -257,7 +266,7 @@ void Client::peers_lost(const std::vector<std::size_t>& lost, Clock::time_point 
     for (std::size_t peer : lost) {
         for (Slot& s : slots_) {
             if (!s.busy || s.waiting || s.peer != peer) continue;
-            if (s.attempt < settings_.retries) retry_schedule(s, now);
+            if (s.attempt < settings_.retries) retry_schedule(s, now, Backoff::off);
         }
     }
 }
@@ -267,18 +276,20 @@ std::string_view Client::peer_name(std::size_t peer) const {
     return p.name.empty() ? std::string_view(p.endpoint) : std::string_view(p.name);
 }
 
+// [peer alias, "", body]: the alias says which peer answered, which may not be the one
+// the request's current attempt went to.
 void Client::replies_read() {
     while (recv_frames(socket_, frames_)) {
-        std::size_t delim = find_delimiter(frames_);
-        if (delim + 2 != frames_.size()) {
+        auto from = peers_.find_alias(view(frames_[0]));
+        if (!from || frames_.size() != 3 || frames_[1].size() != 0) {
             report_.invalid_reply();
             continue;
         }
-        reply_handle(view(frames_[delim + 1]));
+        reply_handle(*from, view(frames_[2]));
     }
 }
 
-void Client::reply_handle(std::string_view body) {
+void Client::reply_handle(std::size_t from, std::string_view body) {
     if (!decoder_.decode(body, reply_, decode_error_) || !reply_.id) {
         report_.invalid_reply();
         LOG_DEBUG("invalid reply: %s", decode_error_.c_str());
@@ -291,10 +302,13 @@ void Client::reply_handle(std::string_view body) {
         report_.late_reply();
         return;
     }
-    peers_.alive(s.peer);
-    peers_[s.peer].name.assign(reply_.server);
-    if (!reply_.ok && reply_.error_code == "overloaded" && s.attempt < settings_.retries) {
-        if (!s.waiting) retry_schedule(s, time_.now()); // another server may have room
+    peers_.alive(from);
+    peers_[from].name.assign(reply_.server);
+    bool overloaded = !reply_.ok && reply_.error_code == "overloaded";
+    if (overloaded && (s.waiting || from != s.peer)) {
+        // An earlier attempt's server had no room: the retry already under way decides.
+    } else if (overloaded && s.attempt < settings_.retries) {
+        retry_schedule(s, time_.now(), Backoff::on); // another server may have room
     } else if (!reply_.ok) {
         outcome_error(s, reply_.server, reply_.error_code, reply_.service_us);
     } else if (settings_.verify && !reply_verify(s, reply_)) {
@@ -338,7 +352,7 @@ void Client::timeouts_expire(Clock::time_point now) {
         // Leave a silent peer out of the rotation for a while; any reply brings it back.
         peers_.suspect(s.peer, now + 3 * settings_.heartbeat);
         if (s.attempt < settings_.retries) {
-            retry_schedule(s, now);
+            retry_schedule(s, now, Backoff::on);
             continue;
         }
         timeout_final(s, now);

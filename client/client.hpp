@@ -100,7 +100,8 @@ private:
     void requests_send(Clock::time_point now, bool& blocked);
     bool request_send(std::size_t index);
     bool attempt_send(Slot& s, std::optional<std::size_t> avoid);
-    void retry_schedule(Slot& s, Clock::time_point now);
+    enum class Backoff { on, off };
+    void retry_schedule(Slot& s, Clock::time_point now, Backoff backoff);
     void retries_send(Clock::time_point now);
     void timeout_final(Slot& s, Clock::time_point now);
     void peers_lost(const std::vector<std::size_t>& peers, Clock::time_point now);
@@ -108,7 +109,7 @@ private:
     void intervals_close(Clock::time_point now, bool last);
     std::string_view peer_name(std::size_t peer) const;
     void replies_read();
-    void reply_handle(std::string_view body);
+    void reply_handle(std::size_t from, std::string_view body);
     Outcome outcome_of(const Slot& s, std::string_view server, Clock::time_point now,
                        std::uint64_t service_us) const;
     void outcome_ok(Slot& s, const proto::Reply& r);
@@ -137,6 +138,7 @@ private:
     using RetryAt = std::pair<Clock::time_point, std::uint64_t>;
     std::priority_queue<RetryAt, std::vector<RetryAt>, std::greater<>> retries_;
     std::minstd_rand jitter_{12345};
+    bool retry_blocked_ = false; // a retry was due but no peer could take it
     Phase phase_ = Phase::connecting;
     Clock::time_point connect_deadline_;
     Clock::time_point blocked_since_{}; // since when no server took the next request

@@ -46,6 +46,18 @@ PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
     }
 }
 
+// Aliases are "p<index>" (see the constructor).
+std::optional<std::size_t> PeerSet::find_alias(std::string_view alias) const {
+    if (alias.size() < 2 || alias.size() > 21 || alias[0] != 'p') return std::nullopt;
+    std::size_t index = 0;
+    for (char c : alias.substr(1)) {
+        if (c < '0' || c > '9') return std::nullopt;
+        index = index * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (index >= peers_.size() || peers_[index].alias != alias) return std::nullopt;
+    return index;
+}
+
 std::size_t PeerSet::connected() const {
     std::size_t up = 0;
     for (const auto& p : peers_) up += p.connected;

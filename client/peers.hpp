@@ -34,6 +34,8 @@ public:
     const std::vector<Peer>& all() const { return peers_; }
     zmq::socket_t& monitor() { return monitor_; }
 
+    // The peer a reply came from, by the routing alias the socket reports for it.
+    std::optional<std::size_t> find_alias(std::string_view alias) const;
     // How many peers have completed their handshake (see events_read).
     std::size_t connected() const;
     // Sends [alias, "", body] to the next peer in turn that takes it, preferring peers

@@ -13,7 +13,7 @@ namespace {
 std::atomic<LogLevel> g_level{LogLevel::info};
 char g_name[64] = "zlb";
 
-constexpr const char* kLevelNames[] = {"debug", "info", "warn", "error"};
+constexpr const char* kLevelNames[] = {"debug", "info", "warn", "error"}; // by LogLevel
 
 int format_time(char* out, std::size_t size) {
     using namespace std::chrono;
@@ -29,7 +29,7 @@ int format_time(char* out, std::size_t size) {
 } // namespace
 
 std::optional<LogLevel> parse_log_level(std::string_view name) {
-    for (int i = 0; i < 4; ++i)
+    for (std::size_t i = 0; i < std::size(kLevelNames); ++i)
         if (name == kLevelNames[i]) return static_cast<LogLevel>(i);
     return std::nullopt;
 }

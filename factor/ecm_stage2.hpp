@@ -120,7 +120,6 @@ template <class M, unsigned D> class Stage2 {
         gxz_ = c_.m.mul(walk_.point().x, walk_.point().z);
     }
 
-    std::uint64_t giant_index() const { return walk_.index(); }
 
     void accumulate(const typename Babies::Mask& mask) {
         // Locals, so that the product chain stays in registers instead of round-tripping

@@ -9,9 +9,10 @@
 //     ascending order multiplying back to n.
 // The first byte sometimes picks another frame layout (see layout_of). Any request that takes
 // over 1 s is saved under /tmp/zlb-fuzz-slow/ and reported on stderr: slow factorization.
-#include "factor/factor.hpp"
 #include "core/log.hpp"
+#include "core/unique_fd.hpp"
 #include "core/zmq_util.hpp"
+#include "factor/factor.hpp"
 #include "proto/codec.hpp"
 #include "proto/msgpack_view.hpp"
 #include "server/server.hpp"
@@ -157,10 +158,8 @@ struct Harness {
         ::mkdir(dir, 0755);
         char path[128];
         std::snprintf(path, sizeof path, "%s/slow-%016zx", dir, std::hash<std::string_view>{}(input));
-        if (FILE* f = std::fopen(path, "wb")) {
-            std::fwrite(input.data(), 1, input.size(), f);
-            std::fclose(f);
-        }
+        if (zlb::UniqueFile f{std::fopen(path, "wb")})
+            std::fwrite(input.data(), 1, input.size(), f.get());
         std::fprintf(stderr, "fuzz_request: SLOW: %lld ms for a %zu-byte request, saved as %s\n",
                      static_cast<long long>(duration_cast<milliseconds>(took).count()),
                      input.size(), path);
