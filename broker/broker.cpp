@@ -33,9 +33,30 @@ Broker::Broker(Settings settings, EngineEnv env)
     // A send to a worker that vanished fails instead of disappearing, so the request
     // can go elsewhere at once.
     backend_.set(zmq::sockopt::router_mandatory, 1);
+    curve_setup(env.zmq);
     endpoints_bind(frontend_, settings_.frontends, "frontend");
     endpoints_bind(backend_, settings_.backends, "backend");
     next_heartbeat_ = last_stats_ = time_.now();
+}
+
+// With CURVE both sockets are CURVE servers in their own ZAP domain: a client key opens
+// only the frontend, a worker key only the backend. All three flags or none.
+void Broker::curve_setup(zmq::context_t& ctx) {
+    const auto& s = settings_;
+    int given = !s.curve_secret.empty() + !s.curve_allow_clients.empty() + !s.curve_allow_workers.empty();
+    if (given == 0) return;
+    if (given != 3)
+        throw std::runtime_error("CURVE needs all of --curve-secret, --curve-allow-clients DIR and "
+                                 "--curve-allow-workers DIR");
+    CurveKeyPair keys = curve_secret_read(s.curve_secret);
+    zap_ = std::make_unique<ZapHandler>(
+        ctx, std::map<std::string, std::string>{{kZapDomainClients, s.curve_allow_clients},
+                                           {kZapDomainWorkers, s.curve_allow_workers}});
+    curve_server_set(frontend_, keys, kZapDomainClients);
+    curve_server_set(backend_, keys, kZapDomainWorkers);
+    LOG_INFO("CURVE on: broker key %s, %zu client and %zu worker keys allowed",
+             keys.public_z85.c_str(), zap_->keys_allowed(kZapDomainClients),
+             zap_->keys_allowed(kZapDomainWorkers));
 }
 
 // Main loop: read client requests and worker messages, hand queued requests to workers
@@ -50,16 +71,20 @@ void Broker::poll_once(milliseconds max_wait) {
     auto now = time_.now();
     auto wake = std::min({now + max_wait, next_heartbeat_, last_stats_ + settings_.stats_interval});
     if (!expiries_.empty()) wake = std::min(wake, expiries_.top().first);
-    std::array<zmq::pollitem_t, 3> items{{{frontend_.handle(), 0, ZMQ_POLLIN, 0},
-                                          {backend_.handle(), 0, ZMQ_POLLIN, 0},
-                                          {nullptr, stop_fd_, ZMQ_POLLIN, 0}}};
-    // Without a stop fd the last item is left out: zmq_poll rejects fd -1.
-    std::size_t count = stop_fd_ >= 0 ? items.size() : items.size() - 1;
+    std::array<zmq::pollitem_t, 4> items{};
+    std::size_t count = 0;
+    items[count++] = {frontend_.handle(), 0, ZMQ_POLLIN, 0};
+    items[count++] = {backend_.handle(), 0, ZMQ_POLLIN, 0};
+    const std::size_t zap_at = count;
+    if (zap_) items[count++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
+    const std::size_t stop_at = count;
+    if (stop_fd_ >= 0) items[count++] = {nullptr, stop_fd_, ZMQ_POLLIN, 0};
     zmq::poll(items.data(), count, std::max(ceil<milliseconds>(wake - now), 0ms));
     now = time_.now();
-    if (stop_fd_ >= 0 && (items[2].revents & ZMQ_POLLIN)) {
+    if (stop_fd_ >= 0 && (items[stop_at].revents & ZMQ_POLLIN)) {
         if (stop_signals_read(stop_fd_) > 0) stopping_ = true;
     }
+    if (zap_ && (items[zap_at].revents & ZMQ_POLLIN)) zap_->requests_handle();
     // Replies first: they return credit that queued requests are waiting for.
     for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(backend_, frames_); ++i)
         worker_message(now);

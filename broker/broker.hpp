@@ -8,6 +8,7 @@
 #include "broker/settings.hpp"
 #include "core/engine.hpp"
 #include "core/intake.hpp"
+#include "core/zap.hpp"
 #include "proto/codec.hpp"
 #include "proto/worker.hpp"
 
@@ -84,12 +85,14 @@ private:
     Worker* worker_best(proto::Op op);
 
     void stats_log(Clock::time_point now);
+    void curve_setup(zmq::context_t& ctx);
 
     Settings settings_;
     const TimeSource& time_;
     int stop_fd_;
     zmq::socket_t frontend_;
     zmq::socket_t backend_;
+    std::unique_ptr<ZapHandler> zap_; // only with CURVE
     std::unordered_map<std::string, Worker> workers_;
     PendingSlab pending_;
     std::array<OpQueue, proto::kOpCount> queues_;

@@ -29,6 +29,15 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+    app.add_option("--curve-secret", s.curve_secret,
+                   "Broker key file from zlb-keygen (NAME.key): turns CURVE on for both sockets")
+        ->check(CLI::ExistingFile);
+    app.add_option("--curve-allow-clients", s.curve_allow_clients,
+                   "Directory of client public keys (*.pub) allowed on the frontend")
+        ->check(CLI::ExistingDirectory);
+    app.add_option("--curve-allow-workers", s.curve_allow_workers,
+                   "Directory of worker public keys (*.pub) allowed on the backend")
+        ->check(CLI::ExistingDirectory);
     auto* status = app.add_option("--status", status_endpoint,
                    "Query the broker at this frontend endpoint for its worker table and exit");
     try {

@@ -16,6 +16,10 @@ struct Settings {
     std::chrono::milliseconds queue_timeout{30'000}; // wait without deadline_ms
     std::chrono::milliseconds stats_interval{5'000};
     std::size_t max_msg_bytes = 1 << 20;
+    // CURVE: the broker's .key file and who may connect where. All three or none.
+    std::string curve_secret;
+    std::string curve_allow_clients; // frontend: client .pub files
+    std::string curve_allow_workers; // backend: worker .pub files
 };
 
 } // namespace zlb::broker

@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 #include "core/signals.hpp"
+#include "core/zap.hpp"
 #include "core/zmq_util.hpp"
 
 #include <array>
@@ -39,11 +40,8 @@ zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
     socket.set(zmq::sockopt::reconnect_ivl_max, 2000);
     // A peer silent for 3 heartbeats is dropped, and its requests go elsewhere.
     heartbeats_set(socket, s.heartbeat);
-    if (!s.curve_server_key.empty()) {
-        socket.set(zmq::sockopt::curve_serverkey, s.curve_server_key);
-        socket.set(zmq::sockopt::curve_publickey, s.curve_public);
-        socket.set(zmq::sockopt::curve_secretkey, s.curve_secret);
-    }
+    if (!s.curve_server_key.empty())
+        curve_client_set(socket, {s.curve_public, s.curve_secret}, s.curve_server_key);
     return socket;
 }
 

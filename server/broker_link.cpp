@@ -1,6 +1,7 @@
 #include "server/broker_link.hpp"
 
 #include "core/log.hpp"
+#include "core/zap.hpp"
 #include "core/zmq_util.hpp"
 
 namespace zlb::server {
@@ -10,8 +11,10 @@ namespace worker = proto::worker;
 constexpr int kLiveness = 3; // heartbeats missed before the broker counts as gone
 
 BrokerLink::BrokerLink(zmq::context_t& ctx, const TimeSource& time, std::string endpoint,
-                       worker::Ready ready, std::chrono::milliseconds heartbeat)
-    : ctx_(ctx), time_(time), endpoint_(std::move(endpoint)), ready_(std::move(ready)), heartbeat_(heartbeat) {
+                       worker::Ready ready, std::chrono::milliseconds heartbeat,
+                       std::optional<Curve> curve)
+    : ctx_(ctx), time_(time), endpoint_(std::move(endpoint)), ready_(std::move(ready)),
+      heartbeat_(heartbeat), curve_(std::move(curve)) {
     connect();
 }
 
@@ -22,6 +25,7 @@ void BrokerLink::connect() {
     socket_->set(zmq::sockopt::rcvhwm, 0);
     socket_->set(zmq::sockopt::reconnect_ivl, 100);
     socket_->set(zmq::sockopt::reconnect_ivl_max, 2000);
+    if (curve_) curve_client_set(*socket_, curve_->keys, curve_->broker_z85);
     try {
         socket_->connect(endpoint_);
     } catch (const zmq::error_t& e) {

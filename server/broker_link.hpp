@@ -4,6 +4,7 @@
 // (new socket, READY again) when the broker goes silent or has forgotten it, so a
 // restarted broker is rejoined without help.
 #include "core/clock.hpp"
+#include "core/curve.hpp"
 #include "proto/worker.hpp"
 
 #include <zmq.hpp>
@@ -17,8 +18,15 @@ namespace zlb::server {
 
 class BrokerLink {
 public:
+    // With CURVE the link is a CURVE client: this worker's key pair, the broker's key.
+    struct Curve {
+        CurveKeyPair keys;
+        std::string broker_z85;
+    };
+
     BrokerLink(zmq::context_t& ctx, const TimeSource& time, std::string endpoint,
-               proto::worker::Ready ready, std::chrono::milliseconds heartbeat);
+               proto::worker::Ready ready, std::chrono::milliseconds heartbeat,
+               std::optional<Curve> curve);
 
     zmq::socket_t& socket() { return *socket_; }
     // Reads one message. Returns true with frames = [REQUEST, token, "", body] for a
@@ -39,6 +47,7 @@ private:
     std::string endpoint_;
     proto::worker::Ready ready_;
     std::chrono::milliseconds heartbeat_;
+    std::optional<Curve> curve_;
     std::optional<zmq::socket_t> socket_;
     Clock::time_point broker_expiry_;
     Clock::time_point next_heartbeat_;

@@ -48,8 +48,12 @@ int main(int argc, char** argv) {
     app.add_option("--curve-secret", s.curve_secret,
                    "Server key file from zlb-keygen (NAME.key): turns CURVE encryption on")
         ->check(CLI::ExistingFile);
+    app.add_option("--broker-key", s.broker_key,
+                   "The broker's public key file (NAME.pub): with --curve-secret, the broker "
+                   "link is encrypted and this server's key is its worker key")
+        ->check(CLI::ExistingFile);
     app.add_option("--curve-allow", s.curve_allow,
-                   "Directory of authorized client public keys (*.pub); re-read when it changes")
+                   "Directory of authorized client public keys (*.pub); any change to it applies to the next handshake")
         ->check(CLI::ExistingDirectory);
     app.add_option("--stats-interval", stats_interval_s, "Seconds between stats log lines")
         ->check(CLI::Range(0.1, 86400.0))

@@ -38,34 +38,38 @@ Server::Server(Settings settings, EngineEnv env)
             fs, [this](FetchJob& job, const FetchOutcome& o) { fetch_done(job, o); });
     }
     if (!settings_.broker.empty())
-        broker_ = std::make_unique<BrokerLink>(ctx_, time_, settings_.broker, ready_info(threads),
-                                               settings_.heartbeat);
+        broker_ = std::make_unique<BrokerLink>(
+            ctx_, time_, settings_.broker, ready_info(threads), settings_.heartbeat,
+            curve_keys_ ? std::optional<BrokerLink::Curve>({*curve_keys_, broker_key_}) : std::nullopt);
     LOG_INFO("server %s ready: %u factor workers, queue %zu, max %zu fetches in flight",
              settings_.name.c_str(), pool_ ? threads : 0, pool_ ? queue : 0,
              fetcher_ ? settings_.max_inflight : 0);
 }
 
-// With CURVE, the ZAP handler is bound before any endpoint, and the socket insists on
-// it (ZAP_ENFORCE_DOMAIN): without a handler libzmq would let every client in.
+// CURVE is all or nothing: a server with a key uses it on every socket, its broker link
+// included, or refuses to start, so nothing it serves is reachable in plaintext. The
+// ZAP handler is bound before any endpoint, and the socket insists on it
+// (ZAP_ENFORCE_DOMAIN): without a handler libzmq would let every client in.
 void Server::curve_setup() {
-    if (settings_.curve_secret.empty()) {
-        if (!settings_.curve_allow.empty())
-            throw std::runtime_error("--curve-allow needs --curve-secret");
+    const auto& s = settings_;
+    if (s.curve_secret.empty()) {
+        if (!s.curve_allow.empty()) throw std::runtime_error("--curve-allow needs --curve-secret");
+        if (!s.broker_key.empty()) throw std::runtime_error("--broker-key needs --curve-secret");
         return;
     }
-    if (settings_.curve_allow.empty())
+    if (!s.binds.empty() && s.curve_allow.empty())
         throw std::runtime_error("--curve-secret needs --curve-allow DIR, the authorized client keys");
-    CurveKeyPair keys = curve_secret_read(settings_.curve_secret);
-    zap_ = std::make_unique<ZapHandler>(ctx_, settings_.curve_allow);
-    router_.set(zmq::sockopt::curve_server, true);
-    router_.set(zmq::sockopt::curve_secretkey, keys.secret_z85);
-    router_.set(zmq::sockopt::zap_domain, kZapDomain);
-    constexpr int kZapEnforceDomain = 93; // ZMQ_ZAP_ENFORCE_DOMAIN, a draft name in 4.3
-    int on = 1;
-    if (zmq_setsockopt(router_.handle(), kZapEnforceDomain, &on, sizeof on) != 0)
-        throw std::runtime_error("this libzmq cannot enforce the ZAP domain");
-    LOG_INFO("CURVE on: server key %s, %zu client keys allowed", keys.public_z85.c_str(),
-             zap_->keys_allowed());
+    if (!s.broker.empty() && s.broker_key.empty())
+        throw std::runtime_error("with --curve-secret the broker link is encrypted too: give "
+                                 "--broker-key BROKER.pub (the broker's public key)");
+    curve_keys_ = curve_secret_read(s.curve_secret);
+    if (!s.broker_key.empty()) broker_key_ = curve_public_read(s.broker_key);
+    if (s.binds.empty()) return;
+    zap_ = std::make_unique<ZapHandler>(ctx_, std::map<std::string, std::string>{
+                                                  {kZapDomainServer, s.curve_allow}});
+    curve_server_set(router_, *curve_keys_, kZapDomainServer);
+    LOG_INFO("CURVE on: server key %s, %zu client keys allowed", curve_keys_->public_z85.c_str(),
+             zap_->keys_allowed(kZapDomainServer));
 }
 
 proto::worker::Ready Server::ready_info(unsigned threads) const {

@@ -10,7 +10,7 @@
 #include "server/cpu_pool.hpp"
 #include "server/fetcher.hpp"
 #include "server/settings.hpp"
-#include "server/zap.hpp"
+#include "core/zap.hpp"
 
 #include <zmq.hpp>
 
@@ -66,7 +66,9 @@ private:
     const TimeSource& time_;
     int stop_fd_;
     zmq::socket_t router_;
-    std::unique_ptr<ZapHandler> zap_; // only with CURVE
+    std::unique_ptr<ZapHandler> zap_; // only with CURVE and --bind
+    std::optional<CurveKeyPair> curve_keys_;
+    std::string broker_key_; // the broker's public key, Z85
     std::unique_ptr<CpuPool> pool_;
     std::unique_ptr<Fetcher> fetcher_;
     std::unique_ptr<BrokerLink> broker_;

@@ -26,6 +26,7 @@ struct Settings {
     std::vector<std::string> allow_hosts; // fetch hosts exempt from the deny list
     std::string curve_secret; // the server's .key file; turns CURVE on
     std::string curve_allow;  // directory of allowed client .pub files
+    std::string broker_key;   // the broker's .pub file; needed with CURVE and --broker
     std::chrono::milliseconds heartbeat{1'000}; // ZMTP ping interval; peers dead after 3
 };
 
