@@ -4,6 +4,14 @@
 // worker serving its op with the most free credit; with no credit anywhere it waits in
 // a bounded per-op queue until credit returns, its deadline passes, or the queue is
 // full (overloaded). Requests on a worker that dies are dispatched again elsewhere.
+//
+// A worker is trusted with no more than it has shown it can do: its credit is capped
+// (--max-credit), and one that holds a request past --worker-timeout-ms (or past the
+// request's deadline) while still heartbeating has the request taken back, sent to
+// another worker, and is quarantined with a doubling backoff until it answers again.
+// The workers that failed a request are remembered, so neither the broker's re-dispatch
+// nor the client's resend of it goes back to them.
+#include "broker/failures.hpp"
 #include "broker/pending.hpp"
 #include "broker/settings.hpp"
 #include "core/engine.hpp"
@@ -16,6 +24,7 @@
 
 #include <array>
 #include <deque>
+#include <memory>
 #include <queue>
 #include <span>
 #include <string>
@@ -26,20 +35,23 @@ namespace zlb::broker {
 
 struct Worker {
     std::string id; // routing id on the backend
-    std::string name;
+    std::string name; // printable, bounded (see worker_ready)
     std::uint32_t ops = 0;
     std::uint32_t credit = 0;
     std::uint32_t inflight = 0;
     std::uint64_t served = 0;
     bool leaving = false;
     Clock::time_point expiry;
+    std::uint32_t strikes = 0;           // requests taken back since it last answered
+    Clock::time_point quarantined_until; // gets nothing new before this
 };
 
 struct Counters {
     std::uint64_t received = 0;
     std::uint64_t replied = 0;
     std::uint64_t redispatched = 0;
-    std::uint64_t dropped = 0; // garbage and stale messages
+    std::uint64_t taken_back = 0; // from workers that held them too long
+    std::uint64_t dropped = 0;    // garbage and stale messages
 };
 
 // Requests waiting for credit for one op, in arrival order. Tokens of requests that left
@@ -52,7 +64,7 @@ struct OpQueue {
 
 class Broker {
 public:
-    // Binds; throws std::runtime_error on bad endpoints.
+    // Binds; throws std::runtime_error on bad endpoints or keys.
     Broker(Settings settings, EngineEnv env);
 
     // Serves until the stop signal. Returns the exit code.
@@ -64,40 +76,55 @@ public:
     std::size_t queued() const;
 
 private:
-    void client_request(Clock::time_point now);
+    // broker_clients.cpp: the frontend and the queues.
+    void client_request();
     void client_reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
                             Clock::time_point received, proto::ErrorCode code,
                             std::string_view message);
     void client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
     void request_queue(std::uint64_t token, bool front);
+    bool request_send(std::uint64_t token, Worker& w);
+    void request_failed(std::uint64_t token, Pending& p, const std::string& worker);
     void queue_leave(proto::Op op);
     void queue_dispatch();
-    bool request_send(std::uint64_t token, Worker& w);
-    void queue_expire(Clock::time_point now);
+    void queue_expire();
 
-    void worker_message(Clock::time_point now);
-    void worker_ready(const std::string& id, std::string_view body, Clock::time_point now);
+    // broker_workers.cpp: the backend.
+    void worker_message();
+    void worker_ready(const std::string& id, std::string_view body);
     void worker_reply(Worker& w);
-    void worker_expire(Clock::time_point now);
+    void worker_expire();
     void worker_remove(const std::string& id, const char* why);
     void worker_command(const std::string& id, std::string_view command);
-    void workers_heartbeat(Clock::time_point now);
-    Worker* worker_best(proto::Op op);
+    void worker_strike(Worker& w);
+    void workers_heartbeat();
+    void work_expire();
+    Worker* worker_best(proto::Op op, const Pending* p);
 
-    void stats_log(Clock::time_point now);
+    void stats_log();
     void curve_setup(zmq::context_t& ctx);
+    Clock::time_point wake_next(Clock::time_point until) const;
 
     Settings settings_;
     const TimeSource& time_;
     int stop_fd_;
+    Clock::time_point now_; // this turn's time, read once after the poll
     zmq::socket_t frontend_;
     zmq::socket_t backend_;
     std::unique_ptr<ZapHandler> zap_; // only with CURVE
     std::unordered_map<std::string, Worker> workers_;
     PendingSlab pending_;
+    FailureMemory failures_;
     std::array<OpQueue, proto::kOpCount> queues_;
-    using Expiry = std::pair<Clock::time_point, std::uint64_t>;
+    using Expiry = std::pair<Clock::time_point, std::uint64_t>; // queue deadline, token
     std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
+    struct WorkExpiry { // when the worker holding a request must have answered it
+        Clock::time_point at;
+        std::uint64_t token;
+        std::uint32_t dispatch; // Pending::dispatches when it was sent
+        bool operator>(const WorkExpiry& o) const { return at > o.at; }
+    };
+    std::priority_queue<WorkExpiry, std::vector<WorkExpiry>, std::greater<>> work_expiries_;
     Clock::time_point next_heartbeat_;
     Clock::time_point last_stats_;
     Counters counters_;
@@ -108,7 +135,9 @@ private:
     std::vector<zmq::message_t> frames_;
     RequestIntake intake_;
     msgpack::sbuffer reply_{1024};
+    msgpack::sbuffer forward_{1024}; // a request re-encoded with what is left of its deadline
     std::string id_scratch_;
+    std::vector<std::uint64_t> passed_; // tokens queue_dispatch passed over
 };
 
 } // namespace zlb::broker

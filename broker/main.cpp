@@ -29,6 +29,23 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+    unsigned worker_timeout_ms = 60'000, quarantine_ms = 1000;
+    app.add_option("--worker-timeout-ms", worker_timeout_ms,
+                   "A worker holding a request longer (or past its deadline_ms) loses it to "
+                   "another worker and is quarantined")
+        ->check(CLI::Range(1u, 86'400'000u))->capture_default_str();
+    app.add_option("--quarantine-ms", quarantine_ms,
+                   "First quarantine of a worker that held a request too long; doubles per "
+                   "strike up to 60 s, ends when it answers")
+        ->check(CLI::Range(1u, 3'600'000u))->capture_default_str();
+    app.add_option("--max-credit", s.max_credit, "Credit a worker may claim at most")
+        ->check(CLI::Range(1u, 1'000'000u))->capture_default_str();
+    app.add_option("--max-msg-bytes", s.max_msg_bytes,
+                   "Largest client request, all frames counted (too_large above)")
+        ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 30))->capture_default_str();
+    app.add_option("--max-reply-bytes", s.max_reply_bytes,
+                   "Largest frame a worker may send (a bigger one drops its connection)")
+        ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 31))->capture_default_str();
     app.add_option("--curve-secret", s.curve_secret,
                    "Broker key file from zlb-keygen (NAME.key): turns CURVE on for both sockets")
         ->check(CLI::ExistingFile);
@@ -50,6 +67,8 @@ int main(int argc, char** argv) {
     if (status->count() > 0) return zlb::broker::status_query(status_endpoint);
     if (s.name.empty()) s.name = zlb::process_name_default();
     s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    s.worker_timeout = std::chrono::milliseconds(worker_timeout_ms);
+    s.quarantine = std::chrono::milliseconds(quarantine_ms);
     s.queue_timeout = std::chrono::milliseconds(queue_timeout_ms);
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
     try {

@@ -25,7 +25,11 @@ struct Pending {
     proto::Op op = proto::Op::echo;
     std::optional<std::uint64_t> id;
     Clock::time_point received;
-    Clock::time_point deadline; // while queued
+    Clock::time_point deadline; // the latest it may be answered: deadline_ms or --queue-timeout-ms
+    bool client_deadline = false; // deadline came from deadline_ms: workers get what is left
+    std::uint32_t dispatches = 0; // sends to workers so far; names the current one
+    std::string failure_key;      // client routing + id, for FailureMemory
+    std::vector<std::string> failed; // workers that failed it: never sent there again
 };
 
 class PendingSlab {
@@ -55,6 +59,7 @@ public:
         p.used = p.queued = false;
         p.worker.clear();
         p.client.clear();
+        p.failed.clear();
         p.body = zmq::message_t();
         free_.push_back(static_cast<std::uint32_t>(token));
         --used_;

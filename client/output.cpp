@@ -6,8 +6,13 @@
 #include "core/log.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace zlb::client {
 namespace {
@@ -57,12 +62,40 @@ bool Client::reply_verify(const Slot& s, const proto::Reply& r) const {
     return true;
 }
 
+// Written to a fresh file (mkostemp: O_CREAT | O_EXCL, so never through a symlink), then
+// renamed to its name: rename replaces whatever is there, a planted symlink included,
+// without following it, so nothing outside the save directory is ever written.
 void Client::body_save(const Slot& s, std::string_view body) {
-    auto path = std::filesystem::path(settings_.save_dir) /
-                safe_name(s.index, workload_.text(s.index));
-    std::ofstream out(path, std::ios::binary);
-    out.write(body.data(), static_cast<std::streamsize>(body.size()));
-    if (!out) LOG_WARN("cannot write %s", path.c_str());
+    const std::string name = safe_name(s.index, workload_.text(s.index));
+    const auto path = std::filesystem::path(settings_.save_dir) / name;
+    std::string tmp = (std::filesystem::path(settings_.save_dir) / ("." + name + ".XXXXXX")).string();
+    // The mode a plain create would have given (0666 less the umask), read once.
+    static const mode_t mode = [] {
+        std::ifstream status("/proc/self/status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("Umask:", 0) == 0)
+                return static_cast<mode_t>(0666 & ~std::stoul(line.substr(6), nullptr, 8));
+        return static_cast<mode_t>(0644);
+    }();
+    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    if (fd < 0) {
+        LOG_WARN("cannot create a file in %s: %s", settings_.save_dir.c_str(), std::strerror(errno));
+        return;
+    }
+    bool ok = ::fchmod(fd, mode) == 0;
+    for (std::size_t at = 0; ok && at < body.size();) {
+        ssize_t n = ::write(fd, body.data() + at, body.size() - at);
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0;
+        if (ok) at += static_cast<std::size_t>(n);
+    }
+    ok = ::close(fd) == 0 && ok;
+    if (ok) ok = ::rename(tmp.c_str(), path.c_str()) == 0;
+    if (!ok) {
+        LOG_WARN("cannot write %s: %s", path.c_str(), std::strerror(errno));
+        ::unlink(tmp.c_str());
+    }
 }
 
 // Closes every interval that has ended by now; at the end of the run, also the partial

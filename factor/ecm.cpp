@@ -10,6 +10,11 @@
 // Below 2^64 everything about a curve except its sigma is fixed by the plan for the size of n,
 // so the stage-1 multiplier and the stage-2 prime masks are compile-time tables. Above 2^64
 // the bounds grow without limit, so primes are enumerated at run time by a segmented sieve.
+//
+// The Budget is charged with estimates in multiplications: a ladder step costs about 11 (per
+// lane), a giant step about 10 and each stage-2 prime one. 64-bit curves are charged whole;
+// run-time curves per stage-1 chunk and per stage-2 prime, so that even the huge bounds past
+// the table are cancelled promptly.
 #include "factor/ecm_curve.hpp"
 #include "factor/ecm_stage2.hpp"
 #include "factor/factor_detail.hpp"
@@ -165,7 +170,9 @@ typename M::T plan_stage2(const Curve<M>& curve, const XZ<typename M::T>& q,
 // proper factor if a curve found one, otherwise n if some curve found all factors at once,
 // otherwise 1.
 template <unsigned K>
-std::uint64_t run_plan64(const Mont64& m, std::uint32_t& sigma, const Plan64View& plan) {
+std::uint64_t run_plan64(const Mont64& m, std::uint32_t& sigma, const Plan64View& plan,
+                         Budget& budget) {
+    budget.charge(K * (11 * std::uint64_t(plan.bits) + 16 * std::uint64_t(plan.giants) + 600));
     using Lanes = MontLanes<Mont64, K>;
     typename Lanes::T x1, a24;
     bool ok = false, all_found = false;
@@ -186,7 +193,8 @@ std::uint64_t run_plan64(const Mont64& m, std::uint32_t& sigma, const Plan64View
 
 template <class L, unsigned D>
 typename L::T stage2_runtime(const Curve<L>& curve, const XZ<typename L::T>& q, std::uint64_t b1,
-                             std::uint64_t b2) {
+                             std::uint64_t b2, Budget& budget) {
+    constexpr std::uint64_t lanes = std::tuple_size_v<typename L::T>;
     using Babies = BabySteps<D>;
     const std::uint64_t lo = std::max<std::uint64_t>(b1, D / 2) + 1;
     Stage2Affine<L, D> s2(curve, q, Babies::giant_of(lo));
@@ -197,8 +205,10 @@ typename L::T stage2_runtime(const Curve<L>& curve, const XZ<typename L::T>& q, 
         for (; giant < i; ++giant) {
             s2.push(mask);
             mask = {};
+            budget.charge(10 * lanes);
         }
         Babies::mark(mask, p, i);
+        budget.charge(lanes);
         return true;
     });
     s2.push(mask);
@@ -209,11 +219,13 @@ typename L::T stage2_runtime(const Curve<L>& curve, const XZ<typename L::T>& q, 
 // primes also spreads the cost of sieving them. Returns a proper factor if a curve found one,
 // otherwise n if some curve found all factors at once, otherwise 1.
 template <class M, unsigned K>
-typename M::T run_curves(const M& m, std::uint32_t& sigma, std::uint64_t b1, std::uint64_t b2) {
+typename M::T run_curves(const M& m, std::uint32_t& sigma, std::uint64_t b1, std::uint64_t b2,
+                         Budget& budget) {
     using T = typename M::T;
     using Lanes = MontLanes<M, K>;
     typename Lanes::T x1, a24;
     bool ok = false, all_found = false;
+    budget.charge(K * 600); // the curves' set-up, mostly one inversion
     const T g0 = suyama_curves<M, K>(m, sigma, x1, a24, ok);
     if (!ok) return g0;
     const Curve<Lanes> curve{Lanes(m), a24};
@@ -228,6 +240,7 @@ typename M::T run_curves(const M& m, std::uint32_t& sigma, std::uint64_t b1, std
         const std::uint64_t pe = p <= b1 ? prime_power_at_most(p, b1) : p;
         if (chunk > std::numeric_limits<std::uint64_t>::max() / pe) {
             q = curve.ladder(q, chunk)[0];
+            budget.charge(11 * K * std::uint64_t(std::bit_width(chunk)));
             chunk = 1;
         }
         chunk *= pe;
@@ -237,8 +250,10 @@ typename M::T run_curves(const M& m, std::uint32_t& sigma, std::uint64_t b1, std
 
     if (const T g = lanes_factor<M, K>(m, q.z, all_found); g != 1) return g;
     if (b2 > b1) {
-        const auto acc = half_d == kLargeD / 2 ? stage2_runtime<Lanes, kLargeD>(curve, q, b1, b2)
-                                               : stage2_runtime<Lanes, kSmallD>(curve, q, b1, b2);
+        budget.charge(K * 8 * half_d); // the baby steps
+        const auto acc = half_d == kLargeD / 2
+                             ? stage2_runtime<Lanes, kLargeD>(curve, q, b1, b2, budget)
+                             : stage2_runtime<Lanes, kSmallD>(curve, q, b1, b2, budget);
         if (const T g = lanes_factor<M, K>(m, acc, all_found); g != 1) return g;
     }
     return all_found ? m.modulus() : 1;
@@ -268,12 +283,14 @@ static_assert(std::size(kLevels128) == std::size(kLevels100));
 std::uint64_t ecm64_curve(std::uint64_t n, std::uint32_t sigma, std::uint32_t b1,
                           std::uint32_t b2) {
     const Mont64 m(n);
-    return run_curves<Mont64, 1>(m, sigma, b1, b2);
+    Unlimited budget;
+    return run_curves<Mont64, 1>(m, sigma, b1, b2, budget);
 }
 
 u128 ecm128_curve(u128 n, std::uint32_t sigma, std::uint32_t b1, std::uint32_t b2) {
     const Mont128 m(n);
-    return run_curves<Mont128, 1>(m, sigma, b1, b2);
+    Unlimited budget;
+    return run_curves<Mont128, 1>(m, sigma, b1, b2, budget);
 }
 
 // A curve that finds every prime factor at once (gcd = n) is wasted. That is rare for two large
@@ -283,16 +300,16 @@ u128 ecm128_curve(u128 n, std::uint32_t sigma, std::uint32_t b1, std::uint32_t b
 constexpr unsigned kAllFoundBeforeRho = 2;
 constexpr std::uint64_t kRhoBudget = 1 << 16;
 
-std::uint64_t ecm64(std::uint64_t n) {
+std::uint64_t ecm64(std::uint64_t n, Budget& budget) {
     const Mont64 m(n);
     std::uint32_t sigma = kFirstSigma;
     std::uint64_t rho_c = 1;
     unsigned all_found = 0;
     for (unsigned p = first_plan64(std::bit_width(n)); p < kPlanCount64; ++p) {
         for (unsigned c = 0; c < kPlans64[p].curves; c += kLanes64) {
-            const std::uint64_t g = run_plan64<kLanes64>(m, sigma, kPlans64[p]);
+            const std::uint64_t g = run_plan64<kLanes64>(m, sigma, kPlans64[p], budget);
             if (g == n && ++all_found % kAllFoundBeforeRho == 0) {
-                const std::uint64_t r = rho64(n, rho_c++, kRhoBudget);
+                const std::uint64_t r = rho64(n, rho_c++, kRhoBudget, budget);
                 if (r != 0 && r != n) return r;
             } else if (g != 1 && g != n) {
                 return g;
@@ -302,12 +319,13 @@ std::uint64_t ecm64(std::uint64_t n) {
     // Hundreds of failed curves mean something unusual (or astronomically bad luck); rho always
     // splits a 64-bit composite eventually, and a new c is a fresh attempt.
     for (;; ++rho_c) {
-        const std::uint64_t g = rho64(n, rho_c, std::numeric_limits<std::uint64_t>::max());
+        const std::uint64_t g =
+            rho64(n, rho_c, std::numeric_limits<std::uint64_t>::max(), budget);
         if (g != 1 && g != n) return g;
     }
 }
 
-u128 ecm128(u128 n) {
+u128 ecm128(u128 n, Budget& budget) {
     const Mont128 m(n);
     std::uint32_t sigma = kFirstSigma;
     std::uint64_t rho_c = 1;
@@ -326,9 +344,10 @@ u128 ecm128(u128 n) {
         for (unsigned c = 0; c < level.curves; c += kLanes128) {
             // Wrapping around only repeats curves after 2^32 of them; harmless.
             if (sigma > std::numeric_limits<std::uint32_t>::max() - 64) sigma = kFirstSigma;
-            const u128 g = run_curves<Mont128, kLanes128>(m, sigma, level.b1, level.b2);
+            const u128 g =
+                run_curves<Mont128, kLanes128>(m, sigma, level.b1, level.b2, budget);
             if (g == n && ++all_found % kAllFoundBeforeRho == 0) {
-                const u128 r = rho128(n, rho_c++, kRhoBudget);
+                const u128 r = rho128(n, rho_c++, kRhoBudget, budget);
                 if (r != 0 && r != n) return r;
             } else if (g != 1 && g != n) {
                 return g;

@@ -14,6 +14,10 @@
 //
 // Nothing here allocates except appending to out, and there is no shared mutable state. The
 // 128-bit ECM keeps about 70 KiB of curve state on the stack.
+//
+// Cancellation: every step charges the caller's Budget with an estimate of its cost (a number's
+// trial division, each primality test, and inside rho and ECM their batches and curves), so a
+// batch of numbers can be stopped between numbers and within one; see Budget.
 #include "factor/factor.hpp"
 
 #include "factor/factor_detail.hpp"
@@ -37,6 +41,11 @@ constexpr std::uint64_t kRhoPrepass = 4096; // steps of rho before ECM above 2^6
 constexpr std::uint64_t kMidTrialBelow =
     std::uint64_t(detail::kMidTrialLimit) * detail::kMidTrialLimit;
 constexpr u128 kPrimeBelow = u128(detail::kTrialLimit) * detail::kTrialLimit;
+// Budget charges, in multiplications: trial division by 171 primes, Miller-Rabin with up to 7
+// bases below 2^64, BPSW above.
+constexpr std::uint64_t kTrialCost = 200;
+constexpr std::uint64_t kPrime64Cost = 500;
+constexpr std::uint64_t kPrime128Cost = 1500;
 static_assert(detail::kTrialLimit == 1u << 10, "the perfect-power bound assumes factors > 2^10");
 
 // Divides out every odd prime below 1024; n is odd on entry.
@@ -78,35 +87,45 @@ std::uint64_t smallest_factor_below_2_26(std::uint64_t m) {
 }
 
 // Primality of a cofactor that is odd, has no prime factor below 1024 and is at least 1024^2.
-bool cofactor_is_prime(u128 m) {
-    if ((m >> 64) == 0) return detail::is_prime64(static_cast<std::uint64_t>(m));
+bool cofactor_is_prime(u128 m, Budget& budget) {
+    if ((m >> 64) == 0) {
+        budget.charge(kPrime64Cost);
+        return detail::is_prime64(static_cast<std::uint64_t>(m));
+    }
+    budget.charge(kPrime128Cost);
     return detail::is_prime_bpsw128(m);
 }
 
 // A proper factor of a composite m with no factor below 1024 that is not a perfect power.
-u128 split(u128 m) {
+u128 split(u128 m, Budget& budget) {
     if ((m >> 64) == 0) {
         const auto m64 = static_cast<std::uint64_t>(m);
-        if (std::bit_width(m64) > kRhoMaxBits) return detail::ecm64(m64);
+        if (std::bit_width(m64) > kRhoMaxBits) return detail::ecm64(m64, budget);
         for (std::uint64_t c = 1;; ++c) {
             const std::uint64_t g =
-                detail::rho64(m64, c, std::numeric_limits<std::uint64_t>::max());
+                detail::rho64(m64, c, std::numeric_limits<std::uint64_t>::max(), budget);
             if (g != 1 && g != m64) return g;
         }
     }
     // A short rho run first: cofactors this large often still hold a few primes below 2^20,
     // which rho finds in microseconds while a 128-bit curve costs far more, and which would
     // make ECM find all factors at once.
-    if (const u128 g = detail::rho128(m, 1, kRhoPrepass); g != 0 && g != m) return g;
+    if (const u128 g = detail::rho128(m, 1, kRhoPrepass, budget); g != 0 && g != m) return g;
     if (const u128 g = detail::fermat_factor(m, 64); g != 0) return g;
-    return detail::ecm128(m);
+    return detail::ecm128(m, budget);
 }
 
 } // namespace
 
 void factorize(u128 n, std::vector<u128>& out) {
+    detail::Unlimited budget;
+    factorize(n, out, budget);
+}
+
+void factorize(u128 n, std::vector<u128>& out, Budget& budget) {
     if (n == 0) throw std::invalid_argument("factorize: 0 has no prime factorization");
     out.clear();
+    budget.charge(kTrialCost);
     const int twos = detail::ctz128(n);
     for (int i = 0; i < twos; ++i)
         out.push_back(2);
@@ -136,7 +155,7 @@ void factorize(u128 n, std::vector<u128>& out) {
             }
             continue;
         }
-        if (cofactor_is_prime(m)) {
+        if (cofactor_is_prime(m, budget)) {
             out.insert(out.end(), mult, m);
             continue;
         }
@@ -147,7 +166,7 @@ void factorize(u128 n, std::vector<u128>& out) {
             pending[top++] = {r, mult * k};
             continue;
         }
-        const u128 d = split(m);
+        const u128 d = split(m, budget);
         pending[top++] = {d, mult};
         pending[top++] = {m / d, mult};
     }

@@ -1,11 +1,19 @@
 #pragma once
 // Internal building blocks of zlb::factorize, exposed for the tests.
 // Every function here is pure: no globals, no heap, safe to call from any thread.
+// The long-running ones (rho, ECM) charge a Budget and throw Cancelled when it expires; their
+// overloads without one never stop early.
+#include "factor/factor.hpp"
 #include "factor/u128.hpp"
 
 #include <cstdint>
 
 namespace zlb::detail {
+
+// A budget that never expires.
+class Unlimited final : public Budget {
+    bool expired() override { return false; }
+};
 
 // Deterministic Miller-Rabin for odd n >= 3 that fits 64 bits (trial division not required).
 bool is_prime64(std::uint64_t n);
@@ -27,15 +35,32 @@ u128 fermat_factor(u128 n, unsigned steps);
 
 // Pollard-Brent rho with x -> x^2 + c. Returns a factor of odd composite n that may be n itself
 // (a failed attempt: retry with another c) or 0 when the iteration budget ran out.
-std::uint64_t rho64(std::uint64_t n, std::uint64_t c, std::uint64_t max_iterations);
-u128 rho128(u128 n, u128 c, std::uint64_t max_iterations);
+std::uint64_t rho64(std::uint64_t n, std::uint64_t c, std::uint64_t max_iterations,
+                    Budget& budget);
+u128 rho128(u128 n, u128 c, std::uint64_t max_iterations, Budget& budget);
+inline std::uint64_t rho64(std::uint64_t n, std::uint64_t c, std::uint64_t max_iterations) {
+    Unlimited budget;
+    return rho64(n, c, max_iterations, budget);
+}
+inline u128 rho128(u128 n, u128 c, std::uint64_t max_iterations) {
+    Unlimited budget;
+    return rho128(n, c, max_iterations, budget);
+}
 
 // Lenstra ECM on odd composite n that is not a perfect power and has no prime factor below
 // 1024. Returns a proper factor (1 < d < n), possibly composite. Runs until it succeeds: sigma
 // changes with every curve and the bounds grow; rho takes turns when curves keep finding all
 // factors at once, and below 2^64 it takes over for good after hundreds of failed curves.
-std::uint64_t ecm64(std::uint64_t n);
-u128 ecm128(u128 n);
+std::uint64_t ecm64(std::uint64_t n, Budget& budget);
+u128 ecm128(u128 n, Budget& budget);
+inline std::uint64_t ecm64(std::uint64_t n) {
+    Unlimited budget;
+    return ecm64(n, budget);
+}
+inline u128 ecm128(u128 n) {
+    Unlimited budget;
+    return ecm128(n, budget);
+}
 
 // One ECM curve with Suyama parameter sigma (>= 6) and explicit bounds; returns the gcd it found
 // (1 when the curve failed, n when every factor was found at once). For tests and tuning.

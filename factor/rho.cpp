@@ -15,11 +15,15 @@
 namespace zlb::detail {
 namespace {
 
+// The budget is charged per batch of steps (a step is one or two multiplications), never per
+// step.
 template <class M>
-typename M::T rho_brent(const M& m, typename M::T c, std::uint64_t max_iterations) {
+typename M::T rho_brent(const M& m, typename M::T c, std::uint64_t max_iterations,
+                        Budget& budget) {
     using T = typename M::T;
     const T n = m.modulus();
     constexpr std::uint64_t kBatch = 128;
+    constexpr std::uint64_t kSkipChunk = 4096; // steps of the gcd-free walk between charges
     auto f = [&](T v) { return m.add(m.sqr(v), c); };
 
     T y = m.add(m.one(), m.one()); // any fixed start works
@@ -27,8 +31,13 @@ typename M::T rho_brent(const M& m, typename M::T c, std::uint64_t max_iteration
     std::uint64_t steps = 0;
     for (std::uint64_t r = 1; g == 1; r *= 2) {
         x = y;
-        for (std::uint64_t i = 0; i < r; ++i)
-            y = f(y);
+        for (std::uint64_t done = 0; done < r;) {
+            const std::uint64_t chunk = std::min(kSkipChunk, r - done);
+            for (std::uint64_t i = 0; i < chunk; ++i)
+                y = f(y);
+            done += chunk;
+            budget.charge(chunk);
+        }
         steps += r;
         for (std::uint64_t k = 0; k < r && g == 1; k += kBatch) {
             saved = y;
@@ -39,6 +48,7 @@ typename M::T rho_brent(const M& m, typename M::T c, std::uint64_t max_iteration
             }
             g = binary_gcd<T>(product, n);
             steps += batch;
+            budget.charge(2 * batch);
         }
         if (g == 1 && steps >= max_iterations) return 0;
     }
@@ -54,14 +64,15 @@ typename M::T rho_brent(const M& m, typename M::T c, std::uint64_t max_iteration
 
 } // namespace
 
-std::uint64_t rho64(std::uint64_t n, std::uint64_t c, std::uint64_t max_iterations) {
+std::uint64_t rho64(std::uint64_t n, std::uint64_t c, std::uint64_t max_iterations,
+                    Budget& budget) {
     const Mont64 m(n);
-    return rho_brent(m, c % n, max_iterations);
+    return rho_brent(m, c % n, max_iterations, budget);
 }
 
-u128 rho128(u128 n, u128 c, std::uint64_t max_iterations) {
+u128 rho128(u128 n, u128 c, std::uint64_t max_iterations, Budget& budget) {
     const Mont128 m(n);
-    return rho_brent(m, c % n, max_iterations);
+    return rho_brent(m, c % n, max_iterations, budget);
 }
 
 } // namespace zlb::detail

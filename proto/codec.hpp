@@ -113,6 +113,10 @@ void encode_echo_request(msgpack::sbuffer& buf, std::uint64_t id, std::string_vi
 void encode_factor_request(msgpack::sbuffer& buf, std::uint64_t id, std::span<const u128> ns,
                            bool batch, std::optional<std::uint32_t> deadline_ms = {});
 void encode_status_request(msgpack::sbuffer& buf, std::uint64_t id);
+// Re-encodes a request (a msgpack map) into buf with deadline_ms set to deadline_ms,
+// every other field as it was. False when request is not a msgpack map.
+bool request_deadline_set(std::string_view request, std::uint32_t deadline_ms,
+                          msgpack::sbuffer& buf);
 void encode_fetch_request(msgpack::sbuffer& buf, std::uint64_t id, const FetchParams& p,
                           std::optional<std::uint32_t> deadline_ms = {});
 

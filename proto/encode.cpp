@@ -1,6 +1,7 @@
 // Request and reply encoding. msgpack maps need their size up front, so each
 // encoder counts its fields before packing.
 #include "proto/codec.hpp"
+#include "proto/msgpack_view.hpp"
 
 namespace zlb::proto {
 namespace {
@@ -148,6 +149,31 @@ void encode_status_request(msgpack::sbuffer& buf, std::uint64_t id) {
     buf.clear();
     Packer pk(buf);
     begin_request(pk, id, Op::status, 0, std::nullopt);
+}
+
+bool request_deadline_set(std::string_view request, std::uint32_t deadline_ms,
+                          msgpack::sbuffer& buf) {
+    msgpack::zone zone;
+    msgpack::object root;
+    if (detail::parse_root(zone, request, root) || root.type != msgpack::type::MAP) return false;
+    const auto& map = root.via.map;
+    auto is_deadline = [](const msgpack::object& key) {
+        return key.type == msgpack::type::STR &&
+               std::string_view(key.via.str.ptr, key.via.str.size) == "deadline_ms";
+    };
+    std::uint32_t kept = 0;
+    for (std::uint32_t i = 0; i < map.size; ++i) kept += !is_deadline(map.ptr[i].key);
+    buf.clear();
+    Packer pk(buf);
+    pk.pack_map(kept + 1);
+    for (std::uint32_t i = 0; i < map.size; ++i) {
+        if (is_deadline(map.ptr[i].key)) continue;
+        pk.pack(map.ptr[i].key);
+        pk.pack(map.ptr[i].val);
+    }
+    pack_str(pk, "deadline_ms");
+    pk.pack_uint32(deadline_ms);
+    return true;
 }
 
 } // namespace zlb::proto

@@ -11,25 +11,59 @@ namespace {
 
 std::atomic<unsigned> g_pool_serial{0};
 
+// Expires at a point in time of the server's clock; factorize asks it only every fraction of
+// a millisecond of work.
+class DeadlineBudget final : public Budget {
+public:
+    DeadlineBudget(const TimeSource& time, Clock::time_point at) : time_(time), at_(at) {}
+
+private:
+    bool expired() override { return time_.now() >= at_; }
+
+    const TimeSource& time_;
+    Clock::time_point at_;
+};
+
 } // namespace
 
 void factor_encode(const CpuJob& job, const std::string& server, const TimeSource& time,
                    FactorScratch& s) {
     proto::ReplyHeader h{job.id, server, 0};
-    if (job.deadline && time.now() > *job.deadline) {
-        h.service_us = us_between(job.received, time.now());
+    const Clock::time_point start = time.now();
+    if (job.deadline && start > *job.deadline) {
+        h.service_us = us_between(job.received, start);
         proto::encode_error(s.reply, h, proto::ErrorCode::deadline_exceeded,
                             "deadline passed while queued");
         return;
     }
+    // The client's deadline, or the server's cap on the work of one request if that comes
+    // first: the cap counts from now, so time spent queued does not count against it.
+    Clock::time_point stop = Clock::time_point::max();
+    bool capped = false;
+    if (job.deadline) stop = *job.deadline;
+    if (job.work_limit > Clock::duration::zero() && job.work_limit < stop - start) {
+        stop = start + job.work_limit;
+        capped = true;
+    }
+    DeadlineBudget budget(time, stop);
     s.all.clear();
     s.sizes.clear();
     try {
         for (u128 n : job.ns) {
-            factorize(n, s.one);
+            factorize(n, s.one, budget);
             s.all.insert(s.all.end(), s.one.begin(), s.one.end());
             s.sizes.push_back(static_cast<std::uint32_t>(s.one.size()));
         }
+    } catch (const Cancelled&) {
+        h.service_us = us_between(job.received, time.now());
+        std::string message = "deadline passed while factoring";
+        if (capped) {
+            const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(job.work_limit);
+            message = "factoring took longer than this server allows one request "
+                      "(--max-factor-ms " + std::to_string(ms.count()) + ")";
+        }
+        proto::encode_error(s.reply, h, proto::ErrorCode::deadline_exceeded, message);
+        return;
     } catch (const std::exception& e) {
         h.service_us = us_between(job.received, time.now());
         proto::encode_error(s.reply, h, proto::ErrorCode::internal, e.what());

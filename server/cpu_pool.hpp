@@ -29,6 +29,8 @@ struct CpuJob {
     bool batch = false;
     Clock::time_point received;
     std::optional<Clock::time_point> deadline;
+    // The most time a worker spends on the job once it starts (--max-factor-ms); zero: no cap.
+    Clock::duration work_limit = Clock::duration::zero();
 };
 
 // Per-thread scratch space, reused for every job so factoring allocates nothing new.
@@ -40,7 +42,9 @@ struct FactorScratch {
 };
 
 // Factors the job's numbers and encodes the whole reply into s.reply: the factors,
-// deadline_exceeded when the job waited past its deadline, or internal on failure.
+// deadline_exceeded when the deadline passed while the job waited or while it was being
+// factored, or when the work took longer than job.work_limit; internal on failure. The
+// factorization reads the clock only every fraction of a millisecond of work (zlb::Budget).
 void factor_encode(const CpuJob& job, const std::string& server, const TimeSource& time,
                    FactorScratch& s);
 

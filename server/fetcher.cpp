@@ -4,10 +4,30 @@
 
 #include <algorithm>
 #include <cstring>
+#include <malloc.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
 namespace zlb::server {
 namespace {
+
+// The host of the URL curl is about to request (redirects included), as curl spells it:
+// "example.com", "10.0.0.1", "[::1]".
+std::string effective_host(CURL* h) {
+    char* url = nullptr;
+    curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &url);
+    std::string host;
+    if (CURLU* u = curl_url()) {
+        char* part = nullptr;
+        if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK) {
+            host = part;
+            curl_free(part);
+        }
+        curl_url_cleanup(u);
+    }
+    return host;
+}
 
 FetchOutcome outcome_of(FetchJob& job, CURLcode code) {
     FetchOutcome out;
@@ -27,7 +47,8 @@ FetchOutcome outcome_of(FetchJob& job, CURLcode code) {
     }
     out.message = job.error[0] ? job.error : curl_easy_strerror(code);
     if (job.refused) {
-        out.message = "destination address refused by the fetch policy (see --deny-cidr, --allow-host)";
+        out.message = "destination address refused by the fetch policy (see --deny-cidr, "
+                      "--deny-private, --allow-host)";
     } else if (job.too_large || code == CURLE_FILESIZE_EXCEEDED) {
         out.code = proto::ErrorCode::too_large;
         out.message = "body exceeds max_bytes";
@@ -81,6 +102,8 @@ bool Fetcher::fetch_start(const proto::FetchParams& p, Origin origin,
     job->too_large = false;
     job->refused = false;
     job->policy = &settings_.policy;
+    job->via_proxy = !settings_.proxy.empty();
+    job->checked_host.clear();
     job->error[0] = '\0';
     job->want_body = p.want_body;
     job->max_bytes = p.max_bytes;
@@ -104,6 +127,16 @@ bool Fetcher::fetch_start(const proto::FetchParams& p, Origin origin,
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &Fetcher::on_open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, job);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
+    // Set on every handle (curl_easy_reset clears it): "" means no proxy, so http_proxy,
+    // HTTPS_PROXY and ALL_PROXY in the environment cannot route fetches around the policy.
+    // With --fetch-proxy, NOPROXY "" sends every host through it, whatever no_proxy says,
+    // so every connection curl opens is to the proxy, and the URL's host is checked apart.
+    curl_easy_setopt(h, CURLOPT_PROXY, settings_.proxy.c_str());
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    if (job->via_proxy) {
+        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, &Fetcher::on_prereq);
+        curl_easy_setopt(h, CURLOPT_PREREQDATA, job);
+    }
     if (CURLMcode rc = curl_multi_add_handle(multi_.get(), h); rc != CURLM_OK) {
         LOG_ERROR("curl_multi_add_handle: %s", curl_multi_strerror(rc));
         job_finish(*job, CURLE_FAILED_INIT);
@@ -138,23 +171,60 @@ size_t Fetcher::on_body(char* data, size_t size, size_t n, void* user) {
 // Every connection, redirects included, passes here with the address about to be dialled.
 curl_socket_t Fetcher::on_open_socket(void* user, curlsocktype, curl_sockaddr* address) {
     auto* job = static_cast<FetchJob*>(user);
-    char* url = nullptr;
-    curl_easy_getinfo(job->easy.get(), CURLINFO_EFFECTIVE_URL, &url);
-    std::string host;
-    if (CURLU* u = curl_url()) {
-        char* part = nullptr;
-        if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK) {
-            host = part;
-            curl_free(part);
-        }
-        curl_url_cleanup(u);
-    }
-    if (!job->policy->allowed(&address->addr, host)) {
+    // Via a proxy the address is the proxy's, which the operator chose: what is checked
+    // is the host the proxy would be asked for, before the proxy hears of it (a CONNECT
+    // is sent while connecting, before any later callback could stop it).
+    bool ok = job->via_proxy ? proxy_target_allowed(*job)
+                             : job->policy->allowed(&address->addr, effective_host(job->easy.get()));
+    if (!ok) {
         job->refused = true;
         return CURL_SOCKET_BAD;
     }
     return ::socket(address->family, address->socktype, address->protocol);
+}
+
+// Via a proxy, before each request: a redirect can reuse the proxy connection, and then
+// no socket is opened for it.
+int Fetcher::on_prereq(void* user, char*, char*, int, int) {
+    auto* job = static_cast<FetchJob*>(user);
+    if (proxy_target_allowed(*job)) return CURL_PREREQFUNC_OK;
+    job->refused = true;
+    return CURL_PREREQFUNC_ABORT;
+}
+
+// The URL's host, resolved here with getaddrinfo, is allowed only if every address it
+// has is. Why resolve rather than pin (CURLOPT_RESOLVE): a proxy resolves the name
+// itself, so a pinned address would never be used; what can be done from here is to
+// refuse names that resolve to refused addresses and literal addresses that are refused.
+// A name whose DNS answer changes between this lookup and the proxy's can still reach
+// a refused address: a proxy for untrusted URLs should enforce its own destination rules.
+// The lookup blocks the socket thread once per new host (literal addresses cost
+// nothing); that is the price of --fetch-proxy, which is off by default.
+bool Fetcher::proxy_target_allowed(FetchJob& job) {
+    std::string host = effective_host(job.easy.get());
+    if (host.empty()) return false;
+    if (host == job.checked_host) return true;
+    if (job.policy->host_exempt(host)) {
+        job.checked_host = host;
+        return true;
+    }
+    std::string name = host;
+    if (name.size() >= 2 && name.front() == '[' && name.back() == ']')
+        name = name.substr(1, name.size() - 2);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (int rc = getaddrinfo(name.c_str(), nullptr, &hints, &found); rc != 0) {
+        LOG_DEBUG("fetch via proxy: cannot resolve %s for the policy check: %s", name.c_str(),
+                  gai_strerror(rc));
+        return false; // unresolvable here: refused rather than left to the proxy
+    }
+    bool ok = true;
+    for (addrinfo* a = found; a && ok; a = a->ai_next) ok = job.policy->allowed(a->ai_addr, host);
+    freeaddrinfo(found);
+    if (ok) job.checked_host = host;
+    return ok;
 }
 
 int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {
@@ -222,6 +292,13 @@ void Fetcher::job_finish(FetchJob& job, CURLcode code) {
     on_done_(job, outcome_of(job, code));
     job.routing.clear();
     job.body.clear();
+    if (std::size_t held = job.body.capacity(); held > kBodyKeepBytes) {
+        std::string().swap(job.body);
+        // glibc keeps freed memory for reuse (and raises its mmap threshold after a large
+        // free), so without a trim one large body would stay resident. Only after bodies
+        // of a MiB or more, so that the trim's cost stays small beside the transfer's.
+        if (held >= (std::size_t{1} << 20)) ::malloc_trim(0);
+    }
     free_.push_back(&job);
 }
 

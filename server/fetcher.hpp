@@ -30,6 +30,8 @@ struct FetchJob {
     bool too_large = false;
     bool refused = false; // the fetch policy refused an address it would have dialled
     const FetchPolicy* policy = nullptr;
+    bool via_proxy = false;   // --fetch-proxy: curl dials only the proxy
+    std::string checked_host; // via a proxy: the last URL host resolved and allowed
     std::uint64_t bytes = 0;
     std::string body; // kept only when want_body
     CurlEasy easy;
@@ -48,7 +50,14 @@ struct FetcherSettings {
     std::size_t max_inflight = 1000;
     std::chrono::milliseconds connect_timeout{10'000};
     FetchPolicy policy;
+    // --fetch-proxy: the only proxy used. Empty: none, whatever http_proxy, HTTPS_PROXY,
+    // ALL_PROXY or no_proxy say in the environment.
+    std::string proxy;
 };
+
+// A body buffer above this capacity is released when its fetch ends, so one large body
+// does not stay resident in a job slot.
+inline constexpr std::size_t kBodyKeepBytes = 256 * 1024;
 
 class Fetcher {
 public:
@@ -76,6 +85,8 @@ private:
     static int on_timer(CURLM*, long timeout_ms, void* self);
     static size_t on_body(char* data, size_t size, size_t n, void* job);
     static curl_socket_t on_open_socket(void* job, curlsocktype, curl_sockaddr* address);
+    static int on_prereq(void* job, char*, char*, int, int);
+    static bool proxy_target_allowed(FetchJob& job);
     void socket_action(curl_socket_t s, int mask);
     void messages_read();
     void job_finish(FetchJob& job, CURLcode code);

@@ -37,6 +37,12 @@ int main(int argc, char** argv) {
     app.add_option("--cpu-queue", s.cpu_queue,
                    "Factor jobs queued or running before overloaded (default 256 per thread)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+    unsigned max_factor_ms = 10'000;
+    app.add_option("--max-factor-ms", max_factor_ms,
+                   "Longest a worker factors one request, deadline_ms or not; past it the "
+                   "request is answered deadline_exceeded")
+        ->check(CLI::Range(1u, 86'400'000u))
+        ->capture_default_str();
     app.add_option("--max-msg-bytes", s.max_msg_bytes, "Largest request accepted (too_large above)")
         ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 30))
         ->capture_default_str();
@@ -45,6 +51,19 @@ int main(int argc, char** argv) {
                    "169.254.0.0/16, fe80::/10, fd00:ec2::254");
     app.add_option("--allow-host", s.allow_hosts,
                    "Fetch this host name or address even if its address is refused (repeatable)");
+    bool deny_private = false;
+    app.add_flag("--deny-private", deny_private,
+                 "Also refuse fetches to loopback, RFC 1918, 100.64.0.0/10, link-local, "
+                 "fc00::/7 and unspecified addresses (for URLs from untrusted clients)");
+    app.add_option("--fetch-proxy", s.fetch_proxy,
+                   "Fetch through this proxy URL (default none: http_proxy and the like are ignored)");
+    app.add_option("--max-fetch-bytes", s.max_fetch_bytes, "Cap on a fetch's max_bytes")
+        ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30))
+        ->capture_default_str();
+    unsigned max_fetch_timeout_ms = 60'000;
+    app.add_option("--max-fetch-timeout-ms", max_fetch_timeout_ms, "Cap on a fetch's timeout_ms")
+        ->check(CLI::Range(1u, 86'400'000u))
+        ->capture_default_str();
     app.add_option("--curve-secret", s.curve_secret,
                    "Server key file from zlb-keygen (NAME.key): turns CURVE encryption on")
         ->check(CLI::ExistingFile);
@@ -70,6 +89,11 @@ int main(int argc, char** argv) {
     s.mode = mode == "cpu" ? Mode::cpu : mode == "io" ? Mode::io : Mode::all;
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
     s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+    s.max_factor = std::chrono::milliseconds(max_factor_ms);
+    s.max_fetch_timeout = std::chrono::milliseconds(max_fetch_timeout_ms);
+    if (deny_private)
+        s.deny_cidrs.insert(s.deny_cidrs.end(), zlb::server::kPrivateCidrs.begin(),
+                            zlb::server::kPrivateCidrs.end());
     zlb::set_log_name("zlb-server");
     zlb::set_log_level(*zlb::parse_log_level(log_level));
     try {

@@ -96,6 +96,7 @@ void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point r
     job->batch = r.batch;
     job->received = received;
     job->deadline = deadline;
+    job->work_limit = settings_.max_factor;
     job->origin = origin_;
     ++cpu_submitted_;
     inflight_note();
@@ -109,7 +110,10 @@ void Server::fetch_start(std::span<zmq::message_t> routing, Clock::time_point re
                     "url must start with http:// or https://");
         return;
     }
-    milliseconds timeout(r.fetch.timeout_ms);
+    // A request asking for more than the server allows is capped, not refused.
+    r.fetch.max_bytes = std::min<std::uint64_t>(r.fetch.max_bytes, settings_.max_fetch_bytes);
+    milliseconds timeout(std::min<milliseconds::rep>(r.fetch.timeout_ms,
+                                                     settings_.max_fetch_timeout.count()));
     bool deadline_bound = r.deadline_ms && milliseconds(*r.deadline_ms) < timeout;
     if (deadline_bound) timeout = milliseconds(*r.deadline_ms);
     if (!fetcher_->fetch_start(r.fetch, origin_, routing, r.id, received, timeout, deadline_bound))

@@ -33,7 +33,8 @@ Server::Server(Settings settings, EngineEnv env)
         pool_ = std::make_unique<CpuPool>(ctx_, time_, threads, queue, settings_.name);
     if (settings_.mode != Mode::cpu) {
         FetcherSettings fs{settings_.max_inflight, settings_.fetch_connect_timeout,
-                           FetchPolicy(settings_.deny_cidrs, settings_.allow_hosts)};
+                           FetchPolicy(settings_.deny_cidrs, settings_.allow_hosts),
+                           settings_.fetch_proxy};
         fetcher_ = std::make_unique<Fetcher>(
             fs, [this](FetchJob& job, const FetchOutcome& o) { fetch_done(job, o); });
     }

@@ -18,12 +18,16 @@ struct Settings {
     unsigned threads = 0;             // factor workers; 0 = number of cores
     std::size_t max_inflight = 1000;  // concurrent fetches
     std::size_t cpu_queue = 0;        // queued factor jobs; 0 = 256 per worker
+    std::chrono::milliseconds max_factor{10'000}; // work one factor request may cost a worker
     std::size_t max_msg_bytes = 1 << 20;
     std::chrono::milliseconds stats_interval{10'000};
     std::chrono::milliseconds drain_timeout{60'000};
     std::chrono::milliseconds fetch_connect_timeout{10'000};
     std::vector<std::string> deny_cidrs;  // refused fetch destinations, on top of the defaults
     std::vector<std::string> allow_hosts; // fetch hosts exempt from the deny list
+    std::string fetch_proxy; // the only proxy fetches use; empty: none (environment ignored)
+    std::uint64_t max_fetch_bytes = 8 << 20; // a request's max_bytes is capped to this
+    std::chrono::milliseconds max_fetch_timeout{60'000}; // and its timeout_ms to this
     std::string curve_secret; // the server's .key file; turns CURVE on
     std::string curve_allow;  // directory of allowed client .pub files
     std::string broker_key;   // the broker's .pub file; needed with CURVE and --broker

@@ -23,6 +23,40 @@ using zlb::view;
 
 int g_serial = 0;
 
+// One worker's entry in a status reply, by name.
+struct WorkerStatus {
+    std::string name;
+    std::uint64_t credit = 0, strikes = 0, quarantined_ms = 0;
+};
+
+std::vector<WorkerStatus> workers_of(std::string_view status) {
+    msgpack::zone zone;
+    msgpack::object root;
+    REQUIRE(!proto::detail::parse_root(zone, status, root));
+    const auto* list = proto::detail::find(root.via.map, "workers");
+    REQUIRE(list);
+    std::vector<WorkerStatus> out;
+    for (std::uint32_t i = 0; i < list->via.array.size; ++i) {
+        const auto& m = list->via.array.ptr[i].via.map;
+        WorkerStatus w;
+        std::string_view name;
+        REQUIRE(proto::detail::as_text(*proto::detail::find(m, "name"), name));
+        w.name = name;
+        proto::detail::as_uint(*proto::detail::find(m, "credit"), w.credit);
+        proto::detail::as_uint(*proto::detail::find(m, "strikes"), w.strikes);
+        proto::detail::as_uint(*proto::detail::find(m, "quarantined_ms"), w.quarantined_ms);
+        out.push_back(w);
+    }
+    return out;
+}
+
+WorkerStatus worker_named(std::string_view status, std::string_view name) {
+    for (auto& w : workers_of(status))
+        if (w.name == name) return w;
+    FAIL("no worker " << name);
+    return {};
+}
+
 std::optional<std::uint64_t> field_uint(std::string_view body, std::string_view key) {
     msgpack::zone zone;
     msgpack::object root;
@@ -97,15 +131,20 @@ struct FakeClient {
         REQUIRE(decoder.decode(view(frames[1]), r, error));
         return Got{r.id, r.ok, std::string(r.server), std::string(r.error_code)};
     }
-    std::uint64_t queued(Rig& rig) {
+    // The broker's status reply, as msgpack bytes.
+    std::string status(Rig& rig) {
         proto::encode_status_request(buf, 999);
         send_body();
-        std::optional<std::uint64_t> queued;
+        std::optional<std::string> body;
         rig.step_until([&] {
-            if (!zlb::recv_frames(socket, frames)) return false;
-            queued = field_uint(view(frames.back()), "queued");
-            return true;
+            if (!body && zlb::recv_frames(socket, frames)) body.emplace(view(frames.back()));
+            return body.has_value();
         });
+        REQUIRE(body);
+        return *body;
+    }
+    std::uint64_t queued(Rig& rig) {
+        auto queued = field_uint(status(rig), "queued");
         REQUIRE(queued);
         return *queued;
     }
@@ -114,6 +153,7 @@ struct FakeClient {
 struct Held {
     std::uint64_t token;
     std::uint64_t id;
+    std::optional<std::uint32_t> deadline_ms;
 };
 
 struct FakeWorker {
@@ -149,7 +189,7 @@ struct FakeWorker {
                 std::memcpy(&token, frames[1].data(), sizeof token);
                 REQUIRE(frames[2].size() == 0);
                 REQUIRE(decoder.decode(view(frames[3]), request, error));
-                held.push_back({token, *request.id});
+                held.push_back({token, *request.id, request.deadline_ms});
             }
         }
     }
@@ -401,4 +441,109 @@ TEST_CASE("a leaving worker gets nothing new; workers are heartbeated") {
         w.read();
         return w.heartbeats > before;
     }));
+}
+
+TEST_CASE("a worker that holds a request too long loses it, and is quarantined until it answers") {
+    zlb::broker::Settings s;
+    s.worker_timeout = 500ms;
+    s.quarantine = 1000ms;
+    s.max_credit = 10;
+    Rig rig(s);
+    FakeWorker hole(rig, "hole", 1'000'000), real(rig, "real", 1);
+    FakeClient c(rig);
+    rig.step();
+    CHECK(worker_named(c.status(rig), "hole").credit == 10); // capped
+
+    c.echo(1);
+    REQUIRE(worker_holds(rig, hole, 1)); // the most free credit
+    rig.time.advance(499ms);
+    hole.command(wp::kHeartbeat);
+    real.command(wp::kHeartbeat);
+    rig.step();
+    real.read();
+    CHECK(real.held.empty());
+    rig.time.advance(2ms); // past --worker-timeout-ms, heartbeats or not
+    hole.command(wp::kHeartbeat);
+    REQUIRE(worker_holds(rig, real, 1));
+    CHECK(real.held[0].id == 1u);
+    auto st = worker_named(c.status(rig), "hole");
+    CHECK(st.strikes == 1);
+    CHECK(st.quarantined_ms > 900);
+
+    c.echo(2); // real is busy, hole quarantined: it waits
+    rig.step(10);
+    hole.read();
+    CHECK(hole.held.size() == 1); // only the first, never answered
+    real.answer();
+    REQUIRE(worker_holds(rig, real, 1)); // request 2, once real had room again
+    CHECK(real.held[0].id == 2u);
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].server == "real");
+
+    // The quarantine ends in time; then an answer clears the strikes.
+    rig.time.advance(1001ms);
+    hole.command(wp::kHeartbeat);
+    real.command(wp::kHeartbeat);
+    c.echo(3);
+    REQUIRE(worker_holds(rig, hole, 2));
+    hole.answer_token(hole.held[1].token, hole.held[1].id);
+    REQUIRE(replies(rig, c, got, 2));
+    CHECK(got[1].server == "hole");
+    st = worker_named(c.status(rig), "hole");
+    CHECK(st.strikes == 0);
+    CHECK(st.quarantined_ms == 0);
+}
+
+TEST_CASE("a client's resend of a request does not go back to the worker that failed it") {
+    zlb::broker::Settings s;
+    s.worker_timeout = 5000ms;
+    s.quarantine = 100ms;
+    Rig rig(s);
+    FakeWorker hole(rig, "hole", 8), real(rig, "real", 1);
+    FakeClient c(rig);
+    rig.step();
+    c.echo(5, 300); // deadline_ms 300: the worker's time runs out with it
+    REQUIRE(worker_holds(rig, hole, 1));
+    CHECK(hole.held[0].deadline_ms <= 300u);
+    rig.time.advance(301ms);
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].error_code == "deadline_exceeded");
+
+    rig.time.advance(200ms); // the quarantine is over: hole has the most free credit
+    hole.command(wp::kHeartbeat);
+    real.command(wp::kHeartbeat);
+    c.echo(5); // the same request again, from the same client
+    REQUIRE(worker_holds(rig, real, 1));
+    CHECK(real.held[0].id == 5u);
+    c.echo(6); // another request may go to hole
+    REQUIRE(worker_holds(rig, hole, 2));
+    CHECK(hole.held[1].id == 6u);
+}
+
+TEST_CASE("a worker gets what is left of a request's deadline after it waited") {
+    Rig rig;
+    FakeClient c(rig);
+    c.echo(1, 1000);
+    rig.step();
+    rig.time.advance(400ms);
+    FakeWorker w(rig, "w", 1);
+    REQUIRE(worker_holds(rig, w, 1));
+    REQUIRE(w.held[0].deadline_ms);
+    CHECK(*w.held[0].deadline_ms <= 600u);
+    CHECK(*w.held[0].deadline_ms >= 590u);
+}
+
+TEST_CASE("worker names are printable and bounded") {
+    Rig rig;
+    FakeWorker evil(rig, "evil\n2026-01-01 info forged\x1b[31m" + std::string(200, 'x'), 1);
+    FakeClient c(rig);
+    rig.step();
+    auto workers = workers_of(c.status(rig));
+    REQUIRE(workers.size() == 1);
+    const std::string& name = workers[0].name;
+    CHECK(name.size() <= 64 + 3);
+    CHECK(name.rfind("evil?2026", 0) == 0);
+    for (char ch : name) CHECK((ch >= 0x20 && ch < 0x7f));
 }

@@ -1,4 +1,4 @@
-// Tests for zlb::factorize, zlb::is_prime and the decimal conversions.
+// Tests for zlb::factorize, zlb::is_prime, the decimal conversions and cancellation by a Budget.
 //
 // Expected answers come from independent, deliberately simple code in this file (a sieve, trial
 // division, Miller-Rabin with a slow double-and-add mulmod), or from a self-check: the factors
@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -629,4 +630,121 @@ TEST_CASE("factorize is thread-safe") {
         th.join();
     for (int t = 0; t < kThreads; ++t)
         CHECK(mismatches[t] == 0);
+}
+
+// ---- cancellation ----
+
+namespace {
+
+// 13633485911247841631 * 15827925615132301519: two 64-bit primes, about a second of ECM.
+constexpr u128 kSlowP = 13633485911247841631u, kSlowQ = 15827925615132301519u;
+constexpr u128 kSlow = kSlowP * kSlowQ;
+
+// Expires at its k-th check; never when k is 0. Counts the checks either way.
+class ExpiresAfter final : public zlb::Budget {
+public:
+    explicit ExpiresAfter(std::uint64_t k) : k_(k) {}
+
+private:
+    bool expired() override { return k_ != 0 && polls() >= k_; }
+    std::uint64_t k_;
+};
+
+class SteadyDeadline final : public zlb::Budget {
+public:
+    explicit SteadyDeadline(std::chrono::steady_clock::time_point at) : at_(at) {}
+
+private:
+    bool expired() override { return std::chrono::steady_clock::now() >= at_; }
+    std::chrono::steady_clock::time_point at_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+} // namespace
+
+TEST_CASE("an expired budget stops a hard factorization at its first check") {
+    ExpiresAfter budget(1);
+    std::vector<u128> out;
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_AS(zlb::factorize(kSlow, out, budget), zlb::Cancelled);
+    // The first check comes after at most Budget::kCheckEvery multiplications, well under a
+    // millisecond; the bound leaves room for a loaded machine.
+    CHECK(seconds_since(start) < 0.5);
+    CHECK(budget.polls() == 1);
+}
+
+TEST_CASE("a budget that expires after K checks stops at the K-th") {
+    std::vector<u128> out;
+    for (std::uint64_t k : {1, 2, 7, 40}) {
+        CAPTURE(k);
+        ExpiresAfter budget(k);
+        CHECK_THROWS_AS(zlb::factorize(kSlow, out, budget), zlb::Cancelled);
+        CHECK(budget.polls() == k);
+    }
+    // Inside the building blocks themselves: rho alone (it never finds a 64-bit factor in a
+    // few checks' worth of steps) and ECM alone.
+    ExpiresAfter rho_budget(3);
+    CHECK_THROWS_AS(zlb::detail::rho128(kSlow, 1, ~std::uint64_t(0), rho_budget), zlb::Cancelled);
+    CHECK(rho_budget.polls() == 3);
+    ExpiresAfter ecm_budget(3);
+    CHECK_THROWS_AS(zlb::detail::ecm128(kSlow, ecm_budget), zlb::Cancelled);
+    CHECK(ecm_budget.polls() == 3);
+}
+
+TEST_CASE("a budget that never expires changes no result") {
+    ExpiresAfter budget(0);
+    std::vector<u128> out;
+    zlb::factorize(kSlow, out, budget);
+    CHECK(str(out) == str({kSlowP, kSlowQ}));
+    CHECK(budget.polls() > 10); // asked as the work went, not once at the end
+    std::mt19937_64 rng(12);
+    for (int i = 0; i < 200; ++i) {
+        const u128 n = random_u128(rng) >> (i % 96);
+        if (n == 0) continue;
+        zlb::factorize(n, out, budget);
+        CHECK(str(out) == str(zlb::factorize(n)));
+    }
+}
+
+TEST_CASE("one budget spans a batch: small numbers add up between numbers") {
+    ExpiresAfter budget(0);
+    std::vector<u128> out;
+    std::mt19937_64 rng(13);
+    constexpr int kNumbers = 20000;
+    for (int i = 0; i < kNumbers; ++i)
+        zlb::factorize(random_bits(rng, 40), out, budget);
+    // Each number is charged at least its trial division.
+    CHECK(budget.polls() >= kNumbers * 200 / zlb::Budget::kCheckEvery);
+
+    // So a batch of such numbers is cancelled between them.
+    ExpiresAfter stop(2);
+    int done = 0;
+    CHECK_THROWS_AS(
+        [&] {
+            for (; done < kNumbers; ++done)
+                zlb::factorize(random_bits(rng, 40), out, stop);
+        }(),
+        zlb::Cancelled);
+    CHECK(done < kNumbers);
+    CHECK(stop.polls() == 2);
+}
+
+TEST_CASE("a deadline stops a hard batch within a small multiple of it") {
+    const auto start = std::chrono::steady_clock::now();
+    SteadyDeadline budget(start + std::chrono::milliseconds(50));
+    std::vector<u128> out;
+    CHECK_THROWS_AS(
+        [&] {
+            for (int i = 0; i < 16; ++i)
+                zlb::factorize(kSlow, out, budget);
+        }(),
+        zlb::Cancelled);
+    const double elapsed = seconds_since(start);
+    CHECK(elapsed >= 0.05);
+    CHECK(elapsed < 0.5);
+    // Nothing is left behind: the next factorization is complete and right.
+    CHECK(str(zlb::factorize(kSlow)) == str({kSlowP, kSlowQ}));
 }

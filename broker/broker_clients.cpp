@@ -1,0 +1,241 @@
+// The broker's frontend: client requests, the per-op queues, and sending a request to
+// a worker (with what is left of its deadline).
+#include "broker/broker.hpp"
+
+#include "core/log.hpp"
+#include "core/zmq_util.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace zlb::broker {
+
+using namespace std::chrono;
+using proto::ErrorCode;
+namespace wp = proto::worker;
+
+namespace {
+
+// The key FailureMemory knows a request by: the client's routing frames and its id.
+void failure_key_make(std::string& key, std::span<const zmq::message_t> routing,
+                      std::optional<std::uint64_t> id) {
+    key.clear();
+    for (const auto& f : routing) {
+        key.append(view(f));
+        key.push_back('\0');
+    }
+    std::uint64_t v = id.value_or(0);
+    key.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+} // namespace
+
+// The intake answers malformed requests like a server would; status is answered here,
+// and everything else goes to a worker or waits in its op's queue.
+void Broker::client_request() {
+    ++counters_.received;
+    switch (intake_.take(frames_)) {
+    case RequestIntake::Verdict::dropped:
+        ++counters_.dropped;
+        return;
+    case RequestIntake::Verdict::refused: {
+        const auto& r = intake_.refusal();
+        return client_reply_error(intake_.routing(), r.id, now_, r.code, r.message);
+    }
+    case RequestIntake::Verdict::request:
+        break;
+    }
+    std::span<zmq::message_t> routing = intake_.routing();
+    const proto::Request& request = intake_.request();
+    if (request.op == proto::Op::status) return client_reply_status(routing, now_);
+    std::uint64_t token = pending_.acquire();
+    Pending& p = *pending_.find(token);
+    failure_key_make(p.failure_key, routing, request.id);
+    if (const auto* failed = failures_.find(p.failure_key)) p.failed = *failed; // a resend
+    Worker* w = worker_best(request.op, &p);
+    if (!w && queues_[static_cast<std::size_t>(request.op)].live >= settings_.queue_max) {
+        pending_.release(token);
+        client_reply_error(routing, request.id, now_, ErrorCode::overloaded,
+                           "broker queue for this op is full");
+        return;
+    }
+    for (auto& frame : routing) p.client.push_back(std::move(frame));
+    p.body = std::move(intake_.body());
+    p.op = request.op;
+    p.id = request.id;
+    p.received = now_;
+    p.client_deadline = request.deadline_ms.has_value();
+    p.deadline = now_ + (request.deadline_ms ? milliseconds(*request.deadline_ms)
+                                             : settings_.queue_timeout);
+    if (w && request_send(token, *w)) return;
+    request_queue(token, false);
+}
+
+void Broker::client_reply_error(std::span<zmq::message_t> routing,
+                                std::optional<std::uint64_t> id, Clock::time_point received,
+                                ErrorCode code, std::string_view message) {
+    error_reply_send(frontend_, routing, reply_, {id, settings_.name, us_between(received, time_.now())},
+                     code, message);
+    ++counters_.replied;
+}
+
+// The worker table, as a reply to {op: status}.
+void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received) {
+    using proto::pack_str;
+    reply_.clear();
+    proto::Packer pk(reply_);
+    proto::encode_reply_begin(
+        pk, {intake_.request().id, settings_.name, us_between(received, time_.now())}, true, 3);
+    pack_str(pk, "queued");
+    pk.pack_uint64(queued());
+    pack_str(pk, "taken_back");
+    pk.pack_uint64(counters_.taken_back);
+    pack_str(pk, "workers");
+    pk.pack_array(static_cast<std::uint32_t>(workers_.size()));
+    for (const auto& [id, w] : workers_) {
+        pk.pack_map(8);
+        pack_str(pk, "name");
+        pack_str(pk, w.name);
+        pack_str(pk, "ops");
+        wp::pack_ops(pk, w.ops);
+        pack_str(pk, "credit");
+        pk.pack_uint32(w.credit);
+        pack_str(pk, "inflight");
+        pk.pack_uint32(w.inflight);
+        pack_str(pk, "served");
+        pk.pack_uint64(w.served);
+        pack_str(pk, "leaving");
+        pk.pack(w.leaving);
+        pack_str(pk, "strikes");
+        pk.pack_uint32(w.strikes);
+        pack_str(pk, "quarantined_ms"); // left of its quarantine; 0 when it takes work
+        pk.pack_uint64(w.quarantined_until > now_
+                           ? ceil<milliseconds>(w.quarantined_until - now_).count()
+                           : 0);
+    }
+    send_routed(frontend_, routing, {reply_.data(), reply_.size()});
+    ++counters_.replied;
+}
+
+void Broker::request_queue(std::uint64_t token, bool front) {
+    Pending& p = *pending_.find(token);
+    p.queued = true;
+    p.worker.clear();
+    OpQueue& q = queues_[static_cast<std::size_t>(p.op)];
+    if (front) q.tokens.push_front(token);
+    else q.tokens.push_back(token);
+    ++q.live;
+    expiries_.emplace(p.deadline, token);
+}
+
+// A request left its op's queue early (expired). Its token stays in the deque until
+// dispatch meets it; once stale tokens outnumber live ones the deque is compacted, so
+// a queue nobody serves never grows past twice its bound.
+void Broker::queue_leave(proto::Op op) {
+    OpQueue& q = queues_[static_cast<std::size_t>(op)];
+    --q.live;
+    if (q.tokens.size() <= 2 * q.live + 16) return;
+    std::erase_if(q.tokens, [&](std::uint64_t token) {
+        const Pending* p = pending_.find(token);
+        return !p || !p->queued;
+    });
+}
+
+// [worker, REQUEST, token, "", request]. The body is copied by reference count, not by
+// bytes, so a re-dispatch can send it again; a request with deadline_ms is re-encoded
+// with what is left of it, so the worker does not work past the client's deadline.
+bool Broker::request_send(std::uint64_t token, Worker& w) {
+    Pending& p = *pending_.find(token);
+    zmq::message_t body;
+    auto left = ceil<milliseconds>(p.deadline - now_).count();
+    if (p.client_deadline &&
+        proto::request_deadline_set(view(p.body), static_cast<std::uint32_t>(std::max<long>(left, 1)),
+                                    forward_))
+        body.rebuild(forward_.data(), forward_.size());
+    else
+        body.copy(p.body);
+    try {
+        backend_.send(zmq::buffer(w.id), zmq::send_flags::sndmore);
+    } catch (const zmq::error_t& e) {
+        if (e.num() != EHOSTUNREACH) throw;
+        worker_remove(std::string(w.id), "unreachable");
+        return false;
+    }
+    backend_.send(zmq::buffer(wp::kRequest), zmq::send_flags::sndmore);
+    backend_.send(zmq::buffer(&token, sizeof token), zmq::send_flags::sndmore);
+    backend_.send(zmq::message_t(), zmq::send_flags::sndmore);
+    backend_.send(body, zmq::send_flags::none);
+    p.queued = false;
+    p.worker = w.id;
+    ++p.dispatches;
+    ++w.inflight;
+    work_expiries_.push({std::min(now_ + settings_.worker_timeout, p.deadline), token, p.dispatches});
+    return true;
+}
+
+// A worker failed the request (took too long, or died holding it): it is never sent
+// there again, nor is the client's resend of it; it goes first in line elsewhere, or
+// ends as deadline_exceeded when its deadline has passed.
+void Broker::request_failed(std::uint64_t token, Pending& p, const std::string& worker) {
+    if (std::find(p.failed.begin(), p.failed.end(), worker) == p.failed.end() &&
+        p.failed.size() < FailureMemory::kMaxPerRequest)
+        p.failed.push_back(worker);
+    failures_.note(p.failure_key, worker);
+    if (p.deadline <= now_) {
+        client_reply_error(p.client, p.id, p.received, ErrorCode::deadline_exceeded,
+                           "the worker holding the request did not answer before its deadline");
+        pending_.release(token);
+        return;
+    }
+    ++counters_.redispatched;
+    request_queue(token, true);
+}
+
+// Hands queued requests, oldest first, to the best worker each may go to. A request
+// that no worker may take (every worker with credit has failed it) is passed over, so
+// it does not hold up the requests behind it, and goes back to the front afterwards.
+void Broker::queue_dispatch() {
+    for (std::size_t op = 0; op < queues_.size(); ++op) {
+        OpQueue& q = queues_[op];
+        passed_.clear();
+        while (!q.tokens.empty()) {
+            std::uint64_t token = q.tokens.front();
+            Pending* p = pending_.find(token);
+            if (!p || !p->queued) { // expired; its count was already taken off
+                q.tokens.pop_front();
+                continue;
+            }
+            Worker* w = worker_best(static_cast<proto::Op>(op), p);
+            if (!w && (p->failed.empty() || !worker_best(static_cast<proto::Op>(op), nullptr)))
+                break; // nobody has room
+            q.tokens.pop_front();
+            if (!w) {
+                passed_.push_back(token);
+                continue;
+            }
+            --q.live;
+            // A failed send removes that worker, which queues its requests in front.
+            if (!request_send(token, *w)) {
+                q.tokens.push_front(token);
+                ++q.live;
+            }
+        }
+        for (auto it = passed_.rbegin(); it != passed_.rend(); ++it) q.tokens.push_front(*it);
+    }
+}
+
+void Broker::queue_expire() {
+    while (!expiries_.empty() && expiries_.top().first <= now_) {
+        std::uint64_t token = expiries_.top().second;
+        expiries_.pop();
+        Pending* p = pending_.find(token);
+        if (!p || !p->queued) continue; // dispatched meanwhile
+        client_reply_error(p->client, p->id, p->received, ErrorCode::deadline_exceeded,
+                           "no worker took the request before its deadline");
+        proto::Op op = p->op;
+        pending_.release(token);
+        queue_leave(op);
+    }
+}
+
+} // namespace zlb::broker

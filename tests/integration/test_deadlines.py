@@ -1,0 +1,188 @@
+"""Deadlines hold while factoring runs: a batch of hard 128-bit semiprimes (two random 64-bit
+primes each) is stopped at its deadline_ms, or at the server's --max-factor-ms cap when it has
+none, and the server goes on serving normal requests afterwards."""
+import random
+import subprocess
+import time
+
+import msgpack
+import zmq
+
+from zlbtest import SERVER, Server, main
+
+CTX = zmq.Context.instance()
+CAP_MS = 1000
+# One worker thread: a request that pinned it would starve everything after it.
+server = Server("--threads", "1", "--max-factor-ms", str(CAP_MS))
+
+
+def is_prime(n):
+    """Deterministic Miller-Rabin for n < 3.3 * 10^24 (bases up to 41)."""
+    if n < 2:
+        return False
+    bases = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
+    for p in bases:
+        if n % p == 0:
+            return n == p
+    d, s = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        s += 1
+    for a in bases:
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(s - 1):
+            x = x * x % n
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def prime64(rng):
+    while True:
+        p = rng.getrandbits(64) | (1 << 63) | 1
+        if is_prime(p):
+            return p
+
+
+def hard_batch(count, seed):
+    """count semiprimes p*q of two random 64-bit primes, as protocol decimal strings."""
+    rng = random.Random(seed)
+    return [str(prime64(rng) * prime64(rng)) for _ in range(count)]
+
+
+def dealer():
+    s = CTX.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(server.endpoint)
+    return s
+
+
+def send(sock, body):
+    sock.send_multipart([b"", msgpack.packb(body)])
+
+
+def receive(sock, timeout_s):
+    assert sock.poll(int(timeout_s * 1000)), f"no reply within {timeout_s} s"
+    frames = sock.recv_multipart()
+    assert len(frames) == 2 and frames[0] == b"", frames
+    return msgpack.unpackb(frames[1], raw=False)
+
+
+def timed(body, timeout_s=30):
+    """Sends body on a fresh socket; returns (reply, seconds until the reply)."""
+    s = dealer()
+    start = time.monotonic()
+    send(s, body)
+    reply = receive(s, timeout_s)
+    elapsed = time.monotonic() - start
+    s.close()
+    return reply, elapsed
+
+
+def assert_deadline_exceeded(reply, rid, words):
+    assert reply["ok"] is False and reply["id"] == rid, reply
+    assert reply["error"]["code"] == "deadline_exceeded", reply
+    assert words in reply["error"]["message"], reply
+
+
+def assert_still_serves():
+    """A normal factor request that goes to the worker pool (above 2^32) is answered right."""
+    p, q = 4294967291, 4294967279
+    big = 18446744073709551557 * 18446744073709551533
+    reply, _ = timed({"v": 1, "id": 7, "op": "factor", "ns": [p * q, str(big), 97]}, 10)
+    assert reply["ok"] and reply["id"] == 7, reply
+    assert reply["factors"] == [[q, p], [18446744073709551533, 18446744073709551557], [97]], reply
+
+
+def test_hard_batch_stops_at_its_deadline():
+    reply, elapsed = timed({"v": 1, "id": 1, "op": "factor", "ns": hard_batch(128, 1),
+                            "deadline_ms": 500})
+    print(f"  128 hard semiprimes, deadline_ms 500: deadline_exceeded after {elapsed:.3f} s "
+          f"(service_us {reply.get('service_us')})")
+    assert_deadline_exceeded(reply, 1, "while factoring")
+    assert reply["service_us"] >= 500_000, reply
+    assert elapsed < 2.0, elapsed
+    assert_still_serves()
+
+
+# 13633485911247841631 * 15827925615132301519: one of the slower 64+64-bit semiprimes, about a
+# second of ECM on one core.
+SLOW = "215789800878185060060091466698252737489"
+
+
+def test_one_hard_number_stops_inside_its_factorization():
+    # No boundary between numbers to stop at: only the checks inside rho and ECM can.
+    reply, elapsed = timed({"v": 1, "id": 2, "op": "factor", "n": SLOW, "deadline_ms": 200})
+    print(f"  one slow semiprime, deadline_ms 200: deadline_exceeded after {elapsed:.3f} s")
+    assert_deadline_exceeded(reply, 2, "while factoring")
+    assert elapsed < 0.8, elapsed
+    reply, _ = timed({"v": 1, "id": 3, "op": "factor", "n": SLOW}, 30)
+    assert reply["ok"], reply
+    assert reply["factors"] == [13633485911247841631, 15827925615132301519], reply
+
+
+def test_hard_work_within_its_deadline_is_answered():
+    rng = random.Random(3)
+    pairs = [(prime64(rng), prime64(rng)) for _ in range(3)]
+    reply, _ = timed({"v": 1, "id": 3, "op": "factor", "ns": [str(p * q) for p, q in pairs],
+                      "deadline_ms": 60_000})
+    assert reply["ok"], reply
+    assert [[int(f) for f in fs] for fs in reply["factors"]] == [sorted(pq) for pq in pairs], reply
+
+
+def test_request_without_deadline_is_capped():
+    reply, elapsed = timed({"v": 1, "id": 4, "op": "factor", "ns": hard_batch(128, 4)})
+    print(f"  128 hard semiprimes, no deadline, --max-factor-ms {CAP_MS}: answered after "
+          f"{elapsed:.3f} s")
+    assert_deadline_exceeded(reply, 4, f"--max-factor-ms {CAP_MS}")
+    assert CAP_MS / 1000 <= elapsed < CAP_MS / 1000 + 1.5, elapsed
+    assert_still_serves()
+
+
+def test_a_long_deadline_does_not_lift_the_cap():
+    reply, elapsed = timed({"v": 1, "id": 5, "op": "factor", "ns": hard_batch(128, 5),
+                            "deadline_ms": 3_600_000})
+    assert_deadline_exceeded(reply, 5, f"--max-factor-ms {CAP_MS}")
+    assert elapsed < CAP_MS / 1000 + 1.5, elapsed
+
+
+def test_queued_request_is_not_pinned_behind_a_hard_one():
+    # The only worker takes the hard batch first; the normal request waits behind it for at
+    # most the cap, and the cap counts from the start of each job, not from receipt.
+    hog, normal = dealer(), dealer()
+    start = time.monotonic()
+    send(hog, {"v": 1, "id": 6, "op": "factor", "ns": hard_batch(128, 6)})
+    send(normal, {"v": 1, "id": 8, "op": "factor", "n": 4294967291 * 4294967279})
+    r = receive(normal, 10)
+    elapsed = time.monotonic() - start
+    assert r["ok"] and r["factors"] == [4294967279, 4294967291], r
+    assert elapsed < CAP_MS / 1000 + 1.5, elapsed
+    assert_deadline_exceeded(receive(hog, 10), 6, "--max-factor-ms")
+    hog.close()
+    normal.close()
+
+
+def test_default_cap_is_documented():
+    out = subprocess.run([SERVER, "--help"], capture_output=True, text=True, timeout=10).stdout
+    line = next(l for l in out.splitlines() if "--max-factor-ms" in l)
+    assert "10000" in line, line
+
+
+def test_server_exits_cleanly():
+    assert_still_serves()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main([test_hard_batch_stops_at_its_deadline,
+          test_one_hard_number_stops_inside_its_factorization,
+          test_hard_work_within_its_deadline_is_answered,
+          test_request_without_deadline_is_capped,
+          test_a_long_deadline_does_not_lift_the_cap,
+          test_queued_request_is_not_pinned_behind_a_hard_one,
+          test_default_cap_is_documented,
+          test_server_exits_cleanly])
