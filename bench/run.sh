@@ -13,17 +13,20 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PROG=run.sh
+# shellcheck source=../scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
 MODE=full
 BUILD=1
 ARGS=()
 while (($#)); do
   case $1 in
-    -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     quick|full) MODE=$1 ;;
     --no-build) BUILD=0 ;;
-    --only|--runs|--out) (($# >= 2)) || { echo "run.sh: $1 needs a value" >&2; exit 2; }
+    --only|--runs|--out) (($# >= 2)) || bad_usage "$1 needs a value"
                           ARGS+=("$1" "$2"); shift ;;
-    *) echo "run.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    *) bad_usage "unknown argument: $1" ;;
   esac
   shift
 done
@@ -35,10 +38,10 @@ fi
 export ZLB_BIN_DIR=${ZLB_BIN_DIR:-$ROOT/build/bin}
 export ZLB_SOURCE_DIR=${ZLB_SOURCE_DIR:-$ROOT}
 for b in zlb-server zlb-client zlb-broker zlb-bare-echo-server zlb-bare-echo-client; do
-  [[ -x $ZLB_BIN_DIR/$b ]] || { echo "run.sh: $ZLB_BIN_DIR/$b missing (build: scripts/setup.sh)" >&2; exit 1; }
+  [[ -x $ZLB_BIN_DIR/$b ]] || die "$ZLB_BIN_DIR/$b missing (build: scripts/setup.sh)"
 done
 for tool in /usr/bin/python3 /usr/bin/time factor nginx; do
-  command -v "$tool" >/dev/null || { echo "run.sh: $tool missing (install: scripts/setup.sh)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || die "$tool missing (install: scripts/setup.sh)"
 done
 
 # 10,000 fetches in flight need more than 1024 descriptors: raise the soft limit to the hard one.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # zlb demo: builds everything (scripts/setup.sh), starts a loopback HTTP target, 2 cpu servers and
-# 2 io servers on free ports in a private run dir, then runs zlb-client twice and prints its reports:
+# 2 io servers on free ports (outside the kernel's ephemeral range; 'auto' in http-target.sh and
+# start-servers.sh) in a private run dir, then runs zlb-client twice and prints its reports:
 #   1. factor: 20,000 random 64-bit semiprimes over the 2 cpu servers (batch 8, window 64)
 #   2. fetch:  200 URLs answering after 1 s each over the 2 io servers (window 200)
 # Everything is stopped on exit, error or Ctrl-C. Exits non-zero if either client run failed.
@@ -12,31 +13,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG=demo
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
-die() { echo "$PROG: $*" >&2; exit 1; }
-log() { echo "$PROG: $*" >&2; }
-
-port_in_use() {
-  if command -v ss >/dev/null; then
-    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
-
-# pick_ports N: print a base port B such that B..B+N-1 are all free (random base in 18000..37999).
-pick_ports() {
-  local n=$1 attempt base p ok
-  for ((attempt = 0; attempt < 100; attempt++)); do
-    base=$((18000 + RANDOM % 20000)) ok=1
-    for ((p = base; p < base + n; p++)); do
-      if port_in_use "$p"; then ok=0; break; fi
-    done
-    ((ok)) && { echo "$base"; return 0; }
-  done
-  die "no $n consecutive free ports found in 18000..37999"
-}
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
 cleanup() {
   local rc=$?
@@ -70,14 +48,13 @@ main() {
   case ${1:-} in
     -h|--help) usage; exit 0 ;;
     "") ;;
-    *) echo "$PROG: takes no arguments: $1 (see --help)" >&2; exit 2 ;;
+    *) bad_usage "takes no arguments: $1" ;;
   esac
   cd "$ROOT"
 
   log "setup: packages + build"
   scripts/setup.sh >&2
-  BIN_DIR=${ZLB_BIN_DIR:-${ZLB_BUILD_DIR:-build}/bin}
-  [[ $BIN_DIR == /* ]] || BIN_DIR="$ROOT/$BIN_DIR"
+  BIN_DIR=$(abspath "${ZLB_BIN_DIR:-${ZLB_BUILD_DIR:-build}/bin}")
   [[ -x $BIN_DIR/zlb-client && -x $BIN_DIR/zlb-server ]] || die "zlb-client/zlb-server missing in $BIN_DIR after setup"
 
   RUN=$(mktemp -d "${TMPDIR:-/tmp}/zlb-demo.XXXXXX")
@@ -85,13 +62,11 @@ main() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
 
-  local base http_port http_url cpu_eps io_eps
-  base=$(pick_ports 5)
-  http_port=$base
-  http_url=$(scripts/http-target.sh start --port "$http_port" --dir "$RUN/http-target")
+  local http_url cpu_eps io_eps
+  http_url=$(scripts/http-target.sh start --port auto --dir "$RUN/http-target")
   log "HTTP target at $http_url"
-  cpu_eps=$(ZLB_RUN_DIR="$RUN" ZLB_BIN_DIR="$BIN_DIR" scripts/start-servers.sh 2 $((base + 1)) cpu)
-  io_eps=$(ZLB_RUN_DIR="$RUN" ZLB_BIN_DIR="$BIN_DIR" scripts/start-servers.sh 2 $((base + 3)) io)
+  cpu_eps=$(ZLB_RUN_DIR="$RUN" ZLB_BIN_DIR="$BIN_DIR" scripts/start-servers.sh 2 auto cpu)
+  io_eps=$(ZLB_RUN_DIR="$RUN" ZLB_BIN_DIR="$BIN_DIR" scripts/start-servers.sh 2 auto io)
 
   local ep cpu_connect=() io_connect=()
   for ep in $cpu_eps; do cpu_connect+=(--connect "$ep"); done

@@ -62,7 +62,8 @@ for target in "${TARGETS[@]}"; do
   rm -rf "$corpus"
   mkdir -p "$corpus"
   cp tests/fuzz_corpus/"$target"/* "$corpus"/
-  echo "fuzz: fuzz_$target for ${SECS} s on $(ls "$corpus" | wc -l) seeds (log: $log)"
+  seeds=("$corpus"/*)
+  echo "fuzz: fuzz_$target for ${SECS} s on ${#seeds[@]} seeds (log: $log)"
   if "$bin" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$ARTIFACTS/fuzz_$target-" "$corpus" >"$log" 2>&1; then
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' "$log" |

@@ -2,10 +2,12 @@
 # Starts COUNT zlb-server processes in the background on consecutive ports BASE_PORT..BASE_PORT+COUNT-1
 # and prints their endpoints, one per line, on stdout (feed them to zlb-client --endpoints-file).
 #
-# Usage: scripts/start-servers.sh COUNT BASE_PORT [MODE] [-- extra zlb-server flags]
+# Usage: scripts/start-servers.sh COUNT BASE_PORT|auto [MODE] [-- extra zlb-server flags]
 #   MODE  cpu | io | all (default all)
+#   auto  free ports outside the kernel's ephemeral range, chosen here; a server that loses its
+#         port to another process before it binds is started again on another one
 #   e.g.  scripts/start-servers.sh 4 8004 > endpoints.txt
-#         scripts/start-servers.sh 2 8010 io -- --threads 64 --log-level debug
+#         scripts/start-servers.sh 2 auto io -- --threads 64 --log-level debug
 # Each server runs as: zlb-server --bind tcp://HOST:PORT --name <hostname>:PORT --mode MODE [extra],
 # in its own session, with pid and log files in RUN_DIR/servers/PORT.pid and PORT.log.
 # A server is up once its log has a "listening" line. Stop them with scripts/stop-servers.sh.
@@ -20,35 +22,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG="start-servers"
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
-die() { echo "$PROG: $*" >&2; exit 1; }
-bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
-abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$ROOT/$1"; fi; }
-is_positive() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1)); }
-now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((10#$t / 1000)); }
-
-# is_alive PID: PID is a live (non-zombie) process.
-is_alive() {
-  local pid=$1 state
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ $state != Z ]]
-}
-
-# is_server PID: PID is a live zlb-server process (not a reused pid from an old pid file).
-is_server() {
-  is_alive "$1" && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q zlb-server
-}
-
-# port_in_use PORT: something already listens on PORT (any address).
-port_in_use() {
-  if command -v ss >/dev/null; then
-    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
+# Lost races for a port tolerated per server in auto mode.
+AUTO_RETRIES=10
 
 parse_args() {
   local positional=()
@@ -68,36 +46,46 @@ parse_args() {
   BASE_PORT=${positional[1]}
   MODE=${positional[2]:-all}
   is_positive "$COUNT" || bad_usage "COUNT must be a positive integer: $COUNT"
-  is_positive "$BASE_PORT" || bad_usage "bad BASE_PORT: $BASE_PORT"
-  COUNT=$((10#$COUNT)) BASE_PORT=$((10#$BASE_PORT))
-  ((BASE_PORT + COUNT - 1 <= 65535)) || bad_usage "ports $BASE_PORT..$((BASE_PORT + COUNT - 1)) exceed 65535"
+  COUNT=$((10#$COUNT))
+  base_port_arg BASE_PORT "$COUNT" BASE_PORT
   [[ $MODE == cpu || $MODE == io || $MODE == all ]] || bad_usage "MODE must be cpu, io or all: $MODE"
 }
 
-# preflight: binary present, no live server already recorded for a port, ports free.
+# preflight PORT...: binary present, no live server already recorded for a port, ports free.
 preflight() {
   [[ -x $BIN ]] || die "server binary not found: $BIN (build it with scripts/setup.sh)"
   mkdir -p "$SERVERS_DIR"
   local port pidfile pid
-  for ((port = BASE_PORT; port < BASE_PORT + COUNT; port++)); do
+  for port in "$@"; do
     pidfile="$SERVERS_DIR/$port.pid"
-    if [[ -s $pidfile ]]; then
-      pid=$(<"$pidfile")
-      is_server "$pid" && die "port $port: server already running (pid $pid, $pidfile); stop it with scripts/stop-servers.sh $port"
-      rm -f "$pidfile"   # stale
+    if pid=$(pidfile_pid "$pidfile" zlb-server); then
+      die "port $port: server already running (pid $pid, $pidfile); stop it with scripts/stop-servers.sh $port"
     fi
+    rm -f "$pidfile" # stale
     port_in_use "$port" && die "port $port is already in use"
   done
   return 0
 }
 
-# launch PORT: start one server in its own session; record its pid.
+# launch PORT: start one server in its own session; record its pid (the caller adds PORT to STARTED).
 launch() {
   local port=$1 log="$SERVERS_DIR/$1.log"
-  setsid "$BIN" --bind "tcp://$BIND_HOST:$port" --name "$NAME_HOST:$port" --mode "$MODE" \
-    ${EXTRA[@]+"${EXTRA[@]}"} </dev/null >"$log" 2>&1 &
+  (without_port_locks setsid "$BIN" --bind "tcp://$BIND_HOST:$port" --name "$NAME_HOST:$port" \
+    --mode "$MODE" ${EXTRA[@]+"${EXTRA[@]}"} </dev/null >"$log" 2>&1) &
   echo "$!" >"$SERVERS_DIR/$port.pid"
-  STARTED+=("$port")
+}
+
+# relaunch PORT: in auto mode, another process took PORT before the server could bind it:
+# start that server again on another free port, in PORT's place in STARTED; set NEW_PORT.
+relaunch() {
+  local old=$1 i
+  ((RETRIES_LEFT-- > 0)) || return 1
+  rm -f "$SERVERS_DIR/$old.pid" "$SERVERS_DIR/$old.log"
+  pick_ports 1
+  log "port $old was taken before the server could bind it; starting it on $PORT_BASE instead"
+  for i in "${!STARTED[@]}"; do [[ ${STARTED[i]} != "$old" ]] || STARTED[i]=$PORT_BASE; done
+  launch "$PORT_BASE"
+  NEW_PORT=$PORT_BASE
 }
 
 # rollback: stop the servers this invocation started (startup failed part-way).
@@ -127,6 +115,11 @@ wait_listening() {
       # Just launched, so no pid reuse to fear; and until setsid has exec'd the server,
       # the process's command line is still this script's.
       elif ! is_alive "$(<"$SERVERS_DIR/$port.pid")"; then
+        if ((AUTO)) && grep -q "$ADDR_IN_USE" "$SERVERS_DIR/$port.log" 2>/dev/null &&
+          relaunch "$port"; then
+          next+=("$NEW_PORT")
+          continue
+        fi
         report_death "$port"
         rollback
         exit 1
@@ -154,16 +147,24 @@ main() {
   local advertise=$BIND_HOST
   [[ $BIND_HOST == "*" || $BIND_HOST == 0.0.0.0 ]] && advertise=$NAME_HOST
   advertise=${ZLB_ADVERTISE_HOST:-$advertise}
-  STARTED=()
+  STARTED=() AUTO=0 RETRIES_LEFT=$AUTO_RETRIES
 
-  preflight
-  trap 'rollback; exit 130' INT TERM
+  if [[ $BASE_PORT == auto ]]; then
+    AUTO=1
+    pick_ports "$COUNT"
+    BASE_PORT=$PORT_BASE
+  else
+    warn_if_ephemeral "$BASE_PORT" $((BASE_PORT + COUNT - 1))
+  fi
   local port
-  for ((port = BASE_PORT; port < BASE_PORT + COUNT; port++)); do launch "$port"; done
+  for ((port = BASE_PORT; port < BASE_PORT + COUNT; port++)); do STARTED+=("$port"); done
+  preflight "${STARTED[@]}"
+  trap 'rollback; exit 130' INT TERM
+  for port in "${STARTED[@]}"; do launch "$port"; done
   wait_listening
   trap - INT TERM
   for port in "${STARTED[@]}"; do echo "tcp://$advertise:$port"; done
-  echo "$PROG: $COUNT $MODE server(s) up on ports $BASE_PORT..$((BASE_PORT + COUNT - 1)) (pids/logs in $SERVERS_DIR)" >&2
+  log "$COUNT $MODE server(s) up on port(s) ${STARTED[*]} (pids/logs in $SERVERS_DIR)"
 }
 
 main "$@"

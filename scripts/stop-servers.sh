@@ -12,20 +12,11 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG=stop-servers
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
-bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
-abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$ROOT/$1"; fi; }
-now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((10#$t / 1000)); }
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
 # is_server PID: PID is a live (non-zombie) zlb-server process.
-is_server() {
-  local pid=$1 state
-  [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-  [[ $state != Z ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q zlb-server
-}
+is_server() { pid_is "$1" zlb-server; }
 
 # select_ports: PORTS = the arguments, or every port with a pid file.
 select_ports() {
@@ -54,7 +45,7 @@ signal_all() {
   for port in "${PORTS[@]}"; do
     pidfile="$SERVERS_DIR/$port.pid"
     if [[ ! -e $pidfile ]]; then
-      echo "$PROG: port $port: no pid file ($pidfile), nothing to stop" >&2
+      log "port $port: no pid file ($pidfile), nothing to stop"
       continue
     fi
     pid=$(<"$pidfile")
@@ -88,7 +79,7 @@ kill_stragglers() {
   local entry port pid
   for entry in "${PENDING[@]}"; do
     port=${entry%%:*} pid=${entry#*:}
-    echo "$PROG: warning: server on port $port (pid $pid) still running after ${TIMEOUT_S}s, sending SIGKILL" >&2
+    log "warning: server on port $port (pid $pid) still running after ${TIMEOUT_S}s, sending SIGKILL"
     if [[ $(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ') == "$pid" ]]; then
       kill -KILL -- "-$pid" 2>/dev/null || true
     else
@@ -104,7 +95,7 @@ main() {
   [[ $TIMEOUT_S =~ ^[0-9]+$ ]] || bad_usage "ZLB_STOP_TIMEOUT_S must be whole seconds: $TIMEOUT_S"
   select_ports "$@"
   if ((${#PORTS[@]} == 0)); then
-    echo "$PROG: no servers recorded in $SERVERS_DIR" >&2
+    log "no servers recorded in $SERVERS_DIR"
     exit 0
   fi
   signal_all
@@ -112,11 +103,11 @@ main() {
   if ! wait_exit "$TIMEOUT_S"; then
     kill_stragglers
     if ! wait_exit 5; then
-      echo "$PROG: error: could not stop: ${PENDING[*]%%:*} (port:pid ${PENDING[*]})" >&2
+      log "error: could not stop: ${PENDING[*]%%:*} (port:pid ${PENDING[*]})"
       exit 1
     fi
   fi
-  echo "$PROG: stopped $total server(s)" >&2
+  log "stopped $total server(s)"
 }
 
 main "$@"

@@ -5,9 +5,11 @@
 #
 # Usage: scripts/supervise.sh [--servers N] [--base-port P] [--mode MODE] [--dir RUN_DIR] [-- extra server flags]
 #   --servers N     number of servers (default 4), on ports P..P+N-1
-#   --base-port P   port of the first server (default 8000)
+#   --base-port P   port of the first server (default 8000); auto: N free consecutive ports
+#                   outside the kernel's ephemeral range, chosen here and printed on stderr
 #   --mode MODE     cpu | io | all (default all)
 #   --broker PORT   also run zlb-broker: clients on PORT, workers on PORT+1; servers join it
+#                   (auto: two free ports, as for --base-port)
 #   --dir RUN_DIR   run directory for the rendered config, socket and logs (default <repo>/run/supervise)
 # Control: supervisorctl -c RUN_DIR/supervisord.conf status (printed on stderr at start).
 # Env: ZLB_BIN_DIR (default build/bin, relative to the repo root), ZLB_BIND_HOST (default 127.0.0.1).
@@ -16,20 +18,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEMPLATE="$ROOT/scripts/supervisord.conf"
 PROG=supervise
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
-die() { echo "$PROG: $*" >&2; exit 1; }
-bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
-is_positive() { [[ $1 =~ ^[0-9]+$ ]] && ((10#$1 >= 1)); }
-abspath() { if [[ $1 == /* ]]; then echo "$1"; else echo "$2/$1"; fi; }
-
-port_in_use() {
-  if command -v ss >/dev/null; then
-    [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]
-  else
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-  fi
-}
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
 parse_args() {
   SERVERS=4 BASE_PORT=8000 MODE=all RUN_DIR="$ROOT/run/supervise" BROKER_PORT=""
@@ -50,15 +40,30 @@ parse_args() {
     shift
   done
   is_positive "$SERVERS" || bad_usage "--servers must be a positive integer: $SERVERS"
-  is_positive "$BASE_PORT" || bad_usage "bad --base-port: $BASE_PORT"
-  SERVERS=$((10#$SERVERS)) BASE_PORT=$((10#$BASE_PORT))
-  ((BASE_PORT + SERVERS - 1 <= 65535)) || bad_usage "ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)) exceed 65535"
+  SERVERS=$((10#$SERVERS))
+  base_port_arg BASE_PORT "$SERVERS" --base-port
   [[ $MODE == cpu || $MODE == io || $MODE == all ]] || bad_usage "--mode must be cpu, io or all: $MODE"
   [[ -n $RUN_DIR ]] || bad_usage "empty --dir"
-  if [[ -n $BROKER_PORT ]]; then
-    is_positive "$BROKER_PORT" && ((10#$BROKER_PORT < 65535)) || bad_usage "bad --broker port: $BROKER_PORT"
-    BROKER_PORT=$((10#$BROKER_PORT)) BROKER_BACKEND_PORT=$((10#$BROKER_PORT + 1))
+  [[ -z $BROKER_PORT ]] || base_port_arg BROKER_PORT 2 --broker
+}
+
+# choose_ports: pick the 'auto' ports. The locks on their blocks stay with supervisord (exec
+# keeps the fds), so no other zlb script or test picks them while the servers are supervised
+# (a restarted server binds its port again). Warn about chosen ports in the ephemeral range.
+choose_ports() {
+  if [[ $BASE_PORT == auto ]]; then
+    pick_ports "$SERVERS"
+    BASE_PORT=$PORT_BASE
+  else
+    warn_if_ephemeral "$BASE_PORT" $((BASE_PORT + SERVERS - 1))
   fi
+  if [[ $BROKER_PORT == auto ]]; then
+    pick_ports 2
+    BROKER_PORT=$PORT_BASE
+  elif [[ -n $BROKER_PORT ]]; then
+    warn_if_ephemeral "$BROKER_PORT" $((BROKER_PORT + 1))
+  fi
+  [[ -z $BROKER_PORT ]] || BROKER_BACKEND_PORT=$((BROKER_PORT + 1))
 }
 
 preflight() {
@@ -66,11 +71,8 @@ preflight() {
   [[ -f $TEMPLATE ]] || die "config template missing: $TEMPLATE"
   [[ -x "$BIN_DIR/zlb-server" ]] || die "server binary not found: $BIN_DIR/zlb-server (build it with scripts/setup.sh)"
   local pid
-  if [[ -s "$RUN_DIR/supervisord.pid" ]]; then
-    pid=$(<"$RUN_DIR/supervisord.pid")
-    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q supervisord; then
-      die "already running from $RUN_DIR (supervisord pid $pid): supervisorctl -c $RUN_DIR/supervisord.conf status"
-    fi
+  if pid=$(pidfile_pid "$RUN_DIR/supervisord.pid" supervisord); then
+    die "already running from $RUN_DIR (supervisord pid $pid): supervisorctl -c $RUN_DIR/supervisord.conf status"
   fi
   # AF_UNIX socket paths are limited to 107 bytes.
   ((${#RUN_DIR} + 16 <= 107)) || die "run dir path too long for a unix socket (use a shorter --dir): $RUN_DIR"
@@ -123,17 +125,16 @@ main() {
   BIN_DIR=$(abspath "${ZLB_BIN_DIR:-build/bin}" "$ROOT")
   # shellcheck disable=SC2034  # read by render() through ${!name}
   BIND_HOST=${ZLB_BIND_HOST:-127.0.0.1}
+  choose_ports
   preflight
   if [[ -n $BROKER_PORT ]]; then
     [[ -x "$BIN_DIR/zlb-broker" ]] || die "broker binary not found: $BIN_DIR/zlb-broker"
     EXTRA+=(--broker "tcp://$BIND_HOST:$BROKER_BACKEND_PORT")
   fi
   render
-  {
-    echo "$PROG: $SERVERS $MODE server(s) on ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)), logs in $RUN_DIR"
-    [[ -z $BROKER_PORT ]] || echo "$PROG: broker for clients at tcp://$BIND_HOST:$BROKER_PORT (workers on $BROKER_BACKEND_PORT)"
-    echo "$PROG: control with: supervisorctl -c $RUN_DIR/supervisord.conf status"
-  } >&2
+  log "$SERVERS $MODE server(s) on ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)), logs in $RUN_DIR"
+  [[ -z $BROKER_PORT ]] || log "broker for clients at tcp://$BIND_HOST:$BROKER_PORT (workers on $BROKER_BACKEND_PORT)"
+  log "control with: supervisorctl -c $RUN_DIR/supervisord.conf status"
   exec supervisord -n -c "$RUN_DIR/supervisord.conf"
 }
 

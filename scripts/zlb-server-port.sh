@@ -10,9 +10,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG=zlb-server-port
-
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
-bad_usage() { echo "$PROG: $* (see --help)" >&2; exit 2; }
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
 
 [[ ${1:-} == -h || ${1:-} == --help ]] && { usage; exit 0; }
 (($# >= 2)) || bad_usage "need BASE_PORT and PROCESS_NUM"
@@ -21,11 +20,9 @@ port=$((10#$1 + 10#$2))
 ((port >= 1 && port <= 65535)) || bad_usage "port $port out of range"
 shift 2
 
-bin_dir=${ZLB_BIN_DIR:-build/bin}
-[[ $bin_dir == /* ]] || bin_dir="$ROOT/$bin_dir"
-bin="$bin_dir/zlb-server"
-[[ -x $bin ]] || { echo "$PROG: server binary not found: $bin (build it with scripts/setup.sh)" >&2; exit 1; }
+bin="$(abspath "${ZLB_BIN_DIR:-build/bin}")/zlb-server"
+[[ -x $bin ]] || die "server binary not found: $bin (build it with scripts/setup.sh)"
 
 host=${ZLB_BIND_HOST:-127.0.0.1}
-echo "$PROG: starting $bin on tcp://$host:$port" >&2
+log "starting $bin on tcp://$host:$port"
 exec "$bin" --bind "tcp://$host:$port" --name "${HOSTNAME:-$(uname -n)}:$port" "$@"

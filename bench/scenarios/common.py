@@ -1,5 +1,6 @@
 """Shared helpers for the benchmark scenarios: processes on free loopback ports, the zlb
-client, the HTTP target, medians, nearest-rank percentiles and result rows.
+client, the HTTP target, medians, nearest-rank percentiles and result rows. Ports, waiting and
+primes come from tests/integration/zlbutil.py, shared with the integration tests.
 
 Every process started here is killed when the suite exits, even on failure or Ctrl-C.
 """
@@ -16,6 +17,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
+                                "integration"))
+from zlbutil import (ADDR_IN_USE, free_port, free_range, kill_all, random_prime,  # noqa: E402,F401
+                     wait_for)
+
 _procs = []
 _cleanups = []
 
@@ -27,14 +33,7 @@ def _cleanup():
         except Exception:  # noqa: BLE001 - best effort at exit
             pass
     _cleanups.clear()
-    for p in _procs:
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGCONT)
-                p.kill()
-                p.wait(timeout=5)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
+    kill_all(_procs)
     _procs.clear()
 
 
@@ -80,44 +79,6 @@ class Ctx:
 
 
 # ---------------------------------------------------------------- ports and processes
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_port_block(count, start=20000, stop=32000):
-    """The first of COUNT consecutive free ports in [start, stop) (below the ephemeral range)."""
-    base = start + (os.getpid() * 7) % 4000
-    for _ in range(200):
-        if base + count >= stop:
-            base = start
-        if all(port_free(p) for p in range(base, base + count)):
-            return base
-        base += count + 1
-    raise RuntimeError(f"no block of {count} free ports")
-
-
-def wait_for(cond, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.02)
-    raise RuntimeError(f"timed out after {timeout_s} s waiting for {what}")
-
 
 class Proc:
     """A background process whose stdout+stderr go to a log file; ready when `ready` is logged."""
@@ -169,17 +130,24 @@ def stop_all(procs):
 
 
 def zlb_servers(ctx, count, *args, name="zlb-server"):
-    """COUNT zlb-servers on free loopback ports; each has .endpoint."""
-    out = []
-    for _ in range(count):
+    """COUNT zlb-servers on free loopback ports; each has .endpoint. One that another program
+    took the port of before it could bind is started again on a new port."""
+    def start():
         port = free_port()
-        ep = f"tcp://127.0.0.1:{port}"
-        p = Proc(ctx, [ctx.exe("zlb-server"), "--bind", ep, "--name", f"bench-{port}",
-                       "--log-level", "warn", *args], ready=None, name=name)
-        p.endpoint = ep
-        out.append(p)
-    for p in out:
-        wait_port(p, int(p.endpoint.rsplit(":", 1)[1]))
+        p = Proc(ctx, [ctx.exe("zlb-server"), "--bind", f"tcp://127.0.0.1:{port}", "--name",
+                       f"bench-{port}", "--log-level", "warn", *args], ready=None, name=name)
+        p.endpoint, p.port = f"tcp://127.0.0.1:{port}", port
+        return p
+    out = [start() for _ in range(count)]
+    for i in range(count):
+        for attempt in range(5):
+            try:
+                wait_port(out[i], out[i].port)
+                break
+            except RuntimeError:
+                if attempt == 4 or ADDR_IN_USE not in out[i].text():
+                    raise
+                out[i] = start()
     return out
 
 
@@ -235,14 +203,14 @@ def zlb_client(ctx, *args, timeout_s=600, allow_fail=False, json_name="client.js
 
 
 class HttpTarget:
-    """scripts/http-target.sh on a free port, in a private directory."""
+    """scripts/http-target.sh on a port it picks (--port auto), in a private directory."""
 
     def __init__(self, ctx):
-        self.port = free_port()
-        self.dir = ctx.path(f"http-target-{self.port}")
+        self.dir = tempfile.mkdtemp(prefix="http-target-", dir=ctx.tmp)
         self.script = os.path.join(ctx.root, "scripts", "http-target.sh")
-        run([self.script, "start", "--port", self.port, "--dir", self.dir], timeout_s=60)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = run([self.script, "start", "--port", "auto", "--dir", self.dir],
+                        timeout_s=60).stdout.strip()
+        self.port = int(self.base.rsplit(":", 1)[1])
         self._stopped = False
         _cleanups.append(self.stop)
 
@@ -321,42 +289,6 @@ def vm_kb(pid, field):
     except (FileNotFoundError, ProcessLookupError):
         return None
     return None
-
-
-# ---------------------------------------------------------------- numbers
-
-_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37)
-
-
-def is_prime(n):
-    """Deterministic Miller-Rabin for n < 3.3e24 (enough for 64-bit primes)."""
-    if n < 2:
-        return False
-    for p in _BASES:
-        if n % p == 0:
-            return n == p
-    d, r = n - 1, 0
-    while d % 2 == 0:
-        d, r = d // 2, r + 1
-    for a in _BASES:
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(r - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def random_prime(bits, rng):
-    """A random prime of exactly BITS bits (top bit set)."""
-    while True:
-        n = rng.getrandbits(bits) | (1 << (bits - 1)) | 1
-        if is_prime(n):
-            return n
 
 
 def cpu_busy_pct(seconds=2.0):

@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 
-from common import (HttpTarget, _cleanups, alternate, free_port_block, med, row, run, stop_all,
+from common import (HttpTarget, _cleanups, alternate, free_range, med, row, run, stop_all,
                     vm_kb, write_lines, zlb_client, zlb_servers)
 
 TITLE = "Memory and scale"
@@ -84,7 +84,7 @@ def server_rss(ctx):
 
 def many_endpoints(ctx):
     count = 64
-    base = free_port_block(count)
+    base = free_range(count)
     env = dict(os.environ, ZLB_RUN_DIR=ctx.path("run"), ZLB_BIN_DIR=ctx.bin)
     start = os.path.join(ctx.root, "scripts", "start-servers.sh")
     stop = os.path.join(ctx.root, "scripts", "stop-servers.sh")

@@ -1,6 +1,7 @@
-"""zlb-client's open loop and reports against real servers: the rate is kept, late starts
+"""zlb-client's open loop and reports against real servers: the schedule is kept, late starts
 are counted, a stalled server shows in the corrected latency and not in the uncorrected,
-warm-up is left out, and the --hist, --interval, --plot and live-view outputs are usable."""
+warm-up is left out, and the --hist, --interval, --plot and live-view outputs are usable.
+Whether rates and durations hold on the wall clock is test_timing_client_reports.py's part."""
 import json
 import os
 import pty
@@ -10,7 +11,7 @@ import struct
 import subprocess
 import time
 
-from zlbtest import CLIENT, HttpTarget, Server, main, run_client, tmpdir, wait_for
+from zlbtest import CLIENT, HttpTarget, Server, main, rows_done, run_client, tmpdir, wait_for
 
 server = Server("--threads", "1")
 connect = ["--connect", server.endpoint]
@@ -20,9 +21,7 @@ def test_open_loop_keeps_the_rate():
     _, out, err, rep = run_client(*connect, "--rate", "400", "--duration", "3", "-q", check=0)
     assert rep["mode"] == "open" and rep["rate_rps"] == 400, rep
     assert rep["requests"] == 1200 and rep["ok"] == 1200, rep
-    assert abs(rep["throughput_rps"] - 400) <= 40, rep["throughput_rps"]
-    assert 2.9 <= rep["elapsed_s"] <= 3.5, rep["elapsed_s"]
-    assert isinstance(rep["late_starts"], int) and rep["late_starts"] < 1200 * 0.05, rep
+    assert isinstance(rep["late_starts"], int), rep
     assert "late starts" in out and "echo uncorrected" in out, out
     lat, raw = rep["latency_us"], rep["latency_uncorrected_us"]
     # Counted from the due time, a request can only look slower than from its send.
@@ -33,7 +32,6 @@ def test_closed_loop_by_duration():
     _, out, _, rep = run_client(*connect, "--duration", "1.5", "--window", "8", check=0)
     assert rep["mode"] == "closed" and rep["late_starts"] == 0, rep
     assert rep["requests"] > 100 and rep["ok"] == rep["requests"], rep
-    assert 1.4 <= rep["elapsed_s"] <= 2.5, rep["elapsed_s"]
     # Closed loop: sent when the window has room, so both latencies are the same.
     assert rep["latency_us"] == rep["latency_uncorrected_us"], rep
     assert "echo uncorrected" not in out
@@ -57,17 +55,18 @@ def test_late_starts_when_the_window_is_too_small():
 
 def test_stalled_server_shows_in_corrected_latency_only():
     victim = Server("--threads", "1")
-    report = os.path.join(tmpdir(), "co.json")
+    report, results = os.path.join(tmpdir(), "co.json"), os.path.join(tmpdir(), "co.csv")
     # A small window keeps the stall out of the uncorrected p99 (at most 4 of 2000
     # requests are in flight when it starts), as a closed-loop tester would miss it;
     # no retries and a long timeout, so failover can't hide it either. The 1 s stop is
     # below the 3 s heartbeat timeout: the connection stays up.
     proc = subprocess.Popen([CLIENT, "--connect", victim.endpoint, "--rate", "500", "--duration",
                              "4", "--window", "4", "--retries", "0", "--timeout-ms", "5000", "-q",
-                             "--json", report], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--json", report, "--results", results], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    started = time.monotonic()
-    wait_for(lambda: time.monotonic() - started >= 1.5 or proc.poll() is not None, 10, "1.5 s")
+    # Stall it once the run is well under way: 600 of the 2000 replies are in.
+    wait_for(lambda: rows_done(results) >= 600 or proc.poll() is not None, 30, "600 replies")
+    assert proc.poll() is None, "the run ended before the stall"
     victim.signal(signal.SIGSTOP)
     stopped = time.monotonic()
     try:
@@ -94,7 +93,6 @@ def test_warmup_is_left_out():
     assert rep["requests"] == 400 and rep["ok"] == 400, rep
     assert rep["ops"]["echo"]["count"] == 400
     assert sum(s["count"] for s in rep["servers"].values()) == 400
-    assert abs(rep["throughput_rps"] - 200) <= 20, rep["throughput_rps"]
     assert "warm-up 1.0 s: 200 requests left out" in out, out
     code, _, err, _ = run_client(*connect, "--duration", "1", "--warmup", "1", json_out=False)
     assert code == 2 and "--warmup" in err, err
@@ -109,7 +107,7 @@ def test_intervals_on_stderr_and_in_json():
     assert abs(rows[0]["t_s"] - 0.5) < 0.01 and rows[0]["warmup"] and not rows[1]["warmup"], rows
     for r in rows:
         assert set(r) >= {"t_s", "rps", "p50_us", "p99_us", "errors"}, r
-        assert abs(r["rps"] - 300) <= 60 and r["errors"] == 0, r
+        assert r["rps"] > 0 and r["errors"] == 0, r
         assert 0 < r["p50_us"] <= r["p99_us"], r
     lines = [line for line in err.splitlines() if "req/s" in line and "p99" in line]
     assert len(lines) == 5, err

@@ -1,12 +1,11 @@
 """Servers that die, stall or come back mid-run: the client must finish with every
 request ok and every id accounted for exactly once."""
-import csv
 import os
 import signal
 import subprocess
 import time
 
-from zlbtest import CLIENT, HttpTarget, Server, main, tmpdir, wait_for
+from zlbtest import CLIENT, HttpTarget, Server, finish_client, main, rows_done, tmpdir, wait_for
 
 http = HttpTarget()
 REQUESTS = 10_000
@@ -34,24 +33,6 @@ def start_run(servers, *extra):
     return proc, results
 
 
-def rows_done(path):
-    try:
-        return os.path.getsize(path) // 40
-    except FileNotFoundError:
-        return 0
-
-
-def finish_run(proc, results):
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, f"client exited {proc.returncode}\n{out}\n{err}"
-    rows = list(csv.DictReader(open(results)))
-    ids = [r["id"] for r in rows]
-    assert len(rows) == REQUESTS, f"{len(rows)} outcomes for {REQUESTS} requests"
-    assert len(set(ids)) == REQUESTS, "an id was reported twice"
-    assert all(r["ok"] == "1" for r in rows), [r for r in rows if r["ok"] != "1"][:5]
-    return rows, out
-
-
 def io_servers(n):
     return [Server("--mode", "io", name=f"io-{i}-{time.monotonic_ns()}") for i in range(n)]
 
@@ -61,7 +42,7 @@ def test_kill_9_mid_run_loses_nothing():
     proc, results = start_run(servers)
     wait_for(lambda: rows_done(results) > 1500, 60, "the run to get going")
     servers[1].signal(signal.SIGKILL)
-    rows, _ = finish_run(proc, results)
+    rows, _ = finish_client(proc, results, REQUESTS)
     assert any(int(r["attempts"]) > 1 for r in rows), "nothing was in flight on the killed server"
     for s in (servers[0], servers[2]):
         s.stop()
@@ -76,7 +57,7 @@ def test_sigstop_5s_mid_run_loses_nothing():
     # The stall itself is the fault under test: it lasts 5 s whatever the client does.
     wait_for(lambda: time.monotonic() - stopped_at >= 5 or proc.poll() is not None, 10, "5 s")
     servers[2].signal(signal.SIGCONT)
-    rows, _ = finish_run(proc, results)
+    rows, _ = finish_client(proc, results, REQUESTS)
     assert any(int(r["attempts"]) > 1 for r in rows), "nothing was stuck on the stopped server"
     for s in servers:
         s.stop()
@@ -90,7 +71,7 @@ def test_restarted_server_serves_again():
     victim.signal(signal.SIGKILL)
     victim.proc.wait()
     reborn = Server("--mode", "io", name="victim-reborn", port=victim.port)
-    rows, _ = finish_run(proc, results)
+    rows, _ = finish_client(proc, results, REQUESTS)
     served_by_reborn = sum(1 for r in rows if r["server"] == "victim-reborn")
     assert served_by_reborn > 100, f"the restarted server answered only {served_by_reborn}"
     for s in servers + [reborn]:

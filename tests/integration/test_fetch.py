@@ -1,7 +1,7 @@
 """Fetches against the real loopback nginx target: statuses, bodies, limits, timeouts,
-and SIGTERM draining in-flight fetches."""
+and SIGTERM draining in-flight fetches. How long timeouts and concurrent fetches take on the
+wall clock is test_timing_fetch.py's part."""
 import signal
-import time
 
 import msgpack
 import zmq
@@ -67,10 +67,8 @@ def test_too_many_redirects_fail():
 
 
 def test_short_timeout_gives_timeout():
-    start = time.monotonic()
     r = fetch(f"{http.base}/delay/2/slow", timeout_ms=300)
     assert r["ok"] is False and r["error"]["code"] == "timeout", r
-    assert time.monotonic() - start < 1.5
 
 
 def test_deadline_shorter_than_timeout_gives_deadline_exceeded():
@@ -97,10 +95,9 @@ def test_policy_refuses_metadata_and_denied_ranges():
     assert exempt.stop() == 0
 
 
-def test_concurrent_fetches_overlap():
+def test_many_fetches_in_flight_all_answered():
     s = dealer()
     n = 200
-    start = time.monotonic()
     for i in range(n):
         s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "fetch",
                                               "url": f"{http.base}/delay/1/{i}"})])
@@ -111,7 +108,6 @@ def test_concurrent_fetches_overlap():
         assert r["ok"] and r["status"] == 200, r
         ids.add(r["id"])
     assert ids == set(range(n))
-    assert time.monotonic() - start < 3.5, "1 s fetches did not run concurrently"
 
 
 def test_overloaded_past_max_inflight():
@@ -157,5 +153,5 @@ if __name__ == "__main__":
           test_max_bytes_gives_too_large, test_redirects_are_followed, test_too_many_redirects_fail,
           test_short_timeout_gives_timeout, test_deadline_shorter_than_timeout_gives_deadline_exceeded,
           test_refused_connection_is_fetch_failed, test_policy_refuses_metadata_and_denied_ranges,
-          test_concurrent_fetches_overlap,
+          test_many_fetches_in_flight_all_answered,
           test_overloaded_past_max_inflight, test_sigterm_drains_inflight_fetches])

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from zlbtest import CLIENT, SERVER, main, tmpdir, wait_for
+from zlbtest import CLIENT, SERVER, main, rows_done, tmpdir, wait_for
 
 TAG = f"zlb{os.getpid()}{secrets.token_hex(2)}"
 SWITCH = f"{TAG}-sw"
@@ -139,14 +139,6 @@ class NsServer:
     def stop(self):
         self.proc.terminate()
         return self.proc.wait(timeout=30)
-
-
-def rows_done(path):
-    try:
-        with open(path, "rb") as f:
-            return max(f.read().count(b"\n") - 1, 0)
-    except FileNotFoundError:
-        return 0
 
 
 def test_link_cut_mid_run_loses_nothing():

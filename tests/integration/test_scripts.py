@@ -1,9 +1,9 @@
-"""The operator scripts, for real: start-servers/stop-servers, supervisord bringing a killed
-server back (also in the middle of a client run), and `supervisorctl stop` draining a server
-that has work in flight."""
+"""The operator scripts, for real: start-servers/stop-servers (on given ports and on 'auto'
+ones), supervisord bringing a killed server back (also in the middle of a client run), and
+`supervisorctl stop` draining a server that has work in flight. How fast supervisord restarts
+is timed in test_timing_scripts.py."""
 import atexit
 import contextlib
-import csv
 import datetime
 import os
 import re
@@ -11,8 +11,9 @@ import signal
 import subprocess
 import time
 
-from zlbtest import (BIN_DIR, free_range, CLIENT, SOURCE_DIR, HttpTarget, free_port, main, run_client, tmpdir,
-                     wait_for)
+from zlbtest import (BIN_DIR, CLIENT, SOURCE_DIR, HttpTarget, finish_client, free_range, main,
+                     rows_done, run_client, tmpdir, wait_for)
+from zlbutil import ephemeral_range
 
 SCRIPTS = os.path.join(SOURCE_DIR, "scripts")
 
@@ -50,6 +51,58 @@ def test_start_and_stop_servers():
         assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(f"/proc/{pid}/status").read().lower()
 
 
+def outside_ephemeral(port):
+    lo, hi = ephemeral_range()
+    return not lo <= port <= hi
+
+
+def loses_first_race(directory, program, real):
+    """A stand-in for PROGRAM in DIRECTORY that fails once the way a lost race for a port does
+    (another process bound it first), then is the real program REAL."""
+    marker = os.path.join(directory, f"{program}.lost")
+    path = os.path.join(directory, program)
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\nif [ ! -e {marker} ]; then : >{marker}\n"
+                f"  echo '{program}: cannot bind: Address already in use' >&2; exit 1\nfi\n"
+                f"exec {real} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return marker
+
+
+def test_auto_ports_survive_a_lost_race():
+    """start-servers.sh COUNT auto and http-target.sh --port auto pick ports outside the
+    ephemeral range, and start a server again on another port when the first one was taken."""
+    run_dir, fake = tmpdir(), tmpdir()
+    server_lost = loses_first_race(fake, "zlb-server", os.path.abspath(os.path.join(BIN_DIR,
+                                                                                   "zlb-server")))
+    nginx_lost = loses_first_race(fake, "nginx", "/usr/sbin/nginx")
+    env = dict(script_env(run_dir), ZLB_BIN_DIR=fake, PATH=f"{fake}:{os.environ['PATH']}")
+    out = subprocess.run([os.path.join(SCRIPTS, "start-servers.sh"), "2", "auto", "cpu", "--",
+                          "--threads", "1"], env=env, capture_output=True, text=True, timeout=60)
+    target = os.path.join(run_dir, "http-target")
+    try:
+        assert out.returncode == 0, out.stderr
+        assert os.path.exists(server_lost) and "was taken" in out.stderr, out.stderr
+        ports = [int(ep.rsplit(":", 1)[1]) for ep in out.stdout.split()]
+        assert len(ports) == 2 and all(map(outside_ephemeral, ports)), out.stdout
+        assert sorted(os.listdir(os.path.join(run_dir, "servers"))) == sorted(
+            f"{p}.{ext}" for p in ports for ext in ("log", "pid")), os.listdir(run_dir)
+        _, _, _, rep = run_client(*[a for ep in out.stdout.split() for a in ("--connect", ep)],
+                                  "--count", "200", check=0)
+        assert len(rep["servers"]) == 2, rep
+        http = subprocess.run([os.path.join(SCRIPTS, "http-target.sh"), "start", "--port", "auto",
+                               "--dir", target], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert http.returncode == 0 and os.path.exists(nginx_lost), http.stderr
+        assert outside_ephemeral(int(http.stdout.strip().rsplit(":", 1)[1])), http.stdout
+    finally:
+        subprocess.run([os.path.join(SCRIPTS, "http-target.sh"), "stop", "--dir", target],
+                       env=env, capture_output=True, timeout=60)
+        stop = subprocess.run([os.path.join(SCRIPTS, "stop-servers.sh")], env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert stop.returncode == 0, stop.stderr
+
+
 def supervisorctl(conf, *args):
     return subprocess.run(["supervisorctl", "-c", conf, *args], capture_output=True, text=True,
                           timeout=30)
@@ -79,11 +132,9 @@ def test_supervisord_restarts_a_killed_server():
                         "3 supervised servers")
         assert sorted(pids) == [f"zlb-server:zlb-server_0{i}" for i in range(3)], pids
         victim = "zlb-server:zlb-server_01"
-        killed_at = time.monotonic()
         os.kill(pids[victim], signal.SIGKILL)
         wait_for(lambda: server_pids(conf).get(victim, pids[victim]) != pids[victim], 10,
                  "supervisord to restart the killed server")
-        assert time.monotonic() - killed_at < 3.0, "restart took 3 s or more"
         # The restarted server serves on its own port again.
         _, _, _, rep = run_client("--connect", f"tcp://127.0.0.1:{base + 1}", "--count", "100",
                                   check=0)
@@ -159,26 +210,6 @@ def client_start(base, count, *args):
     return proc, results
 
 
-def rows_done(path):
-    try:
-        with open(path, "rb") as f:
-            return max(f.read().count(b"\n") - 1, 0)
-    except FileNotFoundError:
-        return 0
-
-
-def client_finish(proc, results, requests):
-    """Waits for the run; asserts exit 0 and every request ok, each id exactly once."""
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, f"client exited {proc.returncode}\n{out}\n{err}"
-    rows = list(csv.DictReader(open(results)))
-    ids = [r["id"] for r in rows]
-    assert len(rows) == requests, f"{len(rows)} outcomes for {requests} requests"
-    assert len(set(ids)) == requests, "an id was reported twice"
-    assert all(r["ok"] == "1" for r in rows), [r for r in rows if r["ok"] != "1"][:5]
-    return rows
-
-
 def running_since(run_dir, process, after):
     """When supervisord's log first says `process` entered RUNNING at or after `after`."""
     with open(os.path.join(run_dir, "supervisord.log")) as f:
@@ -208,11 +239,10 @@ def test_supervisord_kill_spans_client_run():
                           10, "supervisord to restart the killed server")
         seen_after = time.monotonic() - killed_at
         assert proc.poll() is None, "the run ended before the killed server was back"
-        # Timed by supervisord's own log, so the latency of polling supervisorctl doesn't count.
+        # How soon it is back is asserted in test_timing_scripts.py; here it is only reported.
         back_after = (running_since(run_dir, "zlb-server_01", killed_wall) - killed_wall)
         back_after = back_after.total_seconds()
-        assert back_after < 3.0, f"restart took {back_after:.1f} s"
-        rows = client_finish(proc, results, requests)
+        rows, _ = finish_client(proc, results, requests)
         ended_after = time.monotonic() - killed_at
         resent = sum(1 for r in rows if int(r["attempts"]) > 1)
         assert resent, "nothing was in flight on the killed server"
@@ -264,7 +294,7 @@ def test_supervisorctl_stop_drains():
         stop = supervisorctl(conf, "stop", victim)
         stop_took = time.monotonic() - stop_at
         assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stdout + stop.stderr
-        rows = client_finish(proc, results, requests)
+        rows, _ = finish_client(proc, results, requests)
         assert all(r["attempts"] == "1" for r in rows), [r for r in rows if r["attempts"] != "1"]
 
         log = open(logs[1]).read()
@@ -284,5 +314,6 @@ def test_supervisorctl_stop_drains():
 
 
 if __name__ == "__main__":
-    main([test_start_and_stop_servers, test_supervisord_restarts_a_killed_server,
+    main([test_start_and_stop_servers, test_auto_ports_survive_a_lost_race,
+          test_supervisord_restarts_a_killed_server,
           test_supervisord_kill_spans_client_run, test_supervisorctl_stop_drains])

@@ -1,18 +1,22 @@
 """Shared helpers for zlb's integration tests: real processes on free loopback ports.
 
 Every process started here is killed when the test process exits, even on failure.
-Waiting is always a poll with a deadline, never a bare sleep.
+Waiting is always a poll with a deadline, never a bare sleep. Ports come from zlbutil: outside
+the kernel's ephemeral range, never the same for two tests running at once; a server or broker
+that loses its port to another program anyway is started again on a new one.
 """
 import atexit
+import csv
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from zlbutil import ADDR_IN_USE, free_port, free_range, kill_all, wait_for  # noqa: F401 - for tests
 
 BIN_DIR = os.environ.get("ZLB_BIN_DIR") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "bin")
@@ -26,14 +30,7 @@ _tmpdirs = []
 
 
 def _cleanup():
-    for p in _procs:
-        if p.poll() is None:
-            try:
-                os.kill(p.pid, signal.SIGCONT)
-                p.kill()
-                p.wait(timeout=5)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                pass
+    kill_all(_procs)
     for d in _tmpdirs:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -47,62 +44,39 @@ def tmpdir():
     return d
 
 
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
-
-
-def free_range(count):
-    """A base port with `count` free consecutive ports from it."""
-    for _ in range(100):
-        base = free_port()
-        if base + count < 65535 and all(port_free(base + i) for i in range(count)):
-            return base
-    raise AssertionError(f"no {count} free ports in a row")
-
-
-def wait_for(condition, timeout_s, what):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+def lost_port(proc, log_text):
+    """The process exited because another program had taken its port."""
+    return proc.poll() is not None and ADDR_IN_USE in log_text
 
 
 class Server:
     """A zlb-server on a free loopback port; its stderr goes to a log file."""
 
     def __init__(self, *args, name=None, port=None, bind=True):
+        self.fixed_port = port is not None  # a restart on a given port: no new port if it's taken
         self.port = port or free_port()
-        self.endpoint = f"tcp://127.0.0.1:{self.port}"
-        self.name = name or f"test-{self.port}"
+        self.name = name
         self.log_path = os.path.join(tmpdir(), "server.log")
         self.args = list(args)
         self.bind = bind
         self.start()
 
     def start(self):
-        self.log = open(self.log_path, "ab")
-        bind = ["--bind", self.endpoint] if self.bind else []
-        self.proc = subprocess.Popen([SERVER, *bind, "--name", self.name, *self.args],
-                                     stdout=self.log, stderr=self.log)
-        _procs.append(self.proc)
         ready = "listening on" if self.bind else "joining broker"
-        wait_for(lambda: ready in self.log_text() or self.proc.poll() is not None,
-                 10, f"server {self.name} to start")
+        for attempt in range(5):
+            self.endpoint = f"tcp://127.0.0.1:{self.port}"
+            name = self.name or f"test-{self.port}"
+            self.log = open(self.log_path, "wb")
+            bind = ["--bind", self.endpoint] if self.bind else []
+            self.proc = subprocess.Popen([SERVER, *bind, "--name", name, *self.args],
+                                         stdout=self.log, stderr=self.log)
+            _procs.append(self.proc)
+            wait_for(lambda: ready in self.log_text() or self.proc.poll() is not None,
+                     10, f"server {name} to start")
+            if not (self.bind and not self.fixed_port and lost_port(self.proc, self.log_text())):
+                break
+            self.port = free_port()
+        self.name = name
         if self.proc.poll() is not None:
             raise AssertionError(f"server exited early:\n{self.log_text()}")
 
@@ -128,19 +102,27 @@ class Broker:
     """A zlb-broker with frontend and backend on free loopback ports."""
 
     def __init__(self, *args, frontend_port=None, backend_port=None):
-        self.frontend = f"tcp://127.0.0.1:{frontend_port or free_port()}"
-        self.backend = f"tcp://127.0.0.1:{backend_port or free_port()}"
+        self.fixed_ports = frontend_port is not None or backend_port is not None
+        self.frontend_port = frontend_port or free_port()
+        self.backend_port = backend_port or free_port()
         self.log_path = os.path.join(tmpdir(), "broker.log")
         self.args = list(args)
         self.start()
 
     def start(self):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([BROKER, "--frontend", self.frontend, "--backend",
-                                      self.backend, *self.args], stdout=self.log, stderr=self.log)
-        _procs.append(self.proc)
-        wait_for(lambda: "backend listening" in self.log_text() or self.proc.poll() is not None,
-                 10, "broker to listen")
+        for attempt in range(5):
+            self.frontend = f"tcp://127.0.0.1:{self.frontend_port}"
+            self.backend = f"tcp://127.0.0.1:{self.backend_port}"
+            self.log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen([BROKER, "--frontend", self.frontend, "--backend",
+                                          self.backend, *self.args],
+                                         stdout=self.log, stderr=self.log)
+            _procs.append(self.proc)
+            wait_for(lambda: "backend listening" in self.log_text() or self.proc.poll() is not None,
+                     10, "broker to listen")
+            if self.fixed_ports or not lost_port(self.proc, self.log_text()):
+                break
+            self.frontend_port, self.backend_port = free_port(), free_port()
         if self.proc.poll() is not None:
             raise AssertionError(f"broker exited early:\n{self.log_text()}")
 
@@ -177,16 +159,38 @@ def run_client(*args, timeout_s=120, json_out=True, check=None):
     return p.returncode, p.stdout, p.stderr, data
 
 
+def rows_done(path):
+    """Rows a running zlb-client has written to its --results CSV so far."""
+    try:
+        with open(path, "rb") as f:
+            return max(f.read().count(b"\n") - 1, 0)
+    except FileNotFoundError:
+        return 0
+
+
+def finish_client(proc, results, requests):
+    """Waits for a background zlb-client run (a Popen with text pipes) and asserts it exited 0
+    with every request ok, each id exactly once, in its --results CSV. Returns (rows, stdout)."""
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, f"client exited {proc.returncode}\n{out}\n{err}"
+    with open(results) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == requests, f"{len(rows)} outcomes for {requests} requests"
+    assert len({r["id"] for r in rows}) == requests, "an id was reported twice"
+    assert all(r["ok"] == "1" for r in rows), [r for r in rows if r["ok"] != "1"][:5]
+    return rows, out
+
+
 class HttpTarget:
-    """The loopback nginx target from scripts/http-target.sh, on a free port."""
+    """The loopback nginx target from scripts/http-target.sh, on a port it picks (--port auto)."""
 
     def __init__(self):
-        self.port = free_port()
         self.dir = tmpdir()
         self.script = os.path.join(SOURCE_DIR, "scripts", "http-target.sh")
-        subprocess.run([self.script, "start", "--port", str(self.port), "--dir", self.dir],
-                       check=True, capture_output=True, timeout=30)
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = subprocess.run([self.script, "start", "--port", "auto", "--dir", self.dir],
+                                   check=True, capture_output=True, text=True,
+                                   timeout=60).stdout.strip()
+        self.port = int(self.base.rsplit(":", 1)[1])
         atexit.register(self.stop)
 
     def stop(self):
