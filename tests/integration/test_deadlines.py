@@ -1,6 +1,6 @@
 """Deadlines hold while factoring runs: a batch of hard 128-bit semiprimes (two random 64-bit
-primes each) is stopped at its deadline_ms, or at the server's --max-factor-ms cap when it has
-none, and the server goes on serving normal requests afterwards."""
+primes each) is stopped at its deadline_ms, and at the server's --max-factor-ms cap with or
+without one, and the server goes on serving normal requests afterwards."""
 import random
 import subprocess
 import time
@@ -12,8 +12,11 @@ from zlbtest import SERVER, Server, main
 
 CTX = zmq.Context.instance()
 CAP_MS = 1000
-# One worker thread: a request that pinned it would starve everything after it.
-server = Server("--threads", "1", "--max-factor-ms", str(CAP_MS))
+# One worker thread each: a request that pinned it would starve everything after it. `server`
+# keeps the default cap (10 s), so that work within its deadline finishes even on a loaded
+# machine; `capped` has a short one.
+server = Server("--threads", "1")
+capped = Server("--threads", "1", "--max-factor-ms", str(CAP_MS))
 
 
 def is_prime(n):
@@ -54,10 +57,10 @@ def hard_batch(count, seed):
     return [str(prime64(rng) * prime64(rng)) for _ in range(count)]
 
 
-def dealer():
+def dealer(to=server):
     s = CTX.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
-    s.connect(server.endpoint)
+    s.connect(to.endpoint)
     return s
 
 
@@ -72,9 +75,9 @@ def receive(sock, timeout_s):
     return msgpack.unpackb(frames[1], raw=False)
 
 
-def timed(body, timeout_s=30):
+def timed(body, timeout_s=30, to=server):
     """Sends body on a fresh socket; returns (reply, seconds until the reply)."""
-    s = dealer()
+    s = dealer(to)
     start = time.monotonic()
     send(s, body)
     reply = receive(s, timeout_s)
@@ -89,11 +92,11 @@ def assert_deadline_exceeded(reply, rid, words):
     assert words in reply["error"]["message"], reply
 
 
-def assert_still_serves():
+def assert_still_serves(to=server):
     """A normal factor request that goes to the worker pool (above 2^32) is answered right."""
     p, q = 4294967291, 4294967279
     big = 18446744073709551557 * 18446744073709551533
-    reply, _ = timed({"v": 1, "id": 7, "op": "factor", "ns": [p * q, str(big), 97]}, 10)
+    reply, _ = timed({"v": 1, "id": 7, "op": "factor", "ns": [p * q, str(big), 97]}, 10, to)
     assert reply["ok"] and reply["id"] == 7, reply
     assert reply["factors"] == [[q, p], [18446744073709551533, 18446744073709551557], [97]], reply
 
@@ -119,7 +122,7 @@ def test_one_hard_number_stops_inside_its_factorization():
     reply, elapsed = timed({"v": 1, "id": 2, "op": "factor", "n": SLOW, "deadline_ms": 200})
     print(f"  one slow semiprime, deadline_ms 200: deadline_exceeded after {elapsed:.3f} s")
     assert_deadline_exceeded(reply, 2, "while factoring")
-    assert elapsed < 0.8, elapsed
+    assert elapsed < 1.5, elapsed  # loose for loaded machines; the message shows the cut
     reply, _ = timed({"v": 1, "id": 3, "op": "factor", "n": SLOW}, 30)
     assert reply["ok"], reply
     assert reply["factors"] == [13633485911247841631, 15827925615132301519], reply
@@ -135,17 +138,17 @@ def test_hard_work_within_its_deadline_is_answered():
 
 
 def test_request_without_deadline_is_capped():
-    reply, elapsed = timed({"v": 1, "id": 4, "op": "factor", "ns": hard_batch(128, 4)})
+    reply, elapsed = timed({"v": 1, "id": 4, "op": "factor", "ns": hard_batch(128, 4)}, to=capped)
     print(f"  128 hard semiprimes, no deadline, --max-factor-ms {CAP_MS}: answered after "
           f"{elapsed:.3f} s")
     assert_deadline_exceeded(reply, 4, f"--max-factor-ms {CAP_MS}")
     assert CAP_MS / 1000 <= elapsed < CAP_MS / 1000 + 1.5, elapsed
-    assert_still_serves()
+    assert_still_serves(capped)
 
 
 def test_a_long_deadline_does_not_lift_the_cap():
     reply, elapsed = timed({"v": 1, "id": 5, "op": "factor", "ns": hard_batch(128, 5),
-                            "deadline_ms": 3_600_000})
+                            "deadline_ms": 3_600_000}, to=capped)
     assert_deadline_exceeded(reply, 5, f"--max-factor-ms {CAP_MS}")
     assert elapsed < CAP_MS / 1000 + 1.5, elapsed
 
@@ -153,7 +156,7 @@ def test_a_long_deadline_does_not_lift_the_cap():
 def test_queued_request_is_not_pinned_behind_a_hard_one():
     # The only worker takes the hard batch first; the normal request waits behind it for at
     # most the cap, and the cap counts from the start of each job, not from receipt.
-    hog, normal = dealer(), dealer()
+    hog, normal = dealer(capped), dealer(capped)
     start = time.monotonic()
     send(hog, {"v": 1, "id": 6, "op": "factor", "ns": hard_batch(128, 6)})
     send(normal, {"v": 1, "id": 8, "op": "factor", "n": 4294967291 * 4294967279})
@@ -172,9 +175,10 @@ def test_default_cap_is_documented():
     assert "10000" in line, line
 
 
-def test_server_exits_cleanly():
-    assert_still_serves()
-    server.stop()
+def test_servers_exit_cleanly():
+    for s in (server, capped):
+        assert_still_serves(s)
+        s.stop()
 
 
 if __name__ == "__main__":
@@ -185,4 +189,4 @@ if __name__ == "__main__":
           test_a_long_deadline_does_not_lift_the_cap,
           test_queued_request_is_not_pinned_behind_a_hard_one,
           test_default_cap_is_documented,
-          test_server_exits_cleanly])
+          test_servers_exit_cleanly])
