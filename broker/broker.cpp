@@ -20,18 +20,24 @@ Broker::Broker(Settings settings, EngineEnv env)
         throw std::runtime_error("give both --frontend and --backend endpoints");
     for (auto* s : {&frontend_, &backend_}) {
         s->set(zmq::sockopt::linger, 1000);
-        s->set(zmq::sockopt::sndhwm, 0);
-        s->set(zmq::sockopt::rcvhwm, 100000);
         heartbeats_set(*s, settings_.heartbeat, settings_.liveness);
     }
+    // A client that never reads can make the broker hold at most --peer-queue-bytes of
+    // its replies (counted at --max-msg-bytes each, the size of an echo; a fetch body may
+    // be up to --max-reply-bytes), a worker at most that of requests;
+    // past that a reply is dropped and counted, and a worker gets no more than its queue
+    // holds (its credit is capped there too).
+    const auto max_request = settings_.max_msg_bytes * 2 + 65536;
+    queues_bound(frontend_, settings_.peer_queue_bytes, settings_.max_msg_bytes + 4096, max_request);
+    queues_bound(backend_, settings_.peer_queue_bytes, max_request, settings_.max_reply_bytes);
+    backend_hwm_ = static_cast<std::uint32_t>(hwm_for(settings_.peer_queue_bytes, max_request));
     // Per frame, so well above the request limit: an oversized request still arrives
     // and is answered too_large. A worker's frame (a reply) may be larger, up to
     // --max-reply-bytes; a bigger one drops that connection before it costs memory.
-    frontend_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(settings_.max_msg_bytes * 2 + 65536));
+    frontend_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_request));
     backend_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(settings_.max_reply_bytes));
-    // A send to a worker that vanished fails instead of disappearing, so the request
-    // can go elsewhere at once.
-    backend_.set(zmq::sockopt::router_mandatory, 1);
+    // (ROUTER_MANDATORY, set above: a send to a worker that vanished fails instead of
+    // disappearing, so the request can go elsewhere at once.)
     curve_setup(env.zmq);
     endpoints_bind(frontend_, settings_.frontends, "frontend");
     endpoints_bind(backend_, settings_.backends, "backend");

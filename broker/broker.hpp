@@ -43,6 +43,7 @@ struct Worker {
     bool leaving = false;
     Clock::time_point expiry;
     std::uint32_t strikes = 0;           // requests taken back since it last answered
+    Clock::time_point full_until;        // its queue was full: a short pause
     Clock::time_point quarantined_until; // gets nothing new before this
 };
 
@@ -52,6 +53,7 @@ struct Counters {
     std::uint64_t redispatched = 0;
     std::uint64_t taken_back = 0; // from workers that held them too long
     std::uint64_t dropped = 0;    // garbage and stale messages
+    std::uint64_t replies_dropped = 0; // to clients whose queue was full, or gone
 };
 
 // Requests waiting for credit for one op, in arrival order. Tokens of requests that left
@@ -82,6 +84,7 @@ private:
                             Clock::time_point received, proto::ErrorCode code,
                             std::string_view message);
     void client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
+    void reply_dropped();
     void request_queue(std::uint64_t token, bool front);
     bool request_send(std::uint64_t token, Worker& w);
     void request_failed(std::uint64_t token, Pending& p, const std::string& worker);
@@ -137,6 +140,7 @@ private:
     msgpack::sbuffer reply_{1024};
     msgpack::sbuffer forward_{1024}; // a request re-encoded with what is left of its deadline
     std::string id_scratch_;
+    std::uint32_t backend_hwm_ = 0; // a worker's credit is capped at what its queue holds
     std::vector<std::uint64_t> passed_; // tokens queue_dispatch passed over
 };
 

@@ -53,12 +53,19 @@ void Broker::client_request() {
     failure_key_make(p.failure_key, routing, request.id);
     if (const auto* failed = failures_.find(p.failure_key)) p.failed = *failed; // a resend
     Worker* w = worker_best(request.op, &p);
-    if (!w && queues_[static_cast<std::size_t>(request.op)].live >= settings_.queue_max) {
+    std::size_t bytes = intake_.body().size();
+    for (const auto& f : routing) bytes += f.size();
+    const char* full = nullptr;
+    if (!w && queues_[static_cast<std::size_t>(request.op)].live >= settings_.queue_max)
+        full = "broker queue for this op is full";
+    else if (pending_.bytes() + bytes > settings_.held_max_bytes)
+        full = "broker holds --held-max-bytes of requests already";
+    if (full) {
         pending_.release(token);
-        client_reply_error(routing, request.id, now_, ErrorCode::overloaded,
-                           "broker queue for this op is full");
+        client_reply_error(routing, request.id, now_, ErrorCode::overloaded, full);
         return;
     }
+    pending_.hold(p, bytes);
     for (auto& frame : routing) p.client.push_back(std::move(frame));
     p.body = std::move(intake_.body());
     p.op = request.op;
@@ -74,8 +81,9 @@ void Broker::client_request() {
 void Broker::client_reply_error(std::span<zmq::message_t> routing,
                                 std::optional<std::uint64_t> id, Clock::time_point received,
                                 ErrorCode code, std::string_view message) {
-    error_reply_send(frontend_, routing, reply_, {id, settings_.name, us_between(received, time_.now())},
-                     code, message);
+    if (!error_reply_send(frontend_, routing, reply_,
+                          {id, settings_.name, us_between(received, time_.now())}, code, message))
+        reply_dropped();
     ++counters_.replied;
 }
 
@@ -85,9 +93,17 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
     reply_.clear();
     proto::Packer pk(reply_);
     proto::encode_reply_begin(
-        pk, {intake_.request().id, settings_.name, us_between(received, time_.now())}, true, 3);
+        pk, {intake_.request().id, settings_.name, us_between(received, time_.now())}, true, 7);
     pack_str(pk, "queued");
     pk.pack_uint64(queued());
+    pack_str(pk, "held_bytes");
+    pk.pack_uint64(pending_.bytes());
+    pack_str(pk, "received");
+    pk.pack_uint64(counters_.received);
+    pack_str(pk, "replied");
+    pk.pack_uint64(counters_.replied);
+    pack_str(pk, "replies_dropped");
+    pk.pack_uint64(counters_.replies_dropped);
     pack_str(pk, "taken_back");
     pk.pack_uint64(counters_.taken_back);
     pack_str(pk, "workers");
@@ -113,8 +129,15 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
                            ? ceil<milliseconds>(w.quarantined_until - now_).count()
                            : 0);
     }
-    send_routed(frontend_, routing, {reply_.data(), reply_.size()});
+    if (!send_routed(frontend_, routing, {reply_.data(), reply_.size()})) reply_dropped();
     ++counters_.replied;
+}
+
+// A client whose queue is full (it does not read) or who is gone loses the reply: the
+// broker never holds more for it than --peer-queue-bytes. Said once, then counted.
+void Broker::reply_dropped() {
+    if (counters_.replies_dropped++ == 0)
+        LOG_WARN("dropped a reply to a client that does not read (or left); counting the rest");
 }
 
 void Broker::request_queue(std::uint64_t token, bool front) {
@@ -155,7 +178,10 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
     else
         body.copy(p.body);
     try {
-        backend_.send(zmq::buffer(w.id), zmq::send_flags::sndmore);
+        if (!backend_.send(zmq::buffer(w.id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+            w.full_until = now_ + 10ms; // its queue is full: let it drain
+            return false;
+        }
     } catch (const zmq::error_t& e) {
         if (e.num() != EHOSTUNREACH) throw;
         worker_remove(std::string(w.id), "unreachable");

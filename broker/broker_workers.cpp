@@ -70,11 +70,11 @@ void Broker::worker_ready(const std::string& id, std::string_view body) {
     w.id = id;
     w.name = name_printable(ready->name);
     w.ops = ready->ops;
-    w.credit = std::min(ready->credit, settings_.max_credit);
+    w.credit = std::min({ready->credit, settings_.max_credit, backend_hwm_});
     w.expiry = now_ + settings_.liveness * settings_.heartbeat;
-    if (ready->credit > settings_.max_credit)
-        LOG_WARN("worker %s claimed credit %u; capped at --max-credit %u", w.name.c_str(),
-                 ready->credit, settings_.max_credit);
+    if (ready->credit > w.credit)
+        LOG_WARN("worker %s claimed credit %u; capped at %u (--max-credit, --peer-queue-bytes)",
+                 w.name.c_str(), ready->credit, w.credit);
     LOG_INFO("worker %s joined with credit %u", w.name.c_str(), w.credit);
     workers_.emplace(id, std::move(w));
     queue_dispatch();
@@ -93,7 +93,7 @@ void Broker::worker_reply(Worker& w) {
         ++counters_.dropped; // a late reply to a request already dispatched elsewhere
         return;
     }
-    send_routed(frontend_, p->client, view(frames_[4]));
+    if (!send_routed(frontend_, p->client, view(frames_[4]))) reply_dropped();
     pending_.release(token);
     ++counters_.replied;
     ++w.served;
@@ -182,7 +182,7 @@ Worker* Broker::worker_best(proto::Op op, const Pending* p) {
     Worker* best = nullptr;
     for (auto& [id, w] : workers_) {
         if (w.leaving || !(w.ops & wp::op_bit(op)) || w.inflight >= w.credit) continue;
-        if (w.quarantined_until > now_) continue;
+        if (w.quarantined_until > now_ || w.full_until > now_) continue;
         if (p && std::find(p->failed.begin(), p->failed.end(), id) != p->failed.end()) continue;
         if (!best || w.credit - w.inflight > best->credit - best->inflight) best = &w;
     }

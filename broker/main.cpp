@@ -9,7 +9,7 @@
 
 int main(int argc, char** argv) {
     zlb::broker::Settings s;
-    std::string log_level = "info", status_endpoint;
+    std::string log_level = "info", log_format = "text", status_endpoint;
     unsigned heartbeat_ms = 1000, queue_timeout_ms = 30'000;
     double stats_interval_s = 5;
     CLI::App app{"zlb-broker: load-balancing broker between zlb clients and zlb-server workers"};
@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.1, 86400.0))->capture_default_str();
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+    app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
+        ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
     unsigned worker_timeout_ms = 60'000, quarantine_ms = 1000;
     app.add_option("--worker-timeout-ms", worker_timeout_ms,
                    "A worker holding a request longer (or past its deadline_ms) loses it to "
@@ -38,6 +40,12 @@ int main(int argc, char** argv) {
                    "First quarantine of a worker that held a request too long; doubles per "
                    "strike up to 60 s, ends when it answers")
         ->check(CLI::Range(1u, 3'600'000u))->capture_default_str();
+    app.add_option("--held-max-bytes", s.held_max_bytes,
+                   "Bytes of requests the broker holds at most, queued or at workers (overloaded above)")
+        ->check(CLI::Range(std::size_t{1} << 16, std::size_t{1} << 40))->capture_default_str();
+    app.add_option("--peer-queue-bytes", s.peer_queue_bytes,
+                   "Bytes queued for one client or worker at most; replies past it are dropped")
+        ->check(CLI::Range(std::size_t{1} << 16, std::size_t{1} << 40))->capture_default_str();
     app.add_option("--max-credit", s.max_credit, "Credit a worker may claim at most")
         ->check(CLI::Range(1u, 1'000'000u))->capture_default_str();
     app.add_option("--max-msg-bytes", s.max_msg_bytes,
@@ -64,6 +72,7 @@ int main(int argc, char** argv) {
     }
     zlb::set_log_name("zlb-broker");
     zlb::set_log_level(*zlb::parse_log_level(log_level));
+    zlb::set_log_format(*zlb::parse_log_format(log_format));
     if (status->count() > 0) return zlb::broker::status_query(status_endpoint);
     if (s.name.empty()) s.name = zlb::process_name_default();
     s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
@@ -72,6 +81,7 @@ int main(int argc, char** argv) {
     s.queue_timeout = std::chrono::milliseconds(queue_timeout_ms);
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
     try {
+        zlb::memory_return_eagerly();
         zlb::StopSignals stop; // before any thread, so every thread inherits the mask
         zmq::context_t ctx(1);
         zlb::broker::Broker broker(std::move(s), {ctx, zlb::steady_time(), stop.fd()});

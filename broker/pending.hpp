@@ -30,6 +30,7 @@ struct Pending {
     std::uint32_t dispatches = 0; // sends to workers so far; names the current one
     std::string failure_key;      // client routing + id, for FailureMemory
     std::vector<std::string> failed; // workers that failed it: never sent there again
+    std::size_t bytes = 0;           // body and routing frames held, for the byte bound
 };
 
 class PendingSlab {
@@ -54,8 +55,16 @@ public:
         Pending& p = slots_[index];
         return p.used && p.generation == (token >> 32) ? &p : nullptr;
     }
+    // Counts a request's bytes against bytes(); release gives them back.
+    void hold(Pending& p, std::size_t bytes) {
+        p.bytes = bytes;
+        bytes_ += bytes;
+    }
+    std::size_t bytes() const { return bytes_; }
     void release(std::uint64_t token) {
         Pending& p = slots_[static_cast<std::uint32_t>(token)];
+        bytes_ -= p.bytes;
+        p.bytes = 0;
         p.used = p.queued = false;
         p.worker.clear();
         p.client.clear();
@@ -74,6 +83,7 @@ private:
     std::vector<Pending> slots_;
     std::vector<std::uint32_t> free_;
     std::size_t used_ = 0;
+    std::size_t bytes_ = 0;
 };
 
 } // namespace zlb::broker

@@ -7,4 +7,8 @@ namespace zlb {
 // "host:pid": the default name a server or broker puts in its replies.
 std::string process_name_default();
 
+// Makes glibc hand large freed blocks back to the system at once (a fixed mmap
+// threshold), so a burst of large messages does not stay in the process's RSS.
+void memory_return_eagerly();
+
 } // namespace zlb

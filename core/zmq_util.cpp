@@ -2,6 +2,7 @@
 
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace zlb {
@@ -38,6 +39,18 @@ void endpoints_bind(zmq::socket_t& socket, const std::vector<std::string>& endpo
         }
         LOG_INFO("%s listening on %s", what, socket.get(zmq::sockopt::last_endpoint).c_str());
     }
+}
+
+int hwm_for(std::size_t budget_bytes, std::size_t max_message_bytes) {
+    std::size_t n = budget_bytes / std::max<std::size_t>(max_message_bytes, 1);
+    return static_cast<int>(std::clamp<std::size_t>(n, kMinHwm, 1'000'000));
+}
+
+void queues_bound(zmq::socket_t& socket, std::size_t budget_bytes, std::size_t max_out_bytes,
+                  std::size_t max_in_bytes) {
+    socket.set(zmq::sockopt::sndhwm, hwm_for(budget_bytes, max_out_bytes));
+    socket.set(zmq::sockopt::rcvhwm, hwm_for(budget_bytes, max_in_bytes));
+    if (socket.get(zmq::sockopt::type) == ZMQ_ROUTER) socket.set(zmq::sockopt::router_mandatory, 1);
 }
 
 void heartbeats_set(zmq::socket_t& socket, std::chrono::milliseconds interval, int liveness) {

@@ -32,6 +32,17 @@ bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::
 void endpoints_bind(zmq::socket_t& socket, const std::vector<std::string>& endpoints,
                     const char* what);
 
+// libzmq bounds a connection's queues in messages, not bytes. A budget of budget_bytes
+// per peer, for messages of at most max_message_bytes each, becomes this high-water mark
+// (at least kMinHwm, so that a client pipelining small messages at window 256 never
+// loses a reply to a burst).
+inline constexpr int kMinHwm = 256;
+int hwm_for(std::size_t budget_bytes, std::size_t max_message_bytes);
+// Sets SNDHWM and RCVHWM from the budget, and ROUTER_MANDATORY on a ROUTER, so that a
+// reply to a peer whose queue is full fails (and is counted) instead of vanishing.
+void queues_bound(zmq::socket_t& socket, std::size_t budget_bytes, std::size_t max_out_bytes,
+                  std::size_t max_in_bytes);
+
 // ZMTP heartbeats: a peer silent for `liveness` intervals is disconnected.
 void heartbeats_set(zmq::socket_t& socket, std::chrono::milliseconds interval, int liveness = 3);
 

@@ -147,17 +147,37 @@ void CpuPool::worker_main() {
 
 // Each result is [origin, routing..., "", reply]; the rest of a multipart message is
 // already here once its first frame is.
+// The first routing frame decides: a ROUTER (with ROUTER_MANDATORY) refuses it when the
+// peer's queue is full or the peer is gone, and then the rest of the reply is read and
+// dropped; the socket thread never blocks on a slow peer.
 std::size_t CpuPool::results_forward(std::span<zmq::socket_t* const, kOriginCount> outputs,
-                                     std::size_t max) {
+                                     std::size_t max, std::uint64_t& dropped) {
     std::size_t moved = 0;
     zmq::message_t frame;
     while (moved < max && results_.recv(frame, zmq::recv_flags::dontwait)) {
         std::uint8_t origin = *static_cast<const std::uint8_t*>(frame.data());
         zmq::socket_t* out = origin < kOriginCount ? outputs[origin] : nullptr;
+        bool first = true;
         for (bool more = frame.more(); more;) {
             (void)results_.recv(frame, zmq::recv_flags::none);
             more = frame.more(); // read before the send empties the frame
-            if (out) out->send(frame, more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+            if (!out) continue;
+            auto flags = more ? zmq::send_flags::sndmore : zmq::send_flags::none;
+            if (first) {
+                first = false;
+                bool sent = false;
+                try {
+                    sent = out->send(frame, flags | zmq::send_flags::dontwait).has_value();
+                } catch (const zmq::error_t& e) {
+                    if (e.num() != EHOSTUNREACH) throw;
+                }
+                if (!sent) {
+                    out = nullptr;
+                    ++dropped;
+                }
+                continue;
+            }
+            out->send(frame, flags);
         }
         ++moved;
     }

@@ -63,9 +63,10 @@ public:
     // The socket the finished replies arrive on; poll it for ZMQ_POLLIN.
     zmq::socket_t& results() { return results_; }
     // Moves up to max finished replies onto the socket each came in on (outputs is
-    // indexed by Origin; a null entry drops the reply). Returns how many.
+    // indexed by Origin; a null entry drops the reply). Returns how many were read;
+    // adds those a peer could not take (queue full, or gone) to dropped.
     std::size_t results_forward(std::span<zmq::socket_t* const, kOriginCount> outputs,
-                                std::size_t max);
+                                std::size_t max, std::uint64_t& dropped);
 
 private:
     void worker_main();

@@ -10,7 +10,7 @@
 int main(int argc, char** argv) {
     using zlb::server::Mode;
     zlb::server::Settings s;
-    std::string log_level = "info";
+    std::string log_level = "info", log_format = "text";
     double stats_interval_s = 10;
     unsigned heartbeat_ms = 1000;
     CLI::App app{"zlb-server: serves echo, factor and fetch requests over ZeroMQ (protocol v1)"};
@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
                    "Longest a worker factors one request, deadline_ms or not; past it the "
                    "request is answered deadline_exceeded")
         ->check(CLI::Range(1u, 86'400'000u))
+        ->capture_default_str();
+    app.add_option("--peer-queue-bytes", s.peer_queue_bytes,
+                   "Bytes of replies queued for one peer at most; a peer that does not read "
+                   "loses replies past it")
+        ->check(CLI::Range(std::size_t{1} << 16, std::size_t{1} << 40))
         ->capture_default_str();
     app.add_option("--max-msg-bytes", s.max_msg_bytes, "Largest request accepted (too_large above)")
         ->check(CLI::Range(std::size_t{256}, std::size_t{1} << 30))
@@ -80,6 +85,8 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->capture_default_str();
+    app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
+        ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -96,7 +103,9 @@ int main(int argc, char** argv) {
                             zlb::server::kPrivateCidrs.end());
     zlb::set_log_name("zlb-server");
     zlb::set_log_level(*zlb::parse_log_level(log_level));
+    zlb::set_log_format(*zlb::parse_log_format(log_format));
     try {
+        zlb::memory_return_eagerly();
         zlb::StopSignals stop; // before any thread, so every thread inherits the mask
         zlb::CurlGlobal curl;
         zmq::context_t ctx(1);

@@ -129,10 +129,7 @@ void Server::fetch_done(FetchJob& job, const FetchOutcome& o) {
         proto::encode_error(reply_, h, o.code, o.message);
         ++counters_.errors[static_cast<std::size_t>(o.code)];
     }
-    if (zmq::socket_t* out = output(job.origin)) {
-        ++counters_.answered;
-        send_routed(*out, job.routing, {reply_.data(), reply_.size()});
-    }
+    reply_out(job.origin, job.routing);
 }
 
 void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
@@ -140,15 +137,22 @@ void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::u
     ++counters_.errors[static_cast<std::size_t>(code)];
     LOG_DEBUG("request %s: %s: %s", id ? std::to_string(*id).c_str() : "nil",
               proto::to_string(code).data(), std::string(message).c_str());
-    ++counters_.answered;
-    if (zmq::socket_t* out = output(origin_))
-        error_reply_send(*out, routing, reply_, {id, settings_.name, us_since(received)}, code,
-                         message);
+    proto::encode_error(reply_, {id, settings_.name, us_since(received)}, code, message);
+    reply_send(routing);
 }
 
-void Server::reply_send(std::span<zmq::message_t> routing) {
+void Server::reply_send(std::span<zmq::message_t> routing) { reply_out(origin_, routing); }
+
+// Sends reply_ on the socket the request came in on. A peer whose queue is full (it does
+// not read) loses the reply rather than the server holding it: said once, then counted.
+// A reply far larger than usual gives its buffer back, so one big body is not kept.
+void Server::reply_out(Origin origin, std::span<zmq::message_t> routing) {
     ++counters_.answered;
-    if (zmq::socket_t* out = output(origin_)) send_routed(*out, routing, {reply_.data(), reply_.size()});
+    zmq::socket_t* out = output(origin);
+    if (out && !send_routed(*out, routing, {reply_.data(), reply_.size()}) &&
+        counters_.replies_dropped++ == 0)
+        LOG_WARN("dropped a reply to a peer that does not read (or left); counting the rest");
+    if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
 }
 
 void Server::inflight_note() {
@@ -162,7 +166,7 @@ void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point r
     proto::Packer pk(reply_);
     proto::encode_reply_begin(pk, {intake_.request().id, settings_.name, us_since(received)}, true, 1);
     proto::pack_str(pk, "counters"); // not "status": that is a fetch reply's HTTP code
-    pk.pack_map(5);
+    pk.pack_map(6);
     proto::pack_str(pk, "received");
     pk.pack_uint64(counters_.received);
     proto::pack_str(pk, "answered");
@@ -173,6 +177,8 @@ void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point r
     pk.pack_uint64(fetcher_ ? fetcher_->inflight() : 0);
     proto::pack_str(pk, "inflight_max");
     pk.pack_uint64(counters_.inflight_max);
+    proto::pack_str(pk, "replies_dropped");
+    pk.pack_uint64(counters_.replies_dropped);
     reply_send(routing);
 }
 

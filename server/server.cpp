@@ -18,10 +18,13 @@ Server::Server(Settings settings, EngineEnv env)
         throw std::runtime_error("give --bind ENDPOINT, --broker ENDPOINT, or both");
     // Well above the request limit, so an oversized request still arrives and can be
     // answered too_large instead of the connection being dropped.
-    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(settings_.max_msg_bytes * 2 + 65536));
+    const auto max_frame = settings_.max_msg_bytes * 2 + 65536;
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
     router_.set(zmq::sockopt::linger, 2000);
-    router_.set(zmq::sockopt::sndhwm, 100000);
-    router_.set(zmq::sockopt::rcvhwm, 100000);
+    // A peer that sends and never reads can make this server hold at most
+    // --peer-queue-bytes of its replies (an echo reply is as large as its request);
+    // replies past that are dropped and counted, not queued.
+    queues_bound(router_, settings_.peer_queue_bytes, settings_.max_msg_bytes + 4096, max_frame);
     // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
     heartbeats_set(router_, settings_.heartbeat);
     curve_setup();
@@ -135,7 +138,7 @@ void Server::poll_once(milliseconds max_wait) {
     }
     if (pool_ && (items_[pool_at].revents & ZMQ_POLLIN)) {
         std::array<zmq::socket_t*, kOriginCount> outputs{output(Origin::router), output(Origin::broker)};
-        std::size_t n = pool_->results_forward(outputs, kMaxReadsPerTurn);
+        std::size_t n = pool_->results_forward(outputs, kMaxReadsPerTurn, counters_.replies_dropped);
         cpu_forwarded_ += n;
         counters_.answered += n;
     }

@@ -24,6 +24,7 @@ struct Counters {
     std::uint64_t received = 0;
     std::uint64_t answered = 0;
     std::uint64_t inflight_max = 0; // most factor jobs and fetches in flight at once
+    std::uint64_t replies_dropped = 0; // to peers whose queue was full, or gone
     std::array<std::uint64_t, proto::kErrorCodeCount> errors{}; // by code, of those answered
 };
 
@@ -50,6 +51,7 @@ private:
     void reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
                      Clock::time_point received, proto::ErrorCode code, std::string_view message);
     void reply_send(std::span<zmq::message_t> routing);
+    void reply_out(Origin origin, std::span<zmq::message_t> routing);
     void reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
     zmq::socket_t* output(Origin origin);
     std::uint64_t us_since(Clock::time_point t) const { return us_between(t, time_.now()); }
@@ -80,7 +82,9 @@ private:
     std::vector<zmq::message_t> frames_;
     std::vector<zmq::pollitem_t> items_;
     RequestIntake intake_;
-    msgpack::sbuffer reply_{4096};
+    static constexpr std::size_t kReplyBufferBytes = 4096;
+    static constexpr std::size_t kReplyKeepBytes = 1 << 20;
+    msgpack::sbuffer reply_{kReplyBufferBytes};
     CpuJob inline_job_;
     FactorScratch inline_scratch_;
 

@@ -20,6 +20,7 @@ struct Settings {
     std::size_t cpu_queue = 0;        // queued factor jobs; 0 = 256 per worker
     std::chrono::milliseconds max_factor{10'000}; // work one factor request may cost a worker
     std::size_t max_msg_bytes = 1 << 20;
+    std::size_t peer_queue_bytes = 256 << 20; // queued replies (and requests) per peer, at most
     std::chrono::milliseconds stats_interval{10'000};
     std::chrono::milliseconds drain_timeout{60'000};
     std::chrono::milliseconds fetch_connect_timeout{10'000};
