@@ -18,19 +18,33 @@ BrokerLink::BrokerLink(zmq::context_t& ctx, const TimeSource& time, std::string 
     connect();
 }
 
+// A new link replaces the old one only once it exists: when it can't be made (out of
+// descriptors, say), the old socket stays, the server keeps serving what it has, and
+// the link is tried again at the next heartbeat. Only the very first link's failure is
+// fatal: that is a startup error (a bad endpoint).
 void BrokerLink::connect() {
-    socket_.emplace(ctx_, zmq::socket_type::dealer);
-    socket_->set(zmq::sockopt::linger, 0);
-    socket_->set(zmq::sockopt::sndhwm, 0);
-    socket_->set(zmq::sockopt::rcvhwm, 0);
-    socket_->set(zmq::sockopt::reconnect_ivl, 100);
-    socket_->set(zmq::sockopt::reconnect_ivl_max, 2000);
-    if (curve_) curve_client_set(*socket_, curve_->keys, curve_->broker_z85);
+    std::optional<zmq::socket_t> fresh;
     try {
-        socket_->connect(endpoint_);
+        fresh.emplace(ctx_, zmq::socket_type::dealer);
+        fresh->set(zmq::sockopt::linger, 0);
+        fresh->set(zmq::sockopt::sndhwm, 0);
+        fresh->set(zmq::sockopt::rcvhwm, 0);
+        fresh->set(zmq::sockopt::reconnect_ivl, 100);
+        fresh->set(zmq::sockopt::reconnect_ivl_max, 2000);
+        if (curve_) curve_client_set(*fresh, curve_->keys, curve_->broker_z85);
+        fresh->connect(endpoint_);
     } catch (const zmq::error_t& e) {
-        throw std::runtime_error("cannot connect to broker " + endpoint_ + ": " + e.what());
+        if (!socket_) throw std::runtime_error("cannot connect to broker " + endpoint_ + ": " + e.what());
+        if (!link_failing_)
+            LOG_WARN("cannot open a new link to broker %s: %s; retrying every heartbeat",
+                     endpoint_.c_str(), e.what());
+        link_failing_ = true;
+        broker_expiry_ = time_.now() + heartbeat_;
+        return;
     }
+    if (link_failing_) LOG_INFO("a new link to broker %s is open again", endpoint_.c_str());
+    link_failing_ = false;
+    socket_ = std::move(fresh);
     // READY waits in the DEALER's queue until the connection is up.
     worker::encode_ready(buf_, ready_);
     socket_->send(zmq::buffer(worker::kReady), zmq::send_flags::sndmore);

@@ -53,6 +53,7 @@ private:
     Clock::time_point next_heartbeat_;
     msgpack::sbuffer buf_;
     bool leaving_ = false;
+    bool link_failing_ = false; // the last attempt to open a new link failed
 };
 
 } // namespace zlb::server
