@@ -85,6 +85,7 @@ private:
                             std::string_view message);
     void client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
     void reply_dropped();
+    bool op_served(proto::Op op) const;
     void request_queue(std::uint64_t token, bool front);
     bool request_send(std::uint64_t token, Worker& w);
     void request_failed(std::uint64_t token, Pending& p, const std::string& worker);

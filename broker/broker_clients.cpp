@@ -48,6 +48,9 @@ void Broker::client_request() {
     std::span<zmq::message_t> routing = intake_.routing();
     const proto::Request& request = intake_.request();
     if (request.op == proto::Op::status) return client_reply_status(routing, now_);
+    if (!workers_.empty() && !op_served(request.op))
+        return client_reply_error(routing, request.id, now_, ErrorCode::unsupported_op,
+                                  "no worker of this broker serves this op");
     std::uint64_t token = pending_.acquire();
     Pending& p = *pending_.find(token);
     failure_key_make(p.failure_key, routing, request.id);
@@ -76,6 +79,14 @@ void Broker::client_request() {
                                              : settings_.queue_timeout);
     if (w && request_send(token, *w)) return;
     request_queue(token, false);
+}
+
+// With no workers at all the request waits: workers may be joining (a restarted
+// broker). With workers, none of which serves the op, it would wait for nothing.
+bool Broker::op_served(proto::Op op) const {
+    for (const auto& [id, w] : workers_)
+        if (w.ops & wp::op_bit(op)) return true;
+    return false;
 }
 
 void Broker::client_reply_error(std::span<zmq::message_t> routing,

@@ -24,7 +24,11 @@ RequestIntake::Verdict RequestIntake::take(std::span<zmq::message_t> frames) {
         std::size_t routing_bytes = 0;
         for (const auto& f : routing_) routing_bytes += f.size();
         if (routing_bytes > max_msg_bytes_ / 2) routing_ = frames.first(1);
-        return refuse(std::nullopt, ErrorCode::too_large,
+        // The id still comes back when the framing lets the body be found, so the client
+        // sees too_large for its request, not a reply it can't place.
+        std::optional<std::uint64_t> id;
+        if (delim + 2 == frames.size()) id = proto::request_id_peek(view(frames[delim + 1]));
+        return refuse(id, ErrorCode::too_large,
                       "request exceeds the message size limit (all frames counted)");
     }
     if (delim == frames.size() || delim + 2 != frames.size())

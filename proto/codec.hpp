@@ -64,6 +64,10 @@ struct DecodeError {
     std::string message;
 };
 
+// The id of a request that will not be decoded whole (too large): read from the map's
+// top level alone, with the decoder's bounds. nullopt when there is none to read.
+std::optional<std::uint64_t> request_id_peek(std::string_view message);
+
 class RequestDecoder {
 public:
     // Fills out, or fills err and returns false. out.id is set as soon as it could

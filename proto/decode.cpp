@@ -146,6 +146,16 @@ const char* parse_root(msgpack::zone& zone, std::string_view message, msgpack::o
 
 } // namespace detail
 
+std::optional<std::uint64_t> request_id_peek(std::string_view message) {
+    msgpack::zone zone;
+    msgpack::object root;
+    std::uint64_t id = 0;
+    if (detail::parse_root(zone, message, root) || root.type != msgpack::type::MAP) return {};
+    const auto* o = detail::find(root.via.map, "id");
+    if (!o || !detail::as_uint(*o, id)) return {};
+    return id;
+}
+
 std::string_view to_string(Op op) { return kOpNames[static_cast<std::size_t>(op)]; }
 std::string_view to_string(ErrorCode c) { return kErrorNames[static_cast<std::size_t>(c)]; }
 

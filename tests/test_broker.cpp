@@ -547,3 +547,21 @@ TEST_CASE("worker names are printable and bounded") {
     CHECK(name.rfind("evil?2026", 0) == 0);
     for (char ch : name) CHECK((ch >= 0x20 && ch < 0x7f));
 }
+
+TEST_CASE("a request for an op no worker serves is answered at once") {
+    Rig rig;
+    FakeClient c(rig);
+    c.factor(1); // no workers at all yet: it waits, one may be joining
+    rig.step();
+    CHECK(!c.reply());
+    CHECK(c.queued(rig) == 1);
+    FakeWorker w(rig, "echo-only", 4); // serves echo
+    rig.step();
+    c.factor(2);
+    std::vector<Got> got;
+    REQUIRE(replies(rig, c, got, 1));
+    CHECK(got[0].id == 2u);
+    CHECK(got[0].error_code == "unsupported_op");
+    c.echo(3);
+    REQUIRE(worker_holds(rig, w, 1));
+}

@@ -153,6 +153,11 @@ TEST_CASE("intake: the size limit counts every frame, routing included") {
     CHECK(intake.take(exact) == Verdict::request);
     auto over = frames_of({"peer", pad + "p", "", at});
     CHECK(intake.take(over) == Verdict::refused);
+    CHECK(intake.refusal().id == 2u); // the id still comes back with too_large
+    auto huge = frames_of({"peer", "", echo_body(7, 2 * kLimit)});
+    REQUIRE(intake.take(huge) == Verdict::refused);
+    CHECK(intake.refusal().code == proto::ErrorCode::too_large);
+    CHECK(intake.refusal().id == 7u);
 }
 
 TEST_CASE("intake: a body that is not a request keeps the id it could read") {
