@@ -48,18 +48,17 @@ in_namespace() {
   mount --rbind /sys "$root/sys"
   mount --rbind /dev "$root/dev"
   mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"  # ip netns makes /run/netns
+  # A clean environment, and every signal at its default: a background job here has INT and
+  # QUIT ignored, and tests that signal servers would inherit that.
   local rc=0
-  chroot "$root" /usr/bin/env -i PATH="$CHROOT_PATH" HOME=/root LANG=C.UTF-8 CI=true \
-    TERM="${TERM:-dumb}" "$@" || rc=$?
+  chroot "$root" /usr/bin/env -i --default-signal PATH="$CHROOT_PATH" HOME=/root LANG=C.UTF-8 \
+    CI=true "$@" || rc=$?
   return "$rc"
 }
 
-# in_root ROOT COMMAND...: in_namespace in fresh mount + PID namespaces. PID 1 there is
-# unshare's child, killed when unshare dies; its end takes everything in the namespace with it.
-in_root() {
-  unshare --mount --propagation private --pid --fork --kill-child=KILL -- \
-    "$SELF" --in-namespace "$@"
-}
+# Fresh mount and PID namespaces for a command. PID 1 there is unshare's child, killed when
+# unshare dies; its end takes everything else in the namespace with it, and all the mounts.
+NAMESPACES=(unshare --mount --propagation private --pid --fork --kill-child=KILL --)
 
 # ---- on the host
 
@@ -142,8 +141,9 @@ cleanup() {
   set +e
   [[ -n ${WORK:-} && -d $WORK ]] || exit "$rc"
   # A step still running (signal): ending its unshare ends its namespaces and all in them.
+  # KILL: unshare --fork blocks TERM and INT while it waits for its child.
   if [[ -n ${CHILD:-} ]]; then
-    kill -TERM "$CHILD" 2>/dev/null
+    kill -KILL "$CHILD" 2>/dev/null
     wait "$CHILD" 2>/dev/null
   fi
   # Wait (bounded) until nothing runs chrooted in the root any more.
@@ -192,8 +192,7 @@ make_root() {
   local mirror=$1
   # debootstrap mounts /proc and /sys in the root while it works: in namespaces of its own.
   if ! run_logged "$WORK/debootstrap.log" --quiet \
-      unshare --mount --propagation private --pid --fork --kill-child=KILL -- \
-      debootstrap --variant=minbase "$SUITE" "$ROOT" "$mirror"; then
+      "${NAMESPACES[@]}" debootstrap --variant=minbase "$SUITE" "$ROOT" "$mirror"; then
     tail -n 30 "$WORK/debootstrap.log" >&2
     return 1
   fi
@@ -214,7 +213,7 @@ clone_repo() {
   log "cloned $(git -C "$REPO" log -1 --format='%h %s' "$sha") to $CHROOT_SRC"
 }
 
-# run_logged LOG [--quiet] COMMAND...: COMMAND in the background (so a signal reaches the traps at
+# run_logged LOG [--quiet] COMMAND...: COMMAND (a program, not a function: CHILD is its pid) in the background (so a signal reaches the traps at
 # once, and cleanup can end it), its output to LOG and, unless --quiet, to the console.
 CHILD=""
 run_logged() {
@@ -240,7 +239,8 @@ run_logged() {
 
 # run_in_root LOG COMMAND: COMMAND (a shell line) in the root's checkout.
 run_in_root() {
-  run_logged "$1" in_root "$ROOT" /bin/bash -c "cd $CHROOT_SRC && $2"
+  run_logged "$1" "${NAMESPACES[@]}" "$SELF" --in-namespace "$ROOT" \
+    /bin/bash -c "cd $CHROOT_SRC && $2"
 }
 
 # report_skips CONSOLE_LOG: the tests ctest skipped (or did not run), each with the reason its
@@ -277,9 +277,8 @@ main() {
         [[ -x $2/bin/bash ]] || die "not a root: $2"
         local root=$2
         shift 2
-        (($#)) || set -- /bin/bash -l
-        exec unshare --mount --propagation private --pid --fork --kill-child=KILL -- \
-          "$SELF" --in-namespace "$root" "$@" ;;
+        (($#)) || set -- /usr/bin/env TERM="${TERM:-dumb}" /bin/bash -l
+        exec "${NAMESPACES[@]}" "$SELF" --in-namespace "$root" "$@" ;;
       --keep) KEEP=1 ;;
       --dir) (($# >= 2)) || bad_usage "--dir needs a value"; PARENT=$2; shift ;;
       --mirror) (($# >= 2)) || bad_usage "--mirror needs a value"; MIRROR=$2; shift ;;
