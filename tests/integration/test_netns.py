@@ -7,7 +7,8 @@ request ok and every id exactly once.
 Nothing is created in the host's own network namespace: the bridge and every veth end live in
 namespaces made here, named with this process's pid and a random suffix so parallel runs don't
 collide, and all of them are deleted at exit (on failure too). Without the rights to make
-namespaces (not root, no CAP_NET_ADMIN, no `ip`), the test prints 'SKIP: <reason>' and exits 0.
+namespaces (not root, no CAP_NET_ADMIN, no `ip`), the test prints 'SKIP: <reason>' and exits 77,
+which tests/CMakeLists.txt declares as ctest's SKIP_RETURN_CODE: ctest reports it as skipped.
 """
 import atexit
 import csv
@@ -26,6 +27,7 @@ TAG = f"zlb{os.getpid()}{secrets.token_hex(2)}"
 SWITCH = f"{TAG}-sw"
 SUBNET_PREFIX = "10.77.0"
 PORT = 5555
+SKIP_EXIT = 77  # ctest's SKIP_RETURN_CODE for the integration tests (tests/CMakeLists.txt)
 # name -> (namespace, address); the client host is the fourth.
 SERVER_HOSTS = {f"host{i}": (f"{TAG}-h{i}", f"{SUBNET_PREFIX}.1{i}") for i in (1, 2, 3)}
 CLIENT_NS, CLIENT_ADDR = f"{TAG}-cl", f"{SUBNET_PREFIX}.100"
@@ -196,5 +198,5 @@ if __name__ == "__main__":
     reason = skip_reason()
     if reason:
         print(f"SKIP: {reason}", flush=True)
-        sys.exit(0)
+        sys.exit(SKIP_EXIT)
     main([test_link_cut_mid_run_loses_nothing])
