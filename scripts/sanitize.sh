@@ -5,12 +5,12 @@
 # which inherit the options below: any report, a leak at exit included, aborts the process,
 # and the tests treat a server or client that died or exited non-zero as a failure.
 #
-# Tests labelled `timing` (assertions on wall-clock speed, which sanitizers slow down several
+# Tests labelled `timing` or `rss` (assertions on wall-clock speed, which sanitizers slow down several
 # times) are left out; everything else runs.
 #
 # Usage: scripts/sanitize.sh [extra ctest args]    e.g. scripts/sanitize.sh -L unit
 # Env: ZLB_ASAN_BUILD_DIR (default build-asan), ZLB_TEST_JOBS (default 2),
-#      ZLB_ASAN_EXCLUDE_LABELS (ctest -LE regex, default timing; empty: run every test)
+#      ZLB_ASAN_EXCLUDE_LABELS (ctest -LE regex, default timing|rss; empty: run every test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +23,6 @@ CC=gcc CXX=g++ ZLB_BUILD_DIR="$BUILD_DIR" ZLB_BUILD_TYPE=RelWithDebInfo \
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-EXCLUDE=${ZLB_ASAN_EXCLUDE_LABELS-timing}
+EXCLUDE=${ZLB_ASAN_EXCLUDE_LABELS-timing|rss}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${ZLB_TEST_JOBS:-2}" \
   ${EXCLUDE:+-LE "$EXCLUDE"} "$@"
