@@ -5,8 +5,9 @@
 # which inherit the options below: any report, a leak at exit included, aborts the process,
 # and the tests treat a server or client that died or exited non-zero as a failure.
 #
-# Tests labelled `timing` or `rss` (assertions on wall-clock speed, which sanitizers slow down several
-# times) are left out; everything else runs.
+# Tests labelled `timing` (assertions on wall-clock speed, which sanitizers slow down several
+# times) or `rss` (peak-memory bounds, which ASan's quarantine inflates) are left out;
+# everything else runs.
 #
 # Usage: scripts/sanitize.sh [extra ctest args]    e.g. scripts/sanitize.sh -L unit
 # Env: ZLB_ASAN_BUILD_DIR (default build-asan), ZLB_TEST_JOBS (default 2),
