@@ -9,6 +9,7 @@ import msgpack
 import zmq
 
 from zlbtest import SERVER, Server, main
+from zlbutil import random_prime
 
 CTX = zmq.Context.instance()
 CAP_MS = 1000
@@ -19,42 +20,10 @@ server = Server("--threads", "1")
 capped = Server("--threads", "1", "--max-factor-ms", str(CAP_MS))
 
 
-def is_prime(n):
-    """Deterministic Miller-Rabin for n < 3.3 * 10^24 (bases up to 41)."""
-    if n < 2:
-        return False
-    bases = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
-    for p in bases:
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d //= 2
-        s += 1
-    for a in bases:
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def prime64(rng):
-    while True:
-        p = rng.getrandbits(64) | (1 << 63) | 1
-        if is_prime(p):
-            return p
-
-
 def hard_batch(count, seed):
     """count semiprimes p*q of two random 64-bit primes, as protocol decimal strings."""
     rng = random.Random(seed)
-    return [str(prime64(rng) * prime64(rng)) for _ in range(count)]
+    return [str(random_prime(64, rng) * random_prime(64, rng)) for _ in range(count)]
 
 
 def dealer(to=server):
