@@ -2,6 +2,7 @@
 #include "broker/broker.hpp"
 #include "broker/status.hpp"
 #include "core/log.hpp"
+#include "core/endpoint.hpp"
 #include "core/process.hpp"
 #include "core/signals.hpp"
 
@@ -65,10 +66,18 @@ int main(int argc, char** argv) {
         ->check(CLI::ExistingDirectory);
     auto* status = app.add_option("--status", status_endpoint,
                    "Query the broker at this frontend endpoint for its worker table and exit");
+    app.set_version_flag("--version", std::string("zlb-broker ") + zlb::version());
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
+    }
+    try { // before anything binds: a port past 65535 would wrap
+        for (const auto& ep : s.frontends) zlb::endpoint_check(ep, true);
+        for (const auto& ep : s.backends) zlb::endpoint_check(ep, true);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "zlb-broker: %s\n", e.what());
+        return 2;
     }
     zlb::set_log_name("zlb-broker");
     zlb::set_log_level(*zlb::parse_log_level(log_level));

@@ -1,10 +1,13 @@
 #include "client/client.hpp"
 
+#include "client/endpoints.hpp"
+#include "client/units.hpp"
 #include "core/log.hpp"
 #include "core/signals.hpp"
 #include "core/zap.hpp"
 #include "core/zmq_util.hpp"
 
+#include <algorithm>
 #include <array>
 #include <filesystem>
 #include <stdexcept>
@@ -18,6 +21,14 @@ using namespace std::chrono;
 Settings settings_check(Settings s) {
     if (s.rate < 0 || s.duration_s < 0 || s.warmup_s < 0 || s.interval_s < 0)
         throw std::runtime_error("--rate, --duration, --warmup and --interval can't be negative");
+    if (s.grace < 0ms) throw std::runtime_error("--grace can't be negative");
+    if (!s.json_path.empty() && s.json_path == s.output_path)
+        throw std::runtime_error("--json and --output can't both write " + s.json_path);
+    // The same endpoint twice would be two connections to one server, and a wait for a
+    // second handshake that never comes on some transports: connect it once.
+    std::vector<std::string> repeats;
+    s.endpoints = endpoints_unique(s.endpoints, repeats);
+    for (const auto& ep : repeats) LOG_WARN("%s is given more than once: connecting it once", ep.c_str());
     if (s.duration_s > 0 && s.warmup_s >= s.duration_s)
         throw std::runtime_error("--warmup must be shorter than --duration");
     s.work.cycle = s.duration_s > 0;
@@ -56,13 +67,15 @@ Client::Client(Settings settings, EngineEnv env)
       peers_(env.zmq, socket_configure(socket_, settings_), settings_.endpoints) {
     if (settings_.endpoints.empty()) throw std::runtime_error("no endpoints: use --connect");
     if (settings_.window == 0) throw std::runtime_error("--window must be at least 1");
+    peers_.curve_set(!settings_.curve_server_key.empty());
     slots_.resize(settings_.window);
     for (std::size_t i = settings_.window; i-- > 0;) free_slots_.push_back(i);
     if (!settings_.results_path.empty()) {
-        results_.reset(std::fopen(settings_.results_path.c_str(), "w"));
-        if (!results_) throw std::runtime_error("cannot write " + settings_.results_path);
-        std::fputs("id,op,server,ok,code,latency_us,service_us,attempts\n", results_.get());
+        results_.open(settings_.results_path);
+        results_.row("id,op,server,ok,code,latency_us,service_us,attempts,item,input_line,"
+                     "http_status,message\n");
     }
+    if (!settings_.output_path.empty()) output_.open(settings_.output_path);
     if (!settings_.save_dir.empty()) std::filesystem::create_directories(settings_.save_dir);
     connect_deadline_ = time_.now() + settings_.connect_wait;
 }
@@ -76,6 +89,11 @@ Client::Client(Settings settings, EngineEnv env)
 // nothing is in flight.
 int Client::run() {
     while (!done()) poll_once(milliseconds(1000));
+    if (aborted_) {
+        results_.flush();
+        output_.flush();
+        return 130;
+    }
     return finish();
 }
 
@@ -84,19 +102,84 @@ void Client::poll_once(milliseconds max_wait) {
     else if (phase_ == Phase::running) running_poll(max_wait);
 }
 
+// Signals, read from the StopSignals fd: the first stops sending and starts the grace
+// for replies in flight, a second ends the run at once.
+void Client::stop_read(Clock::time_point now) {
+    int signals = stop_signals_read(stop_fd_);
+    for (int i = 0; i < signals; ++i) {
+        if (interrupted_) {
+            aborted_ = true;
+            phase_ = Phase::done;
+            if (settings_.progress) std::fputs("\r\033[K", stderr);
+            std::fprintf(stderr, "zlb-client: interrupted again: quitting without a report\n");
+            return;
+        }
+        interrupt(now);
+    }
+}
+
+void Client::interrupt(Clock::time_point now) {
+    interrupted_ = true;
+    issue_end_ = now;
+    grace_end_ = now + settings_.grace;
+    if (settings_.progress) std::fputs("\r\033[K", stderr);
+    std::fprintf(stderr,
+                 "zlb-client: interrupted: sending stopped; waiting up to %.1f s for %zu replies "
+                 "in flight (interrupt again to quit at once)\n",
+                 duration<double>(settings_.grace).count(),
+                 in_flight());
+}
+
+// "tcp://a:1 (connection refused ...), tcp://b:2 (...)": the endpoints not up, and why.
+std::string Client::peers_missing() const {
+    std::string out;
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+        if (peers_.all()[i].connected) continue;
+        if (!out.empty()) out += "; ";
+        out += peers_.all()[i].endpoint + " (" + peers_.problem(i) + ")";
+    }
+    return out;
+}
+
 void Client::connecting_poll(milliseconds max_wait) {
     auto now = time_.now();
-    if (peers_.connected() < peers_.size() && now < connect_deadline_) {
-        zmq::pollitem_t item{peers_.monitor().handle(), 0, ZMQ_POLLIN, 0};
-        zmq::poll(&item, 1, std::min(max_wait, std::max(ceil<milliseconds>(connect_deadline_ - now), 0ms)));
+    auto waiting = [&] {
+        return peers_.connected() < peers_.size() && now < connect_deadline_ && !peers_.hopeless();
+    };
+    if (waiting()) {
+        std::array<zmq::pollitem_t, 2> items{{{peers_.monitor().handle(), 0, ZMQ_POLLIN, 0},
+                                              {nullptr, stop_fd_, ZMQ_POLLIN, 0}}};
+        zmq::poll(items.data(), stop_fd_ >= 0 ? 2 : 1,
+                  std::min(max_wait, std::max(ceil<milliseconds>(connect_deadline_ - now), 0ms)));
         peers_.events_read();
         now = time_.now();
+        if (stop_fd_ >= 0 && (items[1].revents & ZMQ_POLLIN)) {
+            stop_read(now);
+            if (interrupted_) { // nothing was sent: nothing to wait for
+                running_start(now);
+                phase_ = Phase::done;
+                return;
+            }
+        }
     }
+    if (waiting()) return;
     std::size_t up = peers_.connected();
-    if (up < peers_.size() && now < connect_deadline_) return;
+    auto waited = static_cast<long long>(duration_cast<milliseconds>(now - (connect_deadline_ - settings_.connect_wait)).count());
+    if (up == 0 && !settings_.wait_anyway) {
+        // Waiting for the timeouts would only add a long silence to what is known now.
+        for (std::size_t i = 0; i < peers_.size(); ++i)
+            LOG_ERROR("%s is not up: %s", peers_.all()[i].endpoint.c_str(), peers_.problem(i).c_str());
+        LOG_ERROR("no endpoint is up after %lld ms: ending the run (--wait-anyway starts it anyway)",
+                  waited);
+        running_start(now);
+        unsent_fail("no endpoint is up");
+        none_up_ = true;
+        phase_ = Phase::done;
+        return;
+    }
     if (up < peers_.size())
-        LOG_WARN("%zu of %zu endpoints connected after %lld ms; starting anyway", up,
-                 peers_.size(), static_cast<long long>(settings_.connect_wait.count()));
+        LOG_WARN("%zu of %zu endpoints connected after %lld ms; starting without %s", up,
+                 peers_.size(), waited, peers_missing().c_str());
     running_start(now);
 }
 
@@ -114,7 +197,7 @@ void Client::running_start(Clock::time_point now) {
 }
 
 void Client::running_poll(milliseconds max_wait) {
-    retries_send(time_.now());
+    if (!interrupted_) retries_send(time_.now()); // interrupted: nothing more is sent
     bool blocked = false;
     requests_send(time_.now(), blocked);
     auto now = time_.now();
@@ -123,7 +206,8 @@ void Client::running_poll(milliseconds max_wait) {
     // Nothing could be sent for a whole timeout: no server is there to take work.
     bool idle = free_slots_.size() == slots_.size();
     if (blocked && idle && now - blocked_since_ > settings_.timeout)
-        unsent_fail("no server accepted the request");
+        unsent_fail("no server accepted the request within " +
+                    std::to_string(settings_.timeout.count()) + " ms");
     bool on_time = false;
     auto wake = std::min(next_wake(now, blocked, on_time), now + max_wait);
     if (on_time) wake_timer_.arm(wake, now);
@@ -134,29 +218,55 @@ void Client::running_poll(milliseconds max_wait) {
     std::size_t count = stop_fd_ >= 0 ? items.size() : items.size() - 1;
     zmq::poll(items.data(), count, std::max(ceil<milliseconds>(wake - now), 0ms));
     if (items[2].revents & ZMQ_POLLIN) wake_timer_.clear();
-    if (stop_fd_ >= 0 && (items[3].revents & ZMQ_POLLIN) && stop_signals_read(stop_fd_) > 0)
-        issue_end_ = time_.now(); // stop issuing; what is in flight still ends normally
+    if (stop_fd_ >= 0 && (items[3].revents & ZMQ_POLLIN)) {
+        stop_read(time_.now());
+        if (aborted_) return;
+    }
     replies_read();
     if (items[1].revents & ZMQ_POLLIN) peers_lost(peers_.events_read(), time_.now());
     timeouts_expire(time_.now());
-    if (settings_.interval_s > 0) intervals_close(time_.now(), false);
+    now = time_.now();
+    if (settings_.interval_s > 0) intervals_close(now, false);
     if (settings_.progress) progress_print(false);
-    if (!issuing(time_.now()) && free_slots_.size() == slots_.size()) phase_ = Phase::done;
+    results_.flush_if_due(now);
+    output_.flush_if_due(now);
+    if (interrupted_) {
+        // Requests waiting for a resend will not get one: only those sent are waited for.
+        bool sent_open = std::any_of(slots_.begin(), slots_.end(),
+                                     [](const Slot& s) { return s.busy && !s.waiting; });
+        if (!sent_open || now >= grace_end_) phase_ = Phase::done;
+        return;
+    }
+    if (!issuing(now) && free_slots_.size() == slots_.size()) phase_ = Phase::done;
 }
 
 int Client::finish() {
     // Time ran out (closed loop --duration) while no server would take the next request:
     // that request fails rather than the run passing with nothing measured.
-    if (blocked_since_ != Clock::time_point{}) unsent_fail("no server accepted the request");
+    if (blocked_since_ != Clock::time_point{} && !interrupted_)
+        unsent_fail("no server accepted the request within " +
+                    std::to_string(settings_.timeout.count()) + " ms");
     phase_ = Phase::done;
     auto end = time_.now();
     if (settings_.interval_s > 0) intervals_close(end, true);
     if (settings_.progress) progress_print(true);
     report_.finish(duration<double>(end - started_).count());
-    for (const auto& p : peers_.all()) report_.endpoint_sent(p.endpoint, p.sent);
+    if (interrupted_) {
+        std::optional<std::uint64_t> unsent;
+        if (limit_ != SIZE_MAX) unsent = limit_ - std::min(limit_, next_index_);
+        report_.interrupted(unsent, in_flight(), duration<double>(settings_.grace).count());
+    }
+    report_.slo_evaluate(settings_.slos);
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+        const Peer& p = peers_.all()[i];
+        report_.endpoint_state(p.endpoint, {p.sent, p.connected, peers_.problem(i)});
+    }
+    results_.flush();
+    output_.flush();
     outputs_write();
-    if (results_) std::fflush(results_.get());
-    return report_.all_ok() ? 0 : 1;
+    // No endpoint up is a failure to run, whatever the thresholds say of nothing.
+    if (none_up_ && !interrupted_) return 1;
+    return report_.exit_code();
 }
 
 bool Client::issuing(Clock::time_point now) const {
@@ -182,6 +292,7 @@ Clock::time_point Client::next_wake(Clock::time_point now, bool blocked, bool& o
                                              : retries_.top().first);
     if (settings_.interval_s > 0)
         wake = std::min(wake, interval_start_ + seconds_of(settings_.interval_s));
+    if (interrupted_) wake = std::min(wake, grace_end_);
     if (schedule_ && !blocked && !free_slots_.empty() && issuing(now)) {
         auto due = schedule_->due(next_index_);
         if (due < wake) {
@@ -212,7 +323,7 @@ bool Client::request_send(std::size_t index) {
 // Sends the slot's request, already encoded in request_, to a peer other than avoid.
 bool Client::attempt_send(Slot& s, std::optional<std::size_t> avoid) {
     auto now = time_.now(); // before the send, which is part of the latency
-    auto peer = peers_.send_next({request_.data(), request_.size()}, avoid, now);
+    auto peer = peers_.send_next({request_.data(), request_.size()}, avoid, now, server_cap());
     if (!peer) return false;
     s.peer = *peer;
     s.sent = now;
@@ -221,9 +332,19 @@ bool Client::attempt_send(Slot& s, std::optional<std::size_t> avoid) {
     return true;
 }
 
+// Open loop: at most an even share of the window per server up (rounded up), so a stalled
+// server can hold no more than its share and the others keep the timetable.
+std::size_t Client::server_cap() const {
+    if (settings_.max_per_server) return *settings_.max_per_server ? *settings_.max_per_server : SIZE_MAX;
+    if (!schedule_) return SIZE_MAX;
+    std::size_t up = std::max<std::size_t>(peers_.connected(), 1);
+    return (slots_.size() + up - 1) / up;
+}
+
 // Exponential backoff with jitter, so the retries of many clients don't come in step.
 // A request whose server is gone needs no backoff: it is resent at the next turn.
 void Client::retry_schedule(Slot& s, Clock::time_point now, Backoff backoff) {
+    peers_.attempt_over(s.peer);
     ++s.attempt;
     s.waiting = true;
     milliseconds delay{0};
@@ -255,12 +376,13 @@ void Client::retries_send(Clock::time_point now) {
         retry_blocked_ = true;
         if (now - retries_.top().first < settings_.timeout) return;
         retries_.pop();
-        timeout_final(s, now);
+        timeout_final(s, now, "no server could take the resend");
     }
 }
 
 // Requests in flight on a peer that dropped will never be answered: retry them now.
 void Client::peers_lost(const std::vector<std::size_t>& lost, Clock::time_point now) {
+    if (interrupted_) return; // nothing is resent now: they stay in flight
     for (std::size_t peer : lost) {
         for (Slot& s : slots_) {
             if (!s.busy || s.waiting || s.peer != peer) continue;
@@ -280,7 +402,7 @@ void Client::replies_read() {
     while (recv_frames(socket_, frames_)) {
         auto from = peers_.find_alias(view(frames_[0]));
         if (!from || frames_.size() != 3 || frames_[1].size() != 0) {
-            report_.invalid_reply();
+            report_.invalid_reply(!from ? "reply from an unknown peer" : "reply not [\"\", body]");
             continue;
         }
         reply_handle(*from, view(frames_[2]));
@@ -288,9 +410,14 @@ void Client::replies_read() {
 }
 
 void Client::reply_handle(std::size_t from, std::string_view body) {
-    if (!decoder_.decode(body, reply_, decode_error_) || !reply_.id) {
-        report_.invalid_reply();
-        LOG_DEBUG("invalid reply: %s", decode_error_.c_str());
+    const bool decoded = decoder_.decode(body, reply_, decode_error_);
+    if (!decoded || !reply_.id) {
+        std::string why = decoded ? "reply without an id" : decode_error_;
+        // A refusal without an id (the server could not read it) still says what it was.
+        if (!reply_.error_code.empty())
+            why = std::string(reply_.error_code) + " without an id: " + std::string(reply_.error_message);
+        report_.invalid_reply(why);
+        LOG_DEBUG("invalid reply: %s", why.c_str());
         return;
     }
     // A reply to an earlier attempt still counts while the request is open; once it is
@@ -305,7 +432,7 @@ void Client::reply_handle(std::size_t from, std::string_view body) {
     bool overloaded = !reply_.ok && reply_.error_code == "overloaded";
     if (overloaded && (s.waiting || from != s.peer)) {
         // An earlier attempt's server had no room: the retry already under way decides.
-    } else if (overloaded && s.attempt < settings_.retries) {
+    } else if (overloaded && s.attempt < settings_.retries && !interrupted_) {
         retry_schedule(s, time_.now(), Backoff::on); // another server may have room
     } else if (!reply_.ok) {
         outcome_error(s, reply_.server, reply_.error_code, reply_.service_us);
@@ -318,22 +445,29 @@ void Client::reply_handle(std::size_t from, std::string_view body) {
 
 Outcome Client::outcome_of(const Slot& s, std::string_view server, Clock::time_point now,
                            std::uint64_t service_us) const {
-    return {server, latency_of(s.due, s.first_sent, now), service_us, s.warmup};
+    Outcome o{server, latency_of(s.due, s.first_sent, now), service_us, s.warmup};
+    o.items = workload_.op() == proto::Op::factor ? s.ns.size() : 1;
+    return o;
 }
 
 void Client::outcome_ok(Slot& s, const proto::Reply& r) {
     Outcome o = outcome_of(s, r.server, time_.now(), r.service_us);
+    if (workload_.op() == proto::Op::fetch) o.http_status = r.status;
     report_.outcome_ok(o);
-    result_row(s, r.server, true, "", o.latency.corrected_us, r.service_us);
+    result_row(s, r.server, true, "", "", o.latency.corrected_us, r.service_us, &r);
     if (r.body && !settings_.save_dir.empty()) body_save(s, *r.body);
     slot_release(s);
 }
 
+// The message is the server's; bad_result is the client's own check.
 void Client::outcome_error(Slot& s, std::string_view server, std::string_view code,
                            std::uint64_t service_us) {
     Outcome o = outcome_of(s, server, time_.now(), service_us);
-    report_.outcome_error(o, code);
-    result_row(s, server, false, code, o.latency.corrected_us, service_us);
+    std::string_view message = code == "bad_result"
+                                   ? std::string_view("the reply does not match the request")
+                                   : reply_.error_message;
+    report_.outcome_error(o, code, message);
+    result_row(s, server, false, code, message, o.latency.corrected_us, service_us, &reply_);
     slot_release(s);
 }
 
@@ -349,17 +483,24 @@ void Client::timeouts_expire(Clock::time_point now) {
         report_.attempt_timeout(peer_name(s.peer));
         // Leave a silent peer out of the rotation for a while; any reply brings it back.
         peers_.suspect(s.peer, now + 3 * settings_.heartbeat);
-        if (s.attempt < settings_.retries) {
+        if (s.attempt < settings_.retries && !interrupted_) {
             retry_schedule(s, now, Backoff::on);
             continue;
         }
-        timeout_final(s, now);
+        timeout_final(s, now, "");
     }
 }
 
-void Client::timeout_final(Slot& s, Clock::time_point now) {
-    report_.outcome_timeout(peer_name(s.peer), s.warmup);
-    result_row(s, peer_name(s.peer), false, "timeout", us_between(s.due, now), 0);
+void Client::timeout_final(Slot& s, Clock::time_point now, std::string_view why) {
+    char text[128];
+    if (why.empty())
+        std::snprintf(text, sizeof text, "no reply within %lld ms, %u attempt%s",
+                      static_cast<long long>(settings_.timeout.count()), s.attempt + 1,
+                      s.attempt ? "s" : "");
+    else
+        std::snprintf(text, sizeof text, "%.*s", static_cast<int>(why.size()), why.data());
+    report_.outcome_timeout(peer_name(s.peer), s.warmup, text);
+    result_row(s, peer_name(s.peer), false, "timeout", text, us_between(s.due, now), 0, nullptr);
     slot_release(s);
 }
 
@@ -368,21 +509,25 @@ void Client::timeout_final(Slot& s, Clock::time_point now) {
 void Client::unsent_fail(std::string_view why) {
     if (limit_ != SIZE_MAX && next_index_ >= limit_) return; // nothing left unsent
     if (limit_ == SIZE_MAX) limit_ = next_index_ + 1;
-    LOG_ERROR("%s within %lld ms; %zu requests end as timeouts", std::string(why).c_str(),
-              static_cast<long long>(settings_.timeout.count()), limit_ - next_index_);
+    std::string message = "not sent: " + std::string(why);
+    LOG_ERROR("%s; %zu requests end as timeouts", message.c_str(), limit_ - next_index_);
     auto now = time_.now();
     Slot unsent; // never sent, so it has no slot; its id is the first its index would get
     for (; next_index_ < limit_; ++next_index_) {
         auto due = schedule_ ? schedule_->due(next_index_) : now;
         unsent.id = static_cast<std::uint64_t>(next_index_) * slots_.size();
+        unsent.index = next_index_;
         unsent.warmup = due < warmup_end_;
-        report_.outcome_timeout("", unsent.warmup);
-        result_row(unsent, "", false, "timeout", us_between(due, now), 0);
+        unsent.attempt = 0;
+        if (workload_.op() == proto::Op::factor) workload_.numbers(next_index_, unsent.ns);
+        report_.outcome_timeout("", unsent.warmup, message);
+        result_row(unsent, "", false, "timeout", message, us_between(due, now), 0, nullptr);
         ++finished_;
     }
 }
 
 void Client::slot_release(Slot& s) {
+    if (!s.waiting) peers_.attempt_over(s.peer);
     s.busy = false;
     s.waiting = false;
     ++finished_;

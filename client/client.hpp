@@ -6,6 +6,7 @@
 // whenever the window has room; open loop (--rate) sends on a timetable (Schedule).
 #include "client/peers.hpp"
 #include "client/report.hpp"
+#include "client/row_writer.hpp"
 #include "client/schedule.hpp"
 #include "client/wake_timer.hpp"
 #include "client/workload.hpp"
@@ -33,6 +34,15 @@ struct Settings {
     std::size_t window = 64;
     std::chrono::milliseconds timeout{30'000};
     std::chrono::milliseconds connect_wait{2'000}; // for every endpoint to connect at start
+    // With no endpoint up after connect_wait the run ends at once (every request unsent,
+    // counted as a timeout) unless this is set: then it starts anyway, as before.
+    bool wait_anyway = false;
+    // After the first SIGINT/SIGTERM: how long replies in flight are waited for.
+    std::chrono::milliseconds grace{1'000};
+    // Attempts one server may hold at once. nullopt: in open loop an even share of the
+    // window over the servers up (so a stalled one can't take it all), none in closed
+    // loop; 0: no bound.
+    std::optional<std::size_t> max_per_server;
     unsigned retries = 2;                             // resends after a timeout or overloaded
     std::chrono::milliseconds backoff{10};            // first retry delay, doubled each time
     std::chrono::milliseconds backoff_max{1'000};
@@ -45,8 +55,10 @@ struct Settings {
     double warmup_s = 0;   // requests started within this are left out of the statistics
     double interval_s = 0; // time series step; 0 for none
     bool intervals_print = false; // one stderr line per interval
-    std::string json_path;
+    std::string json_path;    // "-" for stdout
     std::string results_path;
+    std::string output_path;  // JSON lines, one per result as it arrives; "-" for stdout
+    std::vector<Slo> slos;    // --slo thresholds: exit 3 when one fails
     std::string save_dir;
     std::string hist_path;
     std::string plot_path;
@@ -84,16 +96,26 @@ public:
     int run();
     // One turn of the loop (see run() in client.cpp): waits up to max_wait.
     void poll_once(std::chrono::milliseconds max_wait);
-    // Nothing left to issue and nothing in flight.
+    // Nothing left to issue and nothing in flight; or interrupted and the grace is over.
     bool done() const { return phase_ == Phase::done; }
-    // Closes the statistics and writes every output file. Returns the exit code.
+    // Closes the statistics and writes every output file. Returns the exit code: 130
+    // when interrupted, 3 when an --slo failed, 1 when a request failed, else 0.
     int finish();
     const Report& report() const { return report_; }
+    // A second stop signal came: the run ends at once, without a report (the result
+    // files hold whole rows only). run() returns 130 without calling finish().
+    bool aborted() const { return aborted_; }
+    // Requests still open (sent, or waiting for a resend).
+    std::size_t in_flight() const { return slots_.size() - free_slots_.size(); }
 
 private:
     enum class Phase { connecting, running, done };
 
     void connecting_poll(std::chrono::milliseconds max_wait);
+    void stop_read(Clock::time_point now);
+    void interrupt(Clock::time_point now);
+    std::string peers_missing() const;
+    std::size_t server_cap() const;
     void running_start(Clock::time_point now);
     void running_poll(std::chrono::milliseconds max_wait);
     bool issuing(Clock::time_point now) const;
@@ -103,7 +125,7 @@ private:
     enum class Backoff { on, off };
     void retry_schedule(Slot& s, Clock::time_point now, Backoff backoff);
     void retries_send(Clock::time_point now);
-    void timeout_final(Slot& s, Clock::time_point now);
+    void timeout_final(Slot& s, Clock::time_point now, std::string_view why);
     void peers_lost(const std::vector<std::size_t>& peers, Clock::time_point now);
     Clock::time_point next_wake(Clock::time_point now, bool blocked, bool& on_time) const;
     void intervals_close(Clock::time_point now, bool last);
@@ -118,8 +140,12 @@ private:
     void timeouts_expire(Clock::time_point now);
     void unsent_fail(std::string_view why);
     void slot_release(Slot& s);
+    // Writes the request's --results row and --output line. reply: the one that ended
+    // it, if any.
     void result_row(const Slot& s, std::string_view server, bool ok, std::string_view code,
-                    std::uint64_t latency_us, std::uint64_t service_us);
+                    std::string_view message, std::uint64_t latency_us, std::uint64_t service_us,
+                    const proto::Reply* reply);
+    void item_append(std::string& out, const Slot& s, char sep);
     bool reply_verify(const Slot& s, const proto::Reply& r) const;
     void body_save(const Slot& s, std::string_view body);
     void progress_print(bool final);
@@ -153,7 +179,13 @@ private:
     Clock::time_point last_progress_;
     std::optional<Schedule> schedule_; // open loop only
     WakeTimer wake_timer_;
-    UniqueFile results_;
+    RowWriter results_;
+    RowWriter output_;
+    bool interrupted_ = false;           // a stop signal came: nothing more is sent
+    bool aborted_ = false;               // a second one: end at once
+    bool none_up_ = false;               // no endpoint came up: the run ended unsent
+    Clock::time_point grace_end_{};
+    std::string row_;                    // reused for every result row
 
     // Reused for every message.
     msgpack::sbuffer request_{1024};

@@ -1,16 +1,15 @@
 #include "client/endpoints.hpp"
 
+#include "core/endpoint.hpp"
+
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <stdexcept>
+#include <unordered_set>
 
 namespace zlb::client {
 namespace {
-
-bool parse_port(std::string_view text, unsigned& port) {
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-    return ec == std::errc() && end == text.data() + text.size() && port > 0 && port < 65536;
-}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -22,21 +21,23 @@ std::string_view trim(std::string_view s) {
 
 std::vector<std::string> endpoints_expand(std::string_view endpoint) {
     endpoint = trim(endpoint);
+    if (endpoint.empty()) throw std::invalid_argument("empty endpoint");
     auto colon = endpoint.rfind(':');
     auto dash = endpoint.rfind('-');
     bool ranged = colon != std::string_view::npos && dash != std::string_view::npos &&
                   dash > colon && endpoint.substr(0, 6) == "tcp://";
     if (!ranged) {
-        if (endpoint.empty()) throw std::invalid_argument("empty endpoint");
+        endpoint_check(endpoint);
         return {std::string(endpoint)};
     }
     unsigned first = 0, last = 0;
-    if (!parse_port(endpoint.substr(colon + 1, dash - colon - 1), first) ||
-        !parse_port(endpoint.substr(dash + 1), last) || last < first)
+    if (!port_parse(endpoint.substr(colon + 1, dash - colon - 1), first) ||
+        !port_parse(endpoint.substr(dash + 1), last) || last < first)
         throw std::invalid_argument("bad port range in " + std::string(endpoint) +
-                                    " (expected tcp://HOST:FIRST-LAST)");
+                                    " (expected tcp://HOST:FIRST-LAST, ports 1..65535)");
     std::vector<std::string> out;
     std::string base(endpoint.substr(0, colon + 1));
+    endpoint_check(base + std::to_string(first));
     for (unsigned port = first; port <= last; ++port) out.push_back(base + std::to_string(port));
     return out;
 }
@@ -46,10 +47,25 @@ std::vector<std::string> endpoints_read(const std::string& path) {
     if (!in) throw std::runtime_error("cannot read endpoints file " + path);
     std::vector<std::string> out;
     std::string line;
-    while (std::getline(in, line)) {
+    for (std::size_t number = 1; std::getline(in, line); ++number) {
         auto text = trim(std::string_view(line).substr(0, line.find('#')));
         if (text.empty()) continue;
-        for (auto& ep : endpoints_expand(text)) out.push_back(std::move(ep));
+        try {
+            for (auto& ep : endpoints_expand(text)) out.push_back(std::move(ep));
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(path + ":" + std::to_string(number) + ": " + e.what());
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> endpoints_unique(const std::vector<std::string>& endpoints,
+                                          std::vector<std::string>& dropped) {
+    std::vector<std::string> out;
+    std::unordered_set<std::string> seen;
+    for (const auto& ep : endpoints) {
+        if (seen.insert(ep).second) out.push_back(ep);
+        else dropped.push_back(ep);
     }
     return out;
 }

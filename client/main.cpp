@@ -1,12 +1,22 @@
 // zlb-client: parses flags into Settings, runs the workload, prints the report.
 #include "client/client.hpp"
 #include "client/endpoints.hpp"
+#include "client/units.hpp"
 #include "core/curve.hpp"
 #include "core/log.hpp"
+#include "core/process.hpp"
+#include "core/signals.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <unistd.h>
+
+#include <iostream>
+#include <sstream>
+
+#ifndef ZLB_VERSION
+#define ZLB_VERSION "unknown"
+#endif
 
 namespace {
 
@@ -23,10 +33,27 @@ struct Flags {
     bool no_verify = false;
     bool quiet = false;
     std::string log_level = "warn";
+    std::string log_format = "text";
     std::string curve_server_key;
     std::string curve_secret;
     std::string op = "echo";
+    std::string duration, warmup, interval, grace = "1s"; // durations with units
+    std::vector<std::string> slos;
+    std::optional<std::size_t> max_per_server;
+    bool print = false;
 };
+
+// The --help footer: what a first run looks like.
+constexpr const char* kExamples = R"(Examples:
+  # 10,000 echo requests to two servers; the report on stdout, JSON beside it
+  zlb-client --connect tcp://127.0.0.1:8004-8005 --count 10000 --json run.json
+  # open loop: 2,000 req/s for 30 s after a 5 s warm-up; CI fails (exit 3) past the threshold
+  zlb-client --connect tcp://127.0.0.1:8004 --rate 2000 --duration 30s --warmup 5s --slo 'p99<5ms'
+  # factor the numbers of a file and print each result as a JSON line
+  zlb-client --connect tcp://127.0.0.1:8004 --op factor --input numbers.txt --print
+
+Exit codes: 0 all ok, 1 a request failed or no endpoint came up, 2 bad usage,
+3 an --slo threshold failed, 130 interrupted (the report is still printed and written).)";
 
 void flags_add(CLI::App& app, Flags& f) {
     auto& w = f.s.work;
@@ -78,35 +105,104 @@ void flags_add(CLI::App& app, Flags& f) {
         ->check(CLI::ExistingFile);
     app.add_option("--rate", f.s.rate,
                    "Open loop: send this many requests per second on a fixed schedule, whatever "
-                   "the replies do; latency counts from each request's scheduled time")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--duration", f.s.duration_s,
-                   "Seconds to keep issuing requests, cycling the items (open loop: rate x "
-                   "duration requests)")
-        ->check(CLI::PositiveNumber);
-    app.add_option("--warmup", f.s.warmup_s,
-                   "Leave requests started in the first S seconds out of the statistics")
-        ->check(CLI::NonNegativeNumber);
-    app.add_option("--interval", f.s.interval_s,
-                   "Print throughput, p50, p99 and errors every S seconds (stderr, and JSON "
-                   "\"intervals\")")
-        ->check(CLI::PositiveNumber);
+                   "the replies do; latency counts from each request's scheduled time. 0 is as "
+                   "fast as possible: the closed loop, as without --rate")
+        ->check(CLI::Validator(
+            [](std::string& v) -> std::string {
+                double r = 0;
+                try {
+                    std::size_t used = 0;
+                    r = std::stod(v, &used);
+                    if (used != v.size()) return "--rate: '" + v + "' is not a number";
+                } catch (const std::exception&) {
+                    return "--rate: '" + v + "' is not a number";
+                }
+                if (!(r >= 0) || r > 1e9)
+                    return "--rate must be 0 (as fast as possible) or a rate up to 1e9 req/s";
+                return "";
+            },
+            "RATE"));
+    app.add_option("--duration", f.duration,
+                   "Keep issuing requests this long (30s, 1m, 500ms; bare numbers are seconds), "
+                   "cycling the items (open loop: rate x duration requests)");
+    app.add_option("--warmup", f.warmup,
+                   "Leave requests started within this time (like --duration) out of the statistics");
+    app.add_option("--interval", f.interval,
+                   "Print throughput, p50, p99 and errors at this interval (like --duration; "
+                   "stderr, and JSON \"intervals\")");
+    app.add_option("--grace", f.grace,
+                   "After Ctrl-C or SIGTERM, wait this long for replies in flight before the "
+                   "report; a second signal quits at once")
+        ->capture_default_str();
+    app.add_option("--slo", f.slos,
+                   "Threshold, repeatable: p50, p90, p99, p999 or max (corrected latency) or "
+                   "error_rate, with < or <=, e.g. 'p99<5ms', 'error_rate<1%'; exit 3 when one fails");
+    app.add_flag("--wait-anyway", f.s.wait_anyway,
+                 "With no endpoint up after --connect-wait-ms, start anyway (requests end as "
+                 "timeouts) instead of exiting 1 at once");
+    app.add_option("--max-per-server", f.max_per_server,
+                   "Attempts one server may hold at once (default: in open loop an even share "
+                   "of the window over the servers up; 0: no bound)");
     app.add_option("--hist", f.s.hist_path,
                    "Write the latency percentile distribution (HdrHistogram format, ms) to this file");
     app.add_option("--plot", f.s.plot_path,
                    "Write an SVG with latency by percentile and throughput/p99 over time");
-    app.add_option("--json", f.s.json_path, "Write the summary as JSON to this file");
+    app.add_option("--json", f.s.json_path,
+                   "Write the summary as JSON to this file; - for stdout (the table then goes "
+                   "to stderr)");
     app.add_option("--results", f.s.results_path,
-                   "Write one CSV row per request to this file (warm-up left out)");
+                   "Write one CSV row per request to this file (warm-up left out), with its "
+                   "input item and error message");
+    app.add_option("--output", f.s.output_path,
+                   "Write each result as it arrives, one JSON object per line (factors, fetch "
+                   "status and bytes), to this file; - for stdout");
+    app.add_flag("--print", f.print, "--output - : each result on stdout, the table on stderr");
     app.add_flag("--no-verify", f.no_verify, "Don't check factor and echo results");
     app.add_flag("-q,--quiet", f.quiet,
                  "No live progress view (it is shown only when stderr is a terminal)");
     app.add_option("--log-level", f.log_level, "debug, info, warn or error")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))->capture_default_str();
+    app.add_option("--log-format", f.log_format, "text or json (one JSON object per line)")
+        ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+}
+
+// Flags that would be ignored are refused: a run that differs from what was asked for
+// would measure something else without saying so.
+void flags_refuse(const CLI::App& app, const Flags& f) {
+    auto given = [&](const char* flag) { return app.count(flag) > 0; };
+    auto refuse = [](const std::string& why) { throw std::invalid_argument(why); };
+    const bool input = !f.s.work.input.empty();
+    if (given("--batch") && f.op != "factor") refuse("--batch applies to --op factor only");
+    if (given("--count") && input) refuse("--count and --input can't go together: the input's lines are the requests");
+    if (given("--count") && f.op != "echo") refuse("--count applies to echo; factor takes --random N or --input");
+    if (given("--size") && (f.op != "echo" || input))
+        refuse("--size applies to echo without --input (input lines are the payloads)");
+    if (given("--random") && (f.op != "factor" || input))
+        refuse("--random applies to --op factor without --input");
+    for (const char* flag : {"--bits", "--semiprimes", "--seed"})
+        if (given(flag) && !given("--random")) refuse(std::string(flag) + " applies to --random only");
+    for (const char* flag : {"--head", "--max-bytes", "--fetch-timeout-ms", "--save-dir"})
+        if (given(flag) && f.op != "fetch") refuse(std::string(flag) + " applies to --op fetch only");
+    if (given("--repeat") && given("--duration"))
+        refuse("--repeat and --duration can't go together: --duration cycles the items itself");
+    if (f.print && !f.s.output_path.empty()) refuse("--print is --output -: give one of them");
+    if (f.s.json_path == "-" && (f.print || f.s.output_path == "-"))
+        refuse("--json - and --print (--output -) can't both write stdout");
 }
 
 zlb::client::Settings settings_from(Flags& f) {
     auto s = std::move(f.s);
+    using zlb::client::parse_duration_s;
+    if (!f.duration.empty() && (s.duration_s = parse_duration_s(f.duration, "--duration")) <= 0)
+        throw std::invalid_argument("--duration must be more than 0");
+    if (!f.warmup.empty()) s.warmup_s = parse_duration_s(f.warmup, "--warmup");
+    if (!f.interval.empty() && (s.interval_s = parse_duration_s(f.interval, "--interval")) <= 0)
+        throw std::invalid_argument("--interval must be more than 0");
+    s.grace = std::chrono::milliseconds(
+        static_cast<long long>(parse_duration_s(f.grace, "--grace") * 1000 + 0.5));
+    for (const auto& text : f.slos) s.slos.push_back(zlb::client::parse_slo(text));
+    s.max_per_server = f.max_per_server;
+    if (f.print) s.output_path = "-";
     for (const auto& c : f.connect)
         for (auto& ep : zlb::client::endpoints_expand(c)) s.endpoints.push_back(std::move(ep));
     if (!f.endpoints_file.empty())
@@ -129,7 +225,9 @@ zlb::client::Settings settings_from(Flags& f) {
     s.work.fetch.head = f.head;
     s.work.fetch.want_body = !s.save_dir.empty();
     s.verify = !f.no_verify;
-    s.progress = !f.quiet && ::isatty(STDERR_FILENO);
+    // Results printed on the same terminal would tear the live view's line.
+    s.progress = !f.quiet && ::isatty(STDERR_FILENO) &&
+                 !(s.output_path == "-" && ::isatty(STDOUT_FILENO));
     s.intervals_print = s.interval_s > 0;
     return s;
 }
@@ -138,6 +236,8 @@ zlb::client::Settings settings_from(Flags& f) {
 
 int main(int argc, char** argv) {
     CLI::App app{"zlb-client: sends echo, factor or fetch work to zlb servers and measures it"};
+    app.set_version_flag("--version", std::string("zlb-client ") + zlb::version());
+    app.footer(kExamples);
     Flags flags;
     flags_add(app, flags);
     try {
@@ -147,18 +247,35 @@ int main(int argc, char** argv) {
     }
     zlb::set_log_name("zlb-client");
     zlb::set_log_level(*zlb::parse_log_level(flags.log_level));
-    // No stop fd yet: Ctrl-C ends the client the default way (issue 10 brings the grace).
-    zmq::context_t ctx(1);
+    zlb::set_log_format(*zlb::parse_log_format(flags.log_format));
+    std::optional<zlb::StopSignals> stop;
+    std::optional<zmq::context_t> ctx;
     std::optional<zlb::client::Client> client;
+    std::FILE* table = stdout;
     try {
-        client.emplace(settings_from(flags), zlb::EngineEnv{ctx});
+        flags_refuse(app, flags);
+        auto settings = settings_from(flags);
+        if (settings.json_path == "-" || settings.output_path == "-") table = stderr;
+        // stdin is read while Ctrl-C still ends the process the default way: nothing
+        // is lost yet, and a terminal being read would otherwise ignore it.
+        if (settings.work.input == "-") {
+            std::ostringstream text;
+            text << std::cin.rdbuf();
+            settings.work.input_text = text.str();
+        }
+        // Before any thread starts (the context's I/O threads): SIGINT and SIGTERM are
+        // then blocked in every thread and arrive on the fd the client polls. The first
+        // stops sending and leads to the report after --grace; a second quits at once.
+        stop.emplace();
+        ctx.emplace(1);
+        client.emplace(std::move(settings), zlb::EngineEnv{*ctx, zlb::steady_time(), stop->fd()});
     } catch (const std::exception& e) {
         std::fprintf(stderr, "zlb-client: error: %s\n", e.what());
         return 2;
     }
     try {
         int code = client->run();
-        client->report().table_print(stdout);
+        if (!client->aborted()) client->report().table_print(table);
         return code;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "zlb-client: error: %s\n", e.what());

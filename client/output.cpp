@@ -2,11 +2,14 @@
 // interval lines, the live progress view and the files written at the end.
 #include "client/client.hpp"
 
+#include "client/units.hpp"
 #include "factor/factor.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
+#include <vector>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
@@ -30,16 +33,164 @@ std::string safe_name(std::size_t index, std::string_view url) {
 
 } // namespace
 
-// Warm-up requests are left out here as everywhere else in the statistics.
+namespace {
+
+// A CSV field: quoted when it holds a comma, a quote or a line end (RFC 4180); control
+// characters become spaces so that every row stays one line.
+void csv_field(std::string& out, std::string_view text) {
+    bool quote = text.find_first_of(",\"\r\n") != std::string_view::npos;
+    if (quote) out += '"';
+    for (char c : text) {
+        if (c == '"') out += "\"\"";
+        else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
+        else out += c;
+    }
+    if (quote) out += '"';
+}
+
+void json_str(std::string& out, std::string_view text) {
+    out += '"';
+    for (char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+void number_append(std::string& out, std::uint64_t n) { out += std::to_string(n); }
+
+} // namespace
+
+// The request's input: its numbers (factor), its URL (fetch) or its payload size (echo).
+void Client::item_append(std::string& out, const Slot& s, char sep) {
+    switch (workload_.op()) {
+    case proto::Op::factor:
+        for (std::size_t i = 0; i < s.ns.size(); ++i) {
+            if (i) out += sep;
+            out += to_string_u128(s.ns[i]);
+        }
+        break;
+    case proto::Op::fetch: out += workload_.text(s.index); break;
+    default: number_append(out, workload_.text(s.index).size()); break;
+    }
+}
+
+// --results: warm-up requests are left out here as everywhere else in the statistics.
+// --output: every result, warm-up included (flagged), as it arrives: this is the work's
+// answer, not its measurement. Numbers are strings: they may not fit a double.
 void Client::result_row(const Slot& s, std::string_view server, bool ok, std::string_view code,
-                        std::uint64_t latency_us, std::uint64_t service_us) {
-    if (!results_ || s.warmup) return;
-    std::fprintf(results_.get(), "%llu,%s,%.*s,%d,%.*s,%llu,%llu,%u\n",
-                 static_cast<unsigned long long>(s.id), proto::to_string(workload_.op()).data(),
-                 static_cast<int>(server.size()), server.data(), ok ? 1 : 0,
-                 static_cast<int>(code.size()), code.data(),
-                 static_cast<unsigned long long>(latency_us),
-                 static_cast<unsigned long long>(service_us), s.attempt + 1);
+                        std::string_view message, std::uint64_t latency_us,
+                        std::uint64_t service_us, const proto::Reply* reply) {
+    const bool fetch = workload_.op() == proto::Op::fetch;
+    const long status = fetch && reply && reply->ok ? reply->status : 0;
+    const std::size_t line = workload_.line_of(s.index);
+    if (results_.is_open() && !s.warmup) {
+        std::string& r = row_;
+        r.clear();
+        number_append(r, s.id);
+        r += ',';
+        r += proto::to_string(workload_.op());
+        r += ',';
+        csv_field(r, server);
+        r += ok ? ",1," : ",0,";
+        csv_field(r, code);
+        r += ',';
+        number_append(r, latency_us);
+        r += ',';
+        number_append(r, service_us);
+        r += ',';
+        number_append(r, s.attempt + 1);
+        r += ',';
+        std::string item;
+        item_append(item, s, ' ');
+        csv_field(r, item);
+        r += ',';
+        if (line) number_append(r, line);
+        r += ',';
+        if (status) number_append(r, static_cast<std::uint64_t>(status));
+        r += ',';
+        csv_field(r, message);
+        r += '\n';
+        results_.row(r);
+    }
+    if (!output_.is_open()) return;
+    std::string& j = row_;
+    j.clear();
+    j += "{\"id\": ";
+    number_append(j, s.id);
+    j += ", \"index\": ";
+    number_append(j, s.index);
+    if (line) {
+        j += ", \"input_line\": ";
+        number_append(j, line);
+    }
+    j += ", \"ok\": ";
+    j += ok ? "true" : "false";
+    j += ", \"server\": ";
+    json_str(j, server);
+    j += ", \"latency_us\": ";
+    number_append(j, latency_us);
+    j += ", \"attempts\": ";
+    number_append(j, s.attempt + 1);
+    if (s.warmup) j += ", \"warmup\": true";
+    if (!ok) {
+        j += ", \"code\": ";
+        json_str(j, code);
+        j += ", \"message\": ";
+        json_str(j, message);
+    }
+    switch (workload_.op()) {
+    case proto::Op::factor: {
+        j += ", \"numbers\": [";
+        bool answered = ok && reply && reply->factor_sizes.size() == s.ns.size();
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < s.ns.size(); ++i) {
+            if (i) j += ", ";
+            j += "{\"n\": \"";
+            j += to_string_u128(s.ns[i]);
+            j += '"';
+            if (answered) {
+                j += ", \"factors\": [";
+                for (std::uint32_t k = 0; k < reply->factor_sizes[i]; ++k) {
+                    if (k) j += ", ";
+                    j += '"';
+                    j += to_string_u128(reply->factors[at++]);
+                    j += '"';
+                }
+                j += "]";
+            }
+            j += "}";
+        }
+        j += "]";
+        break;
+    }
+    case proto::Op::fetch:
+        j += ", \"url\": ";
+        json_str(j, workload_.text(s.index));
+        if (ok && reply) {
+            j += ", \"status\": ";
+            number_append(j, static_cast<std::uint64_t>(reply->status));
+            j += ", \"bytes\": ";
+            number_append(j, reply->bytes);
+            j += ", \"content_type\": ";
+            json_str(j, reply->content_type);
+        }
+        break;
+    default:
+        j += ", \"size\": ";
+        number_append(j, workload_.text(s.index).size());
+        break;
+    }
+    j += "}\n";
+    output_.row(j);
 }
 
 // Factor replies must multiply back to the numbers sent, in ascending primes; echo
@@ -108,14 +259,20 @@ void Client::intervals_close(Clock::time_point now, bool last) {
         const IntervalRow& r = report_.interval_close(t, length, end <= warmup_end_);
         interval_start_ = end;
         if (!settings_.intervals_print) return;
+        // The same unit as the live view and the table: milliseconds. On a terminal
+        // too narrow for the aligned line, a compact one that does not wrap.
+        char text[256];
+        int n = std::snprintf(text, sizeof text,
+                              "zlb-client: %7.1f s %9.1f req/s  p50 %s ms  p99 %s ms  errors %llu%s",
+                              r.t_s, r.rps, ms_text(r.p50_us).c_str(), ms_text(r.p99_us).c_str(),
+                              static_cast<unsigned long long>(r.errors),
+                              r.warmup ? "  (warm-up)" : "");
+        if (settings_.progress && n > 0 && unsigned(n) >= terminal_width(STDERR_FILENO))
+            std::snprintf(text, sizeof text, "%.1f s %.1f req/s p50 %s p99 %s ms err %llu%s",
+                          r.t_s, r.rps, ms_text(r.p50_us).c_str(), ms_text(r.p99_us).c_str(),
+                          static_cast<unsigned long long>(r.errors), r.warmup ? " (warm-up)" : "");
         // Clears the live view's line first, which is redrawn below the new line.
-        std::fprintf(stderr,
-                     "%szlb-client: %7.1f s %9.1f req/s  p50 %6llu us  p99 %7llu us  errors %llu"
-                     "%s\n",
-                     settings_.progress ? "\r\033[K" : "", r.t_s, r.rps,
-                     static_cast<unsigned long long>(r.p50_us),
-                     static_cast<unsigned long long>(r.p99_us),
-                     static_cast<unsigned long long>(r.errors), r.warmup ? "  (warm-up)" : "");
+        std::fprintf(stderr, "%s%s\n", settings_.progress ? "\r\033[K" : "", text);
     };
     while (now - interval_start_ >= step) row_close(interval_start_ + step);
     if (last && now - interval_start_ >= step / 10) row_close(now);
@@ -145,7 +302,9 @@ std::string peak_rss() {
 } // namespace
 
 // Live view, only when stderr is a terminal: progress bar, done/total, rate, p50 and p99
-// so far (after the warm-up), errors and late starts.
+// so far (after the warm-up), errors and late starts. It fits the terminal's width, read
+// at every refresh: a line that wrapped would leave a new line behind at each refresh.
+// What does not fit goes, last first; the bar shrinks, then goes too.
 void Client::progress_print(bool final) {
     auto now = time_.now();
     if (!final && now - last_progress_ < 250ms) return;
@@ -156,27 +315,50 @@ void Client::progress_print(bool final) {
     double fraction = limit_ != SIZE_MAX
                           ? double(finished_) / double(std::max<std::size_t>(limit_, 1))
                           : secs / settings_.duration_s;
-    char total[32] = "?";
-    if (limit_ != SIZE_MAX) std::snprintf(total, sizeof total, "%zu", limit_);
-    char latency[64] = "p50 -  p99 -  (warm-up)";
+    char part[96];
+    std::vector<std::string> parts;
+    if (limit_ != SIZE_MAX)
+        std::snprintf(part, sizeof part, "%llu/%zu", static_cast<unsigned long long>(finished_), limit_);
+    else
+        std::snprintf(part, sizeof part, "%llu", static_cast<unsigned long long>(finished_));
+    parts.emplace_back(part);
+    std::snprintf(part, sizeof part, "%.0f req/s", secs > 0 ? finished_ / secs : 0);
+    parts.emplace_back(part);
     if (o.latency_us.count() > 0)
-        std::snprintf(latency, sizeof latency, "p50 %.2f ms  p99 %.2f ms",
-                      o.latency_us.percentile(50) / 1000.0, o.latency_us.percentile(99) / 1000.0);
-    else if (now >= warmup_end_)
-        std::snprintf(latency, sizeof latency, "p50 -  p99 -");
+        std::snprintf(part, sizeof part, "p50 %s p99 %s ms",
+                      ms_text(o.latency_us.percentile(50)).c_str(),
+                      ms_text(o.latency_us.percentile(99)).c_str());
+    else
+        std::snprintf(part, sizeof part, "p50 - p99 -%s", now < warmup_end_ ? " (warm-up)" : "");
+    parts.emplace_back(part);
     const auto& w = report_.warmup();
     const std::uint64_t errors = o.errors + o.timeouts + w.errors + w.timeouts;
-    char line[256];
-    int n = std::snprintf(line, sizeof line, "\r%s %llu/%s  %.0f req/s  %s  errors %llu",
-                          bar(final ? 1.0 : fraction, 20).c_str(),
-                          static_cast<unsigned long long>(finished_), total,
-                          secs > 0 ? finished_ / secs : 0, latency,
-                          static_cast<unsigned long long>(errors));
-    if (schedule_ && n > 0 && std::size_t(n) < sizeof line)
-        std::snprintf(line + n, sizeof line - n, "  late %llu",
+    std::snprintf(part, sizeof part, "err %llu", static_cast<unsigned long long>(errors));
+    parts.emplace_back(part);
+    if (schedule_) {
+        std::snprintf(part, sizeof part, "late %llu",
                       static_cast<unsigned long long>(report_.late_starts()));
+        parts.emplace_back(part);
+    }
+    if (interrupted_) parts.emplace_back("interrupted");
+    // The last column is left empty: some terminals wrap on writing it.
+    const std::size_t width = std::max(terminal_width(STDERR_FILENO), 2u) - 1;
+    std::string text;
+    for (const auto& p : parts) {
+        std::size_t need = text.size() + (text.empty() ? 0 : 1) + p.size();
+        if (need > width) break;
+        if (!text.empty()) text += ' ';
+        text += p;
+    }
+    if (text.empty()) text = parts[0].substr(0, width);
+    // The bar: 20 wide when there is room, down to 5, else none.
+    if (width > text.size() + 3) {
+        std::size_t room = width - text.size() - 3;
+        if (room >= 5) text = bar(final ? 1.0 : fraction, std::min<std::size_t>(room, 20)) + " " + text;
+    }
     // One write per refresh: stderr is unbuffered, and the line must not tear.
-    std::fprintf(stderr, "%s\033[K%s", line, final ? "\n" : "");
+    std::string line = "\r" + text + "\033[K" + (final ? "\n" : "");
+    std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
 void Client::outputs_write() {

@@ -3,7 +3,13 @@
 #include "core/log.hpp"
 #include "core/zmq_util.hpp"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
@@ -13,16 +19,73 @@ namespace {
 
 std::atomic<unsigned> g_monitor_serial{0};
 
+// tcp://HOST:PORT with HOST a name (not an address): resolves it. Returns "" when it
+// resolves or needs no resolving, else why not; spellings gets tcp://ADDRESS:PORT for
+// each address, as libzmq may name the endpoint in its events.
+std::string tcp_resolve(const std::string& endpoint, std::vector<std::string>& spellings) {
+    if (!endpoint.starts_with("tcp://")) return "";
+    std::string rest = endpoint.substr(6);
+    auto colon = rest.rfind(':');
+    if (colon == std::string::npos || rest.find(';') != std::string::npos) return "";
+    std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+    if (host.empty() || host.front() == '[' || host == "*") return "";
+    in_addr v4{};
+    if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return "";
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_family = AF_UNSPEC;
+    addrinfo* found = nullptr;
+    int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    if (rc != 0)
+        return "cannot resolve host name '" + host + "': " +
+               (rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc));
+    for (addrinfo* a = found; a; a = a->ai_next) {
+        char text[INET6_ADDRSTRLEN] = "";
+        const void* addr = a->ai_family == AF_INET
+                               ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
+                               : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
+        if (!::inet_ntop(a->ai_family, addr, text, sizeof text)) continue;
+        spellings.push_back(a->ai_family == AF_INET ? "tcp://" + std::string(text) + ":" + port
+                                                    : "tcp://[" + std::string(text) + "]:" + port);
+    }
+    ::freeaddrinfo(found);
+    return "";
+}
+
+std::string protocol_error_text(std::uint32_t code, bool curve) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", code);
+    switch (code) {
+    case ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return curve ? "security mismatch: the server does not use CURVE (leave out "
+                       "--curve-server-key and --curve-secret)"
+                     : "security mismatch: the server requires CURVE (give --curve-server-key "
+                       "and --curve-secret)";
+    case ZMQ_PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+    case ZMQ_PROTOCOL_ERROR_ZMTP_KEY_EXCHANGE:
+        return std::string("CURVE handshake failed (") + hex + "): wrong --curve-server-key?";
+    default:
+        if ((code & 0xf0000000u) == ZMQ_PROTOCOL_ERROR_ZAP_UNSPECIFIED)
+            return std::string("the server's ZAP authentication failed (") + hex + ")";
+        return std::string("ZMTP protocol error ") + hex + " (not a zlb server?)";
+    }
+}
+
 } // namespace
 
 PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
                  const std::vector<std::string>& endpoints)
     : socket_(socket), monitor_(ctx, zmq::socket_type::pair) {
-    // Watch from before the first connect, or fast handshakes would go unseen.
+    // Watch from before the first connect, or fast handshakes would go unseen. The
+    // connect and handshake failures say why an endpoint is not up.
     std::string monitor_ep = "inproc://zlb-client-monitor-";
     monitor_ep += std::to_string(g_monitor_serial++);
-    if (zmq_socket_monitor(socket_.handle(), monitor_ep.c_str(),
-                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+    constexpr int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED |
+                           ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CLOSED |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_socket_monitor(socket_.handle(), monitor_ep.c_str(), events) != 0)
         throw std::runtime_error("zmq_socket_monitor failed");
     monitor_.connect(monitor_ep);
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
@@ -32,6 +95,10 @@ PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
         char alias[24];
         std::snprintf(alias, sizeof alias, "p%zu", i);
         p.alias = alias;
+        // libzmq resolves names later and says only that connecting failed: resolve here
+        // so a mistyped host reads as one. Events may name the resolved address.
+        std::vector<std::string> spellings;
+        p.resolve_error = tcp_resolve(p.endpoint, spellings);
         socket_.set(zmq::sockopt::connect_routing_id, p.alias);
         try {
             socket_.connect(p.endpoint);
@@ -41,7 +108,9 @@ PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
         // inproc has no handshake and sends no monitor events: its connect is complete
         // as soon as it returns (the peer is bound in the same context).
         p.connected = p.endpoint.starts_with("inproc://");
+        connected_ += p.connected;
         by_endpoint_.emplace(p.endpoint, i);
+        for (auto& s : spellings) by_endpoint_.emplace(std::move(s), i);
         peers_.push_back(std::move(p));
     }
 }
@@ -58,10 +127,10 @@ std::optional<std::size_t> PeerSet::find_alias(std::string_view alias) const {
     return index;
 }
 
-std::size_t PeerSet::connected() const {
-    std::size_t up = 0;
-    for (const auto& p : peers_) up += p.connected;
-    return up;
+bool PeerSet::hopeless() const {
+    for (const auto& p : peers_)
+        if (!p.connected && p.resolve_error.empty()) return false;
+    return true;
 }
 
 // Event frames: [uint16 event, uint32 value] then the endpoint. The endpoint names the
@@ -69,23 +138,90 @@ std::size_t PeerSet::connected() const {
 const std::vector<std::size_t>& PeerSet::events_read() {
     down_.clear();
     while (recv_frames(monitor_, frames_)) {
-        if (frames_.size() != 2 || frames_[0].size() < 2) continue;
+        if (frames_.size() != 2 || frames_[0].size() < 6) continue;
         std::uint16_t event = 0;
+        std::uint32_t value = 0;
         std::memcpy(&event, frames_[0].data(), sizeof event);
+        std::memcpy(&value, static_cast<const char*>(frames_[0].data()) + 2, sizeof value);
         auto it = by_endpoint_.find(std::string(view(frames_[1])));
         if (it == by_endpoint_.end()) continue;
-        Peer& p = peers_[it->second];
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-            p.connected = true;
-            p.skip_until = {};
-            LOG_INFO("connected to %s", p.endpoint.c_str());
-        } else if (event == ZMQ_EVENT_DISCONNECTED) {
-            if (p.connected) LOG_WARN("lost %s", p.endpoint.c_str());
-            p.connected = false;
-            down_.push_back(it->second);
-        }
+        event_apply(peers_[it->second], it->second, event, value);
     }
     return down_;
+}
+
+// A failed TCP connect shows as CLOSED without CONNECTED (refused, unreachable; libzmq
+// tells no errno); a refused handshake as HANDSHAKE_FAILED_*, then a disconnect.
+void PeerSet::event_apply(Peer& p, std::size_t index, std::uint16_t event, std::uint32_t value) {
+    switch (event) {
+    case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        if (!p.connected) ++connected_;
+        p.connected = true;
+        p.skip_until = {};
+        p.resolve_error.clear();
+        p.handshake_error.clear();
+        p.connect_failures = 0;
+        p.lost = false;
+        LOG_INFO("connected to %s", p.endpoint.c_str());
+        break;
+    case ZMQ_EVENT_DISCONNECTED:
+        if (p.connected) {
+            LOG_WARN("lost %s", p.endpoint.c_str());
+            --connected_;
+            p.lost = true;
+        } else if (p.tcp_connected && p.handshake_error.empty()) {
+            p.handshake_error = "disconnected during the ZMTP handshake (wrong "
+                                "--curve-server-key, or not a ZeroMQ server?)";
+        }
+        p.connected = false;
+        p.tcp_connected = false;
+        down_.push_back(index);
+        break;
+    case ZMQ_EVENT_CONNECT_DELAYED: p.connect_pending = true; break;
+    case ZMQ_EVENT_CONNECTED:
+        p.connect_pending = false;
+        p.tcp_connected = true;
+        break;
+    case ZMQ_EVENT_CLOSED:
+        p.connect_pending = false;
+        if (p.connected || p.tcp_connected) break;
+        ++p.connect_failures;
+        p.handshake_error.clear(); // nothing answers there now
+        break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        p.handshake_error = "CURVE authentication refused by the server (ZAP status " +
+                            std::to_string(value) +
+                            "): is this client's public key in its --curve-allow directory?";
+        break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        p.handshake_error = protocol_error_text(value, curve_);
+        break;
+    case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        if (!p.handshake_error.empty()) break; // a specific reason came first
+        p.handshake_error = curve_ ? "ZMTP handshake failed: wrong --curve-server-key, or a "
+                                     "server without CURVE?"
+                                   : "ZMTP handshake failed: the server requires CURVE? (give "
+                                     "--curve-server-key and --curve-secret)";
+        break;
+    default: break; // CONNECT_RETRIED: a reconnect is scheduled, which changes no reason
+    }
+}
+
+std::string PeerSet::problem(std::size_t peer) const {
+    const Peer& p = peers_[peer];
+    if (p.connected) return "";
+    if (!p.resolve_error.empty()) return p.resolve_error;
+    if (!p.handshake_error.empty()) return p.handshake_error;
+    if (p.tcp_connected)
+        return "TCP connected, but no ZMTP handshake completed (not a ZeroMQ server, or a "
+               "stopped one?)";
+    if (p.connect_failures > 0)
+        return "connection refused or unreachable (nothing listening there?), " +
+               std::to_string(p.connect_failures) +
+               (p.connect_failures == 1 ? " attempt" : " attempts");
+    if (p.lost) return "connection lost";
+    if (p.connect_pending) return "no answer to the TCP connect yet (host down or filtered?)";
+    return "not connected";
 }
 
 bool PeerSet::usable(std::size_t peer, std::optional<std::size_t> avoid,
@@ -98,14 +234,19 @@ bool PeerSet::usable(std::size_t peer, std::optional<std::size_t> avoid,
 // lone or all-suspected cluster still gets work.
 std::optional<std::size_t> PeerSet::send_next(std::string_view body,
                                               std::optional<std::size_t> avoid,
-                                              Clock::time_point now) {
+                                              Clock::time_point now,
+                                              std::size_t max_in_flight) {
     for (int pass = 0; pass < 2; ++pass) {
         for (std::size_t tries = 0; tries < peers_.size(); ++tries) {
             std::size_t peer = next_;
             next_ = (next_ + 1) % peers_.size();
-            if (!peers_[peer].connected || (pass == 0 && !usable(peer, avoid, now))) continue;
+            Peer& p = peers_[peer];
+            if (!p.connected || p.in_flight >= max_in_flight ||
+                (pass == 0 && !usable(peer, avoid, now)))
+                continue;
             if (send_to(peer, body)) {
-                ++peers_[peer].sent;
+                ++p.sent;
+                ++p.in_flight;
                 return peer;
             }
         }

@@ -1,12 +1,14 @@
 #pragma once
 // The servers a client talks to: one connection per endpoint on the client's ROUTER
 // socket, each under its own routing alias; a rotation over the peers that can take
-// work now; and liveness from the socket's monitor events (handshake, disconnect).
+// work now; and liveness from the socket's monitor events (handshake, disconnect),
+// which also say why an endpoint is not up (refused, CURVE refusal, protocol error).
 #include "core/clock.hpp"
 
 #include <zmq.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,13 +22,23 @@ struct Peer {
     std::string alias; // routing id this client gave the connection
     std::string name;  // the server's name, once it has replied
     std::uint64_t sent = 0;
+    std::size_t in_flight = 0; // attempts sent here and not over yet (see attempt_over)
     bool connected = false;
     Clock::time_point skip_until{}; // suspected dead: left out of the rotation until then
+    // Why it is not up, from the monitor's events (see PeerSet::problem).
+    std::string resolve_error;     // the host name did not resolve
+    std::string handshake_error;   // the last ZMTP/CURVE handshake failure, until one succeeds
+    bool tcp_connected = false;    // TCP is up (ZMTP may not be)
+    bool connect_pending = false;  // a TCP connect is under way
+    bool lost = false;             // was up, then disconnected
+    unsigned connect_failures = 0; // TCP connects that failed (refused, unreachable)
 };
 
 class PeerSet {
 public:
-    // Starts the monitor, then connects to every endpoint. Throws std::runtime_error.
+    // Starts the monitor, then connects to every endpoint. Host names of tcp endpoints
+    // are resolved first: one that does not resolve is still connected (libzmq retries
+    // it), but its problem says so. Throws std::runtime_error.
     PeerSet(zmq::context_t& ctx, zmq::socket_t& socket, const std::vector<std::string>& endpoints);
 
     std::size_t size() const { return peers_.size(); }
@@ -37,25 +49,42 @@ public:
     // The peer a reply came from, by the routing alias the socket reports for it.
     std::optional<std::size_t> find_alias(std::string_view alias) const;
     // How many peers have completed their handshake (see events_read).
-    std::size_t connected() const;
+    std::size_t connected() const { return connected_; }
+    // True when every peer that is not up can't come up by waiting (its host name did
+    // not resolve), so there is no point waiting for it.
+    bool hopeless() const;
     // Sends [alias, "", body] to the next peer in turn that takes it, preferring peers
-    // other than `avoid` that are not suspected at `now`. Returns the peer, or nullopt.
+    // other than `avoid` that are not suspected at `now`, and never to a peer holding
+    // max_in_flight attempts already. Returns the peer, or nullopt.
     std::optional<std::size_t> send_next(std::string_view body, std::optional<std::size_t> avoid,
-                                         Clock::time_point now);
+                                         Clock::time_point now,
+                                         std::size_t max_in_flight = SIZE_MAX);
+    // An attempt sent to `peer` is over (answered, timed out, failed over or released).
+    void attempt_over(std::size_t peer) {
+        if (peers_[peer].in_flight > 0) --peers_[peer].in_flight;
+    }
     // Drains monitor events; returns the peers that disconnected since the last call.
     const std::vector<std::size_t>& events_read();
     void suspect(std::size_t peer, Clock::time_point until) { peers_[peer].skip_until = until; }
     void alive(std::size_t peer) { peers_[peer].skip_until = {}; }
+    // Whether this client uses CURVE: a handshake failing without detail then most likely
+    // means a wrong server key, and without CURVE a server that requires it.
+    void curve_set(bool on) { curve_ = on; }
+    // Why peer is not up, as a phrase: "connection refused ...", "CURVE ..."; "" when up.
+    std::string problem(std::size_t peer) const;
 
 private:
     bool send_to(std::size_t peer, std::string_view body);
     bool usable(std::size_t peer, std::optional<std::size_t> avoid, Clock::time_point now) const;
+    void event_apply(Peer& p, std::size_t index, std::uint16_t event, std::uint32_t value);
 
     zmq::socket_t& socket_;
     zmq::socket_t monitor_;
     std::vector<Peer> peers_;
     std::unordered_map<std::string, std::size_t> by_endpoint_;
     std::size_t next_ = 0;
+    std::size_t connected_ = 0;
+    bool curve_ = false;
     std::vector<zmq::message_t> frames_;
     std::vector<std::size_t> down_;
 };

@@ -1,5 +1,9 @@
 #include "client/report.hpp"
 
+#include "client/units.hpp"
+
+#include <algorithm>
+
 namespace zlb::client {
 namespace {
 
@@ -16,17 +20,16 @@ Summary summarize(const Histogram& h) {
             h.percentile(99.9), h.max(),        h.mean()};
 }
 
+// Latencies in the table's one unit, 3 decimals: ms keep microsecond resolution.
 void row_print(std::FILE* out, std::string_view label, const GroupStats& g, std::uint64_t total,
-               const Histogram& h) {
+               const Histogram& h, TableUnit unit) {
     Summary s = summarize(h);
     double share = total ? 100.0 * g.count / total : 0;
-    std::fprintf(out, "  %-28.*s %8llu %6.1f%% %8llu %9.1f %8llu %8llu %8llu %8llu %8llu\n",
+    auto v = [&](double us) { return us * unit.per_us; };
+    std::fprintf(out, "  %-28.*s %8llu %6.1f%% %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n",
                  static_cast<int>(label.size()), label.data(),
-                 static_cast<unsigned long long>(g.count), share,
-                 static_cast<unsigned long long>(s.min), s.mean,
-                 static_cast<unsigned long long>(s.p50), static_cast<unsigned long long>(s.p90),
-                 static_cast<unsigned long long>(s.p99), static_cast<unsigned long long>(s.p999),
-                 static_cast<unsigned long long>(s.max));
+                 static_cast<unsigned long long>(g.count), share, v(s.min), v(s.mean), v(s.p50),
+                 v(s.p90), v(s.p99), v(s.p999), v(s.max));
 }
 
 } // namespace
@@ -52,6 +55,8 @@ void Report::outcome_ok(const Outcome& o) {
         return;
     }
     uncorrected_us_.record(o.latency.uncorrected_us);
+    items_ += o.items;
+    if (o.http_status) ++http_status_[o.http_status];
     for (GroupStats* g : {&overall_, &server(o.server)}) {
         ++g->count;
         ++g->ok;
@@ -60,7 +65,29 @@ void Report::outcome_ok(const Outcome& o) {
     }
 }
 
-void Report::outcome_error(const Outcome& o, std::string_view code) {
+void Report::message_record(std::string_view code, std::string_view message) {
+    auto it = messages_.find(code);
+    if (it == messages_.end()) it = messages_.try_emplace(std::string(code)).first;
+    auto& m = it->second;
+    // One line each, whatever the server sent.
+    std::string text(message.substr(0, 200));
+    for (char& c : text)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    for (auto& [seen, n] : m.messages)
+        if (seen == text) {
+            ++n;
+            return;
+        }
+    if (m.messages.size() < ErrorMessages::kMaxMessages) m.messages.emplace_back(std::move(text), 1);
+    else ++m.other;
+}
+
+void Report::invalid_reply(std::string_view message) {
+    ++invalid_replies_;
+    message_record("invalid_reply", message.empty() ? "undecodable reply" : message);
+}
+
+void Report::outcome_error(const Outcome& o, std::string_view code, std::string_view message) {
     interval_record(&o, true);
     if (o.warmup) {
         ++warmup_.count;
@@ -68,6 +95,7 @@ void Report::outcome_error(const Outcome& o, std::string_view code) {
         return;
     }
     uncorrected_us_.record(o.latency.uncorrected_us);
+    items_ += o.items;
     for (GroupStats* g : {&overall_, &server(o.server)}) {
         ++g->count;
         ++g->errors;
@@ -77,9 +105,10 @@ void Report::outcome_error(const Outcome& o, std::string_view code) {
     auto it = errors_.find(code);
     if (it == errors_.end()) it = errors_.emplace(std::string(code), 0).first;
     ++it->second;
+    message_record(code, message.empty() ? "(no message)" : message);
 }
 
-void Report::outcome_timeout(std::string_view name, bool warmup) {
+void Report::outcome_timeout(std::string_view name, bool warmup, std::string_view message) {
     interval_record(nullptr, true);
     if (warmup) {
         ++warmup_.count;
@@ -90,6 +119,7 @@ void Report::outcome_timeout(std::string_view name, bool warmup) {
         ++g->count;
         ++g->timeouts;
     }
+    message_record("timeout(client)", message.empty() ? "no reply in time" : message);
 }
 
 void Report::attempt_timeout(std::string_view name) {
@@ -101,13 +131,66 @@ void Report::finish(double elapsed_s) {
     elapsed_s_ = elapsed_s;
 }
 
+double Report::measured_s() const { return std::max(elapsed_s_ - mode_.warmup_s, 0.0); }
+
 double Report::throughput() const {
-    double measured_s = elapsed_s_ - mode_.warmup_s;
-    return measured_s > 0 ? double(overall_.count) / measured_s : 0;
+    double measured = measured_s();
+    return measured > 0 ? double(overall_.count) / measured : 0;
+}
+
+double Report::error_rate() const {
+    if (overall_.count == 0) return 0;
+    return double(overall_.errors + overall_.timeouts) / double(overall_.count);
 }
 
 void Report::endpoint_sent(const std::string& endpoint, std::uint64_t sent) {
-    endpoints_[endpoint] += sent;
+    endpoints_[endpoint].sent += sent;
+}
+
+void Report::endpoint_state(const std::string& endpoint, EndpointState state) {
+    auto& e = endpoints_[endpoint];
+    state.sent += e.sent;
+    e = std::move(state);
+}
+
+void Report::interrupted(std::optional<std::uint64_t> unsent, std::uint64_t in_flight,
+                         double grace_s) {
+    interrupted_ = true;
+    unsent_ = unsent;
+    in_flight_ = in_flight;
+    grace_s_ = grace_s;
+}
+
+void Report::slo_evaluate(const std::vector<Slo>& slos) {
+    slo_results_.clear();
+    const Histogram& h = overall_.latency_us;
+    for (const Slo& slo : slos) {
+        SloResult r{slo};
+        using M = Slo::Metric;
+        switch (slo.metric) {
+        case M::p50: r.value = double(h.percentile(50)); break;
+        case M::p90: r.value = double(h.percentile(90)); break;
+        case M::p99: r.value = double(h.percentile(99)); break;
+        case M::p999: r.value = double(h.percentile(99.9)); break;
+        case M::max: r.value = double(h.max()); break;
+        case M::error_rate: r.value = error_rate(); break;
+        }
+        // Nothing measured meets no latency threshold: there is nothing to vouch for.
+        bool nothing = overall_.count == 0;
+        r.ok = !nothing && (slo.inclusive ? r.value <= slo.limit : r.value < slo.limit);
+        slo_results_.push_back(std::move(r));
+    }
+}
+
+bool Report::slo_ok() const {
+    return std::all_of(slo_results_.begin(), slo_results_.end(),
+                       [](const SloResult& r) { return r.ok; });
+}
+
+int Report::exit_code() const {
+    if (interrupted_) return 130;
+    if (!slo_ok()) return 3;
+    return all_ok() ? 0 : 1;
 }
 
 const IntervalRow& Report::interval_close(double t_s, double length_s, bool warmup) {
@@ -125,10 +208,42 @@ const IntervalRow& Report::interval_close(double t_s, double length_s, bool warm
     return intervals_.back();
 }
 
+namespace {
+
+std::string slo_value_text(const SloResult& r) {
+    char buf[64];
+    if (r.slo.metric == Slo::Metric::error_rate)
+        std::snprintf(buf, sizeof buf, "%.3g%%", r.value * 100);
+    else
+        std::snprintf(buf, sizeof buf, "%s ms", ms_text(static_cast<std::uint64_t>(r.value)).c_str());
+    return buf;
+}
+
+} // namespace
+
 void Report::table_print(std::FILE* out) const {
-    std::fprintf(out, "zlb-client: %s, %llu requests to %zu endpoints in %.3f s: %.1f req/s\n",
-                 op_.c_str(), static_cast<unsigned long long>(overall_.count), endpoints_.size(),
-                 elapsed_s_, throughput());
+    const char* endpoints = endpoints_.size() == 1 ? "endpoint" : "endpoints";
+    if (mode_.warmup_s > 0)
+        std::fprintf(out,
+                     "zlb-client: %s, %llu requests to %zu %s in %.3f s measured (after a "
+                     "%.1f s warm-up; %.3f s in all): %.1f req/s",
+                     op_.c_str(), static_cast<unsigned long long>(overall_.count),
+                     endpoints_.size(), endpoints, measured_s(), mode_.warmup_s, elapsed_s_,
+                     throughput());
+    else
+        std::fprintf(out, "zlb-client: %s, %llu requests to %zu %s in %.3f s: %.1f req/s",
+                     op_.c_str(), static_cast<unsigned long long>(overall_.count),
+                     endpoints_.size(), endpoints, elapsed_s_, throughput());
+    if (op_ == "factor")
+        std::fprintf(out, ", %llu numbers: %.1f numbers/s", static_cast<unsigned long long>(items_),
+                     measured_s() > 0 ? double(items_) / measured_s() : 0.0);
+    std::fprintf(out, "\n");
+    if (interrupted_) {
+        std::fprintf(out, "  INTERRUPTED: ");
+        if (unsent_) std::fprintf(out, "%llu requests never sent, ", static_cast<unsigned long long>(*unsent_));
+        std::fprintf(out, "%llu still in flight after the %.1f s grace (not counted below)\n",
+                     static_cast<unsigned long long>(in_flight_), grace_s_);
+    }
     if (mode_.open_loop)
         std::fprintf(out, "  open loop at %.1f req/s: late starts %llu\n", mode_.rate,
                      static_cast<unsigned long long>(late_starts_));
@@ -141,22 +256,36 @@ void Report::table_print(std::FILE* out) const {
                      static_cast<unsigned long long>(warmup_.errors),
                      static_cast<unsigned long long>(warmup_.timeouts));
     std::fprintf(out,
-                 "  ok %llu, failed %llu, timeouts %llu, retried %llu, late replies %llu, invalid %llu\n\n",
+                 "  ok %llu, failed %llu, timeouts %llu, retried %llu, late replies %llu, invalid %llu\n",
                  static_cast<unsigned long long>(overall_.ok),
                  static_cast<unsigned long long>(overall_.errors),
                  static_cast<unsigned long long>(overall_.timeouts),
                  static_cast<unsigned long long>(retried_),
                  static_cast<unsigned long long>(late_replies_),
                  static_cast<unsigned long long>(invalid_replies_));
-    std::fprintf(out, "  %-28s %8s %7s %8s %9s %8s %8s %8s %8s %8s\n", "latency (us)", "count",
-                 "share", "min", "mean", "p50", "p90", "p99", "p99.9", "max");
-    row_print(out, op_ + " end-to-end", overall_, overall_.count, overall_.latency_us);
+    if (!http_status_.empty()) {
+        std::fprintf(out, "  http status:");
+        const char* sep = " ";
+        for (const auto& [status, n] : http_status_) {
+            std::fprintf(out, "%s%ld: %llu", sep, status, static_cast<unsigned long long>(n));
+            sep = ", ";
+        }
+        std::fprintf(out, "\n");
+    }
+    std::fprintf(out, "\n");
+    std::uint64_t largest = std::max({overall_.latency_us.max(), uncorrected_us_.max(),
+                                      overall_.service_us.max()});
+    TableUnit unit = table_unit(largest);
+    std::string head = std::string("latency (") + unit.name + ")";
+    std::fprintf(out, "  %-28s %8s %7s %10s %10s %10s %10s %10s %10s %10s\n", head.c_str(),
+                 "count", "share", "min", "mean", "p50", "p90", "p99", "p99.9", "max");
+    row_print(out, op_ + " end-to-end", overall_, overall_.count, overall_.latency_us, unit);
     // In a closed loop the two would be the same numbers.
     if (mode_.open_loop)
-        row_print(out, op_ + " uncorrected", overall_, overall_.count, uncorrected_us_);
-    row_print(out, op_ + " server service", overall_, overall_.count, overall_.service_us);
+        row_print(out, op_ + " uncorrected", overall_, overall_.count, uncorrected_us_, unit);
+    row_print(out, op_ + " server service", overall_, overall_.count, overall_.service_us, unit);
     for (const auto& [name, g] : servers_)
-        row_print(out, "server " + name, g, overall_.count, g.latency_us);
+        row_print(out, "server " + name, g, overall_.count, g.latency_us, unit);
     std::fprintf(out, "\n  errors:");
     if (errors_.empty() && overall_.timeouts == 0) std::fprintf(out, " none");
     for (const auto& [code, n] : errors_)
@@ -164,6 +293,29 @@ void Report::table_print(std::FILE* out) const {
     if (overall_.timeouts)
         std::fprintf(out, " timeout(client)=%llu", static_cast<unsigned long long>(overall_.timeouts));
     std::fprintf(out, "\n");
+    for (const auto& [code, m] : messages_) {
+        for (const auto& [text, n] : m.messages)
+            std::fprintf(out, "    %-18s %8llu  %s\n", code.c_str(),
+                         static_cast<unsigned long long>(n), text.c_str());
+        if (m.other)
+            std::fprintf(out, "    %-18s %8llu  (other messages)\n", code.c_str(),
+                         static_cast<unsigned long long>(m.other));
+    }
+    std::size_t unreachable = 0;
+    for (const auto& [endpoint, e] : endpoints_) unreachable += !e.connected && !e.problem.empty();
+    if (unreachable) {
+        std::fprintf(out, "  endpoints not up at the end:\n");
+        for (const auto& [endpoint, e] : endpoints_)
+            if (!e.connected && !e.problem.empty())
+                std::fprintf(out, "    %s: %s\n", endpoint.c_str(), e.problem.c_str());
+    }
+    if (!slo_results_.empty()) {
+        std::fprintf(out, "  slo:");
+        for (const auto& r : slo_results_)
+            std::fprintf(out, "  %s %s (%s)", r.slo.text.c_str(), r.ok ? "ok" : "FAILED",
+                         overall_.count ? slo_value_text(r).c_str() : "nothing measured");
+        std::fprintf(out, "\n");
+    }
 }
 
 } // namespace zlb::client

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,39 @@ struct Outcome {
     Latency latency;
     std::uint64_t service_us = 0;
     bool warmup = false; // started during --warmup: left out of the statistics
+    std::size_t items = 1;  // numbers in a factor request (--batch)
+    long http_status = 0;   // fetch: the HTTP status of an ok reply; 0 for none
+};
+
+// A threshold from --slo 'p99<5ms': a latency percentile (corrected, in us) or the error
+// rate (errors and timeouts over measured requests, a fraction) must stay below limit.
+struct Slo {
+    enum class Metric { p50, p90, p99, p999, max, error_rate };
+    std::string text; // as given
+    Metric metric = Metric::p99;
+    bool inclusive = false; // <= rather than <
+    double limit = 0;       // us for latencies, a fraction for error_rate
+};
+
+struct SloResult {
+    Slo slo;
+    double value = 0; // us or a fraction, as limit
+    bool ok = true;
+};
+
+// The few distinct messages kept for one error code, each with its count; messages
+// beyond kMaxMessages are only counted, in `other`.
+struct ErrorMessages {
+    static constexpr std::size_t kMaxMessages = 3;
+    std::vector<std::pair<std::string, std::uint64_t>> messages;
+    std::uint64_t other = 0;
+};
+
+// State of one endpoint at the end of the run.
+struct EndpointState {
+    std::uint64_t sent = 0;
+    bool connected = false;
+    std::string problem; // why it is not up; empty when up
 };
 
 // Requests started during the warm-up still end as exactly one outcome; only these
@@ -60,17 +94,28 @@ public:
     explicit Report(std::string op, RunMode mode = {}) : op_(std::move(op)), mode_(mode) {}
 
     void outcome_ok(const Outcome& o);
-    void outcome_error(const Outcome& o, std::string_view code);
-    void outcome_timeout(std::string_view server, bool warmup);
+    void outcome_error(const Outcome& o, std::string_view code, std::string_view message = {});
+    void outcome_timeout(std::string_view server, bool warmup, std::string_view message = {});
     // An attempt that got no reply in time; the request may still succeed on a retry.
     void attempt_timeout(std::string_view server);
     void retry() { ++retried_; }
     void late_reply() { ++late_replies_; }
-    void invalid_reply() { ++invalid_replies_; }
+    void invalid_reply(std::string_view message = {});
     void late_start() { ++late_starts_; }
     void finish(double elapsed_s);
     // How many requests went to each endpoint (sends, not outcomes).
     void endpoint_sent(const std::string& endpoint, std::uint64_t sent);
+    // The same, with whether it was up at the end and why not.
+    void endpoint_state(const std::string& endpoint, EndpointState state);
+    // The run was stopped by a signal: `unsent` requests were never sent (nullopt when
+    // the run had no request count: closed loop --duration), `in_flight` were still open
+    // when the grace of grace_s ended.
+    void interrupted(std::optional<std::uint64_t> unsent, std::uint64_t in_flight, double grace_s);
+    bool was_interrupted() const { return interrupted_; }
+    // Checks every threshold against the statistics; after finish().
+    void slo_evaluate(const std::vector<Slo>& slos);
+    bool slo_ok() const;
+    const std::vector<SloResult>& slo_results() const { return slo_results_; }
 
     // Closes the current interval: returns its row (also kept for the JSON and the plot)
     // and starts the next one empty.
@@ -86,15 +131,28 @@ public:
     std::uint64_t retried() const { return retried_; }
     std::uint64_t late_replies() const { return late_replies_; }
     std::uint64_t invalid_replies() const { return invalid_replies_; }
+    const std::map<std::string, ErrorMessages, std::less<>>& error_messages() const {
+        return messages_;
+    }
+    const std::map<long, std::uint64_t>& http_statuses() const { return http_status_; }
+    std::uint64_t items() const { return items_; }
     // Warm-up requests count here too: a failure is a failure, measured or not.
     bool all_ok() const {
         return overall_.ok == overall_.count && warmup_.ok == warmup_.count;
     }
     // Requests per second over the measured part of the run (after the warm-up).
     double throughput() const;
+    // The measured part of the run: after the warm-up, in seconds.
+    double measured_s() const;
+    // Errors and timeouts over measured requests; 0 when nothing was measured.
+    double error_rate() const;
+    // 130 when interrupted, 3 when a threshold failed, 1 when a request failed, else 0.
+    int exit_code() const;
 
     void table_print(std::FILE* out) const;
-    // Each throws std::runtime_error when the file can't be written.
+    // Each throws std::runtime_error when the file can't be written. Each writes a
+    // temporary file beside `path` and renames it, so the file is whole or absent.
+    // json_write("-") writes to stdout.
     void json_write(const std::string& path) const;
     // HdrHistogram's percentile distribution of the corrected latency, in milliseconds.
     void hist_write(const std::string& path) const;
@@ -103,6 +161,8 @@ public:
 private:
     GroupStats& server(std::string_view name);
     void interval_record(const Outcome* o, bool error);
+    void message_record(std::string_view code, std::string_view message);
+    std::string json_text() const;
 
     std::string op_;
     RunMode mode_;
@@ -116,7 +176,15 @@ private:
     std::uint64_t invalid_replies_ = 0;
     std::uint64_t late_starts_ = 0;
     double elapsed_s_ = 0;
-    std::map<std::string, std::uint64_t> endpoints_;
+    std::map<std::string, EndpointState> endpoints_;
+    std::map<std::string, ErrorMessages, std::less<>> messages_;
+    std::map<long, std::uint64_t> http_status_;
+    std::uint64_t items_ = 0; // numbers in measured factor requests
+    bool interrupted_ = false;
+    std::optional<std::uint64_t> unsent_;
+    std::uint64_t in_flight_ = 0;
+    double grace_s_ = 0;
+    std::vector<SloResult> slo_results_;
 
     // The interval in progress: reset when it closes, so memory stays fixed.
     Histogram interval_us_;

@@ -2,7 +2,17 @@
 #include "client/plot.hpp"
 #include "client/report.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iostream>
+#include <sstream>
 #include <stdexcept>
 
 namespace zlb::client {
@@ -57,29 +67,63 @@ std::string json_interval(const IntervalRow& r) {
     return buf;
 }
 
-std::ofstream file_open(const std::string& path) {
-    std::ofstream out(path);
-    if (!out) throw std::runtime_error("cannot write " + path);
-    return out;
-}
-
-void file_check(const std::ofstream& out, const std::string& path) {
-    if (!out) throw std::runtime_error("cannot write " + path);
+// Writes a temporary file beside path, then renames it over path: a reader (or a run
+// killed while writing) sees the old file, no file or the whole new one, never a part.
+void file_write(const std::string& path, const std::function<void(std::ostream&)>& fill) {
+    namespace fs = std::filesystem;
+    fs::path target(path);
+    fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    std::string name = ".";
+    name += target.filename().string();
+    name += ".XXXXXX";
+    std::string tmp = (dir / name).string();
+    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    mode_t mask = ::umask(0);
+    ::umask(mask);
+    ::fchmod(fd, 0666 & ~mask);
+    ::close(fd);
+    bool ok = false;
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        if (out) {
+            fill(out);
+            out.flush();
+            ok = static_cast<bool>(out);
+        }
+    }
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot write " + path + (ok ? std::string(": ") + std::strerror(err) : ""));
+    }
 }
 
 } // namespace
 
-void Report::json_write(const std::string& path) const {
-    auto out = file_open(path);
+std::string Report::json_text() const {
+    std::ostringstream out;
     out << "{\n  \"op\": " << json_string(op_) << ",\n  \"mode\": \""
         << (mode_.open_loop ? "open" : "closed") << "\"";
     if (mode_.open_loop) out << ",\n  \"rate_rps\": " << mode_.rate;
+    out << ",\n  \"interrupted\": " << (interrupted_ ? "true" : "false");
+    if (interrupted_) {
+        out << ",\n  \"unsent\": ";
+        if (unsent_) out << *unsent_;
+        else out << "null";
+        out << ",\n  \"in_flight\": " << in_flight_ << ",\n  \"grace_s\": " << grace_s_;
+    }
     out << ",\n  \"requests\": " << overall_.count << ",\n  \"ok\": " << overall_.ok
         << ",\n  \"failed\": " << overall_.errors << ",\n  \"timeouts\": " << overall_.timeouts
         << ",\n  \"retried\": " << retried_ << ",\n  \"late_replies\": " << late_replies_
         << ",\n  \"invalid_replies\": " << invalid_replies_
         << ",\n  \"late_starts\": " << late_starts_ << ",\n  \"elapsed_s\": " << elapsed_s_
-        << ",\n  \"throughput_rps\": " << throughput()
+        << ",\n  \"measured_s\": " << measured_s()
+        << ",\n  \"throughput_rps\": " << throughput();
+    if (op_ == "factor")
+        out << ",\n  \"numbers\": " << items_ << ",\n  \"numbers_per_s\": "
+            << (measured_s() > 0 ? double(items_) / measured_s() : 0.0);
+    out << ",\n  \"error_rate\": " << error_rate()
         << ",\n  \"latency_us\": " << json_latency(overall_.latency_us)
         << ",\n  \"latency_uncorrected_us\": " << json_latency(uncorrected_us_)
         << ",\n  \"service_us\": " << json_latency(overall_.service_us)
@@ -94,32 +138,73 @@ void Report::json_write(const std::string& path) const {
         sep = ",\n    ";
     }
     out << "\n  },\n  \"endpoints\": {";
-    sep = "";
-    for (const auto& [endpoint, sent] : endpoints_) {
-        out << sep << json_string(endpoint) << ": {\"sent\": " << sent << "}";
-        sep = ", ";
+    sep = "\n    ";
+    for (const auto& [endpoint, e] : endpoints_) {
+        out << sep << json_string(endpoint) << ": {\"sent\": " << e.sent
+            << ", \"connected\": " << (e.connected ? "true" : "false");
+        if (!e.problem.empty()) out << ", \"problem\": " << json_string(e.problem);
+        out << "}";
+        sep = ",\n    ";
     }
-    out << "},\n  \"errors\": {";
+    out << (endpoints_.empty() ? "}" : "\n  }") << ",\n  \"errors\": {";
     sep = "";
     for (const auto& [code, n] : errors_) {
         out << sep << json_string(code) << ": " << n;
         sep = ", ";
     }
-    out << "},\n  \"intervals\": [";
+    out << "},\n  \"error_messages\": {";
+    sep = "\n    ";
+    for (const auto& [code, m] : messages_) {
+        out << sep << json_string(code) << ": {\"messages\": [";
+        const char* inner = "";
+        for (const auto& [text, n] : m.messages) {
+            out << inner << "{\"message\": " << json_string(text) << ", \"count\": " << n << "}";
+            inner = ", ";
+        }
+        out << "], \"other\": " << m.other << "}";
+        sep = ",\n    ";
+    }
+    out << (messages_.empty() ? "}" : "\n  }") << ",\n  \"http_status\": {";
+    sep = "";
+    for (const auto& [status, n] : http_status_) {
+        out << sep << "\"" << status << "\": " << n;
+        sep = ", ";
+    }
+    out << "},\n  \"slo\": [";
+    sep = "\n    ";
+    for (const auto& r : slo_results_) {
+        out << sep << "{\"slo\": " << json_string(r.slo.text) << ", \"value\": " << r.value
+            << ", \"limit\": " << r.slo.limit << ", \"unit\": \""
+            << (r.slo.metric == Slo::Metric::error_rate ? "fraction" : "us")
+            << "\", \"ok\": " << (r.ok ? "true" : "false") << "}";
+        sep = ",\n    ";
+    }
+    out << (slo_results_.empty() ? "]" : "\n  ]")
+        << ",\n  \"slo_ok\": " << (slo_ok() ? "true" : "false") << ",\n  \"intervals\": [";
     sep = "\n    ";
     for (const auto& row : intervals_) {
         out << sep << json_interval(row);
         sep = ",\n    ";
     }
     out << (intervals_.empty() ? "]" : "\n  ]") << "\n}\n";
-    file_check(out, path);
+    return out.str();
+}
+
+void Report::json_write(const std::string& path) const {
+    std::string text = json_text();
+    if (path == "-") {
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        if (std::fflush(stdout) != 0) throw std::runtime_error("cannot write the JSON to stdout");
+        return;
+    }
+    file_write(path, [&](std::ostream& out) { out << text; });
 }
 
 // Milliseconds, as wrk2 writes it and HdrHistogram's plotter labels its axis.
 void Report::hist_write(const std::string& path) const {
-    auto out = file_open(path);
-    overall_.latency_us.write_percentile_distribution(out, 1000.0);
-    file_check(out, path);
+    file_write(path, [&](std::ostream& out) {
+        overall_.latency_us.write_percentile_distribution(out, 1000.0);
+    });
 }
 
 void Report::plot_write(const std::string& path) const {
@@ -136,9 +221,7 @@ void Report::plot_write(const std::string& path) const {
     in.intervals = &intervals_;
     in.warmup_s = mode_.warmup_s;
     in.open_loop = mode_.open_loop;
-    auto out = file_open(path);
-    svg_write(out, in);
-    file_check(out, path);
+    file_write(path, [&](std::ostream& out) { svg_write(out, in); });
 }
 
 } // namespace zlb::client

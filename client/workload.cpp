@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 
 namespace zlb::client {
@@ -23,32 +24,45 @@ u128 random_bits(unsigned bits, std::uint64_t& state) {
     return v | (u128(1) << (bits - 1));
 }
 
-std::vector<std::string> lines_read(const std::string& path) {
+// Numbers and URLs: trimmed, blank lines and # comments skipped. Echo payloads: every
+// non-empty line as it is (only the line end, \n or \r\n, is taken off).
+void lines_read(const std::string& path, const std::optional<std::string>& text, bool payloads,
+                std::vector<std::string>& lines, std::vector<std::size_t>& numbers) {
     std::ifstream file;
-    if (path != "-") {
+    std::istringstream given(text ? *text : std::string());
+    if (path != "-" && !text) {
         file.open(path);
         if (!file) throw std::runtime_error("cannot read input file " + path);
     }
-    std::istream& in = path == "-" ? std::cin : file;
-    std::vector<std::string> lines;
+    std::istream& in = text ? static_cast<std::istream&>(given)
+                            : path == "-" ? std::cin : static_cast<std::istream&>(file);
     std::string line;
-    while (std::getline(in, line)) {
+    for (std::size_t number = 1; std::getline(in, line); ++number) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (payloads) {
+            if (line.empty()) continue;
+            lines.push_back(line);
+            numbers.push_back(number);
+            continue;
+        }
         while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
         std::size_t start = line.find_first_not_of(" \t");
         if (start == std::string::npos || line[start] == '#') continue;
         lines.push_back(line.substr(start));
+        numbers.push_back(number);
     }
-    return lines;
 }
 
-std::vector<u128> numbers_parse(const std::vector<std::string>& lines, const std::string& path) {
+std::vector<u128> numbers_parse(const std::vector<std::string>& lines,
+                                const std::vector<std::size_t>& line_numbers,
+                                const std::string& path) {
     std::vector<u128> out;
     out.reserve(lines.size());
     for (std::size_t i = 0; i < lines.size(); ++i) {
         auto n = parse_u128(lines[i]);
         if (!n || *n == 0)
-            throw std::runtime_error(path + ": '" + lines[i] +
-                                     "' is not a number between 1 and 2^128-1");
+            throw std::runtime_error(path + ":" + std::to_string(line_numbers[i]) + ": '" +
+                                     lines[i] + "' is not a number between 1 and 2^128-1");
         out.push_back(*n);
     }
     return out;
@@ -68,9 +82,9 @@ Workload::Workload(WorkloadSettings settings) : settings_(std::move(settings)) {
     using proto::Op;
     auto& s = settings_;
     if (!s.input.empty()) {
-        lines_ = lines_read(s.input);
+        lines_read(s.input, s.input_text, s.op == Op::echo, lines_, line_numbers_);
         if (lines_.empty()) throw std::runtime_error("input " + s.input + " holds no items");
-        if (s.op == Op::factor) numbers_ = numbers_parse(lines_, s.input);
+        if (s.op == Op::factor) numbers_ = numbers_parse(lines_, line_numbers_, s.input);
     } else if (s.op == Op::factor) {
         if (s.random == 0) throw std::runtime_error("factor needs --input FILE or --random N");
         if (s.bits < 2 || s.bits > 128) throw std::runtime_error("--bits must be 2..128");
@@ -107,6 +121,21 @@ std::string_view Workload::text(std::size_t index) const {
     return lines_[index % lines_.size()];
 }
 
+std::size_t Workload::line_of(std::size_t index) const {
+    if (line_numbers_.empty()) return 0;
+    std::size_t item = settings_.op == proto::Op::factor ? index * settings_.batch : index;
+    return line_numbers_[item % line_numbers_.size()];
+}
+
+void Workload::numbers(std::size_t index, std::vector<u128>& ns) const {
+    const auto& s = settings_;
+    ns.clear();
+    if (s.op != proto::Op::factor) return;
+    std::size_t first = index * s.batch;
+    std::size_t end = s.cycle ? first + s.batch : std::min(first + s.batch, items() * s.repeat);
+    for (std::size_t item = first; item < end; ++item) ns.push_back(number(item));
+}
+
 void Workload::encode(std::size_t index, std::uint64_t id, msgpack::sbuffer& buf,
                       std::vector<u128>& ns) {
     const auto& s = settings_;
@@ -121,9 +150,7 @@ void Workload::encode(std::size_t index, std::uint64_t id, msgpack::sbuffer& buf
         break;
     }
     case proto::Op::factor: {
-        std::size_t first = index * s.batch;
-        std::size_t end = s.cycle ? first + s.batch : std::min(first + s.batch, items() * s.repeat);
-        for (std::size_t item = first; item < end; ++item) ns.push_back(number(item));
+        numbers(index, ns);
         proto::encode_factor_request(buf, id, ns, s.batch > 1, s.deadline_ms);
         break;
     }

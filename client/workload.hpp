@@ -3,6 +3,8 @@
 // not grow with the number of requests. Items come from --input lines, --random
 // numbers or --count echoes; --repeat cycles them; --batch groups factor items. With
 // cycle (--duration) the items repeat without end and the client decides when to stop.
+// Factor and fetch inputs skip blank lines and # comments; for echo every non-empty
+// line is a payload as it is, # and spaces included.
 #include "factor/u128.hpp"
 #include "proto/codec.hpp"
 
@@ -16,6 +18,9 @@ namespace zlb::client {
 struct WorkloadSettings {
     proto::Op op = proto::Op::echo;
     std::string input; // file of numbers, URLs or echo payloads; "-" for stdin
+    // The input's text when main has read it already (stdin, read before the signals
+    // are blocked, so that Ctrl-C still works while a terminal is being read).
+    std::optional<std::string> input_text;
     std::size_t repeat = 1;
     std::size_t count = 0;      // echo requests when there is no input
     std::size_t size = 16;      // echo payload bytes
@@ -41,6 +46,10 @@ public:
     void encode(std::size_t index, std::uint64_t id, msgpack::sbuffer& buf, std::vector<u128>& ns);
     // The URL (fetch) or payload (echo) behind request `index`.
     std::string_view text(std::size_t index) const;
+    // The numbers request `index` carries (factor), as encode() sends them.
+    void numbers(std::size_t index, std::vector<u128>& ns) const;
+    // The --input line number (from 1) of request `index`'s first item; 0 without input.
+    std::size_t line_of(std::size_t index) const;
 
 private:
     u128 number(std::size_t item) const;
@@ -48,6 +57,7 @@ private:
 
     WorkloadSettings settings_;
     std::vector<std::string> lines_;
+    std::vector<std::size_t> line_numbers_; // of each of lines_ in the input
     std::vector<u128> numbers_;
     std::string payload_;
     std::size_t total_ = 0;

@@ -12,6 +12,8 @@ std::string process_name_default() {
     return std::string(host) + ":" + std::to_string(::getpid());
 }
 
+const char* version() { return ZLB_VERSION; }
+
 void memory_return_eagerly() {
     // A fixed threshold also turns off glibc's dynamic one, which after the first large
     // free would serve later large blocks from the heap and keep them.

@@ -7,6 +7,9 @@ namespace zlb {
 // "host:pid": the default name a server or broker puts in its replies.
 std::string process_name_default();
 
+// The project's version, as every binary's --version prints it ("0.1.0").
+const char* version();
+
 // Makes glibc hand large freed blocks back to the system at once (a fixed mmap
 // threshold), so a burst of large messages does not stay in the process's RSS.
 void memory_return_eagerly();

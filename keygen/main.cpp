@@ -1,6 +1,8 @@
 // zlb-keygen: writes a CurveZMQ key pair, PREFIX.key (secret, 0600) and PREFIX.pub.
 #include "core/curve.hpp"
 
+#include "core/process.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -13,6 +15,7 @@ int main(int argc, char** argv) {
     bool force = false;
     app.add_option("prefix", prefix, "Path prefix of the two files, e.g. keys/client1")->required();
     app.add_flag("-f,--force", force, "Overwrite existing files");
+    app.set_version_flag("--version", std::string("zlb-keygen ") + zlb::version());
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,10 +1,46 @@
 # Shell helpers shared by the scripts in scripts/: sourced, never run. Each script sets PROG
 # (the name in its messages) and ROOT (the repo root) before sourcing it:
 #   source "$ROOT/scripts/lib.sh"
+# (lib.sh sets ROOT again, to the same repo root.) The scripts that are also installed
+# (start-servers, stop-servers, supervise, zlb-server-port) set only PROG and look for lib.sh
+# beside themselves, then in ../lib/zlb: see "where things are" below.
 # shellcheck shell=bash
 
-# usage: the script's header comment, from line 2 up to `set -euo`, without the '# '.
-usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+# ---------------------------------------------------------------- where things are
+# From the source tree this file is scripts/lib.sh. Installed (cmake --install, the .deb) it is
+# PREFIX/lib/zlb/lib.sh, beside zlb-server-port.sh; the binaries and the scripts users run
+# (zlb-start-servers, zlb-stop-servers, zlb-supervise) are in PREFIX/bin, the supervisord
+# templates in PREFIX/share/zlb. Installed, ROOT (the base of relative paths such as the default
+# run directory 'run') is the current directory, since PREFIX is no place to write.
+#   ZLB_LAYOUT        source | installed
+#   ZLB_DEFAULT_BIN   default for ZLB_BIN_DIR (build/bin, or PREFIX/bin)
+#   ZLB_SCRIPTS_DIR   zlb-server-port.sh (scripts/, or PREFIX/lib/zlb)
+#   ZLB_SHARE_DIR     supervisord.conf, supervisord-broker.conf (scripts/, or PREFIX/share/zlb)
+#   ZLB_STOP_SERVERS  stop-servers.sh, or PREFIX/bin/zlb-stop-servers
+# shellcheck disable=SC2034  # for the scripts that source this
+ZLB_SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ $ZLB_SCRIPTS_DIR == */lib/zlb && -f $ZLB_SCRIPTS_DIR/../../share/zlb/supervisord.conf ]]; then
+  ZLB_LAYOUT=installed
+  ZLB_PREFIX=$(cd "$ZLB_SCRIPTS_DIR/../.." && pwd)
+  ROOT=$PWD
+  ZLB_DEFAULT_BIN=$ZLB_PREFIX/bin
+  ZLB_SHARE_DIR=$ZLB_PREFIX/share/zlb
+  ZLB_STOP_SERVERS=$ZLB_PREFIX/bin/zlb-stop-servers
+else
+  ZLB_LAYOUT=source
+  ROOT=$(cd "$ZLB_SCRIPTS_DIR/.." && pwd) # what the scripts that set it computed too
+  ZLB_DEFAULT_BIN=build/bin
+  ZLB_SHARE_DIR=$ZLB_SCRIPTS_DIR
+  ZLB_STOP_SERVERS=$ZLB_SCRIPTS_DIR/stop-servers.sh
+fi
+
+# usage: the script's header comment, from line 2 up to `set -euo`, without the '# '; run by an
+# installed name (zlb-start-servers), with the installed names of the scripts it mentions.
+usage() {
+  local names='s#scripts/(start-servers|stop-servers|supervise)\.sh#zlb-\1#g'
+  [[ ${0##*/} == zlb-* && ${0##*/} != *.sh ]] || names=''
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0" | sed -E "$names"
+}
 log() { echo "$PROG: $*" >&2; }
 die() { log "$*"; exit 1; }
 bad_usage() { log "$* (see --help)"; exit 2; }

@@ -11,19 +11,23 @@
 # Each server runs as: zlb-server --bind tcp://HOST:PORT --name <hostname>:PORT --mode MODE [extra],
 # in its own session, with pid and log files in RUN_DIR/servers/PORT.pid and PORT.log.
 # A server is up once its log has a "listening" line. Stop them with scripts/stop-servers.sh.
-# Env (relative paths are relative to the repo root):
+# Env (relative paths are relative to the repo root; installed, to the current directory):
 #   ZLB_RUN_DIR          run directory (default run)
-#   ZLB_BIN_DIR          directory holding zlb-server (default build/bin)
+#   ZLB_BIN_DIR          directory holding zlb-server (default build/bin; installed: PREFIX/bin)
 #   ZLB_BIND_HOST        bind address (default 127.0.0.1; * or 0.0.0.0 for multi-host use)
 #   ZLB_ADVERTISE_HOST   host printed in the endpoints (default: the bind host, or this
 #                        machine's hostname when binding to * / 0.0.0.0)
 #   ZLB_START_TIMEOUT_S  how long to wait for "listening" (default 15)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG="start-servers"
+# lib.sh sets ROOT and the ZLB_* paths: it is beside this script in scripts/ (and in
+# PREFIX/lib/zlb), or in PREFIX/lib/zlb when this is an installed PREFIX/bin/zlb-* script.
+HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+LIB=$HERE/lib.sh
+[[ -f $LIB ]] || LIB=$HERE/../lib/zlb/lib.sh
 # shellcheck source=lib.sh
-source "$ROOT/scripts/lib.sh"
+source "$LIB"
 
 # Lost races for a port tolerated per server in auto mode.
 AUTO_RETRIES=10
@@ -93,7 +97,7 @@ rollback() {
   ((${#STARTED[@]})) || return 0
   echo "$PROG: stopping the ${#STARTED[@]} server(s) started by this call" >&2
   ZLB_RUN_DIR=$RUN_DIR ZLB_STOP_TIMEOUT_S=${ZLB_STOP_TIMEOUT_S:-5} \
-    "$ROOT/scripts/stop-servers.sh" "${STARTED[@]}" >&2 || true
+    "$ZLB_STOP_SERVERS" "${STARTED[@]}" >&2 || true
 }
 
 report_death() {
@@ -141,7 +145,7 @@ main() {
   parse_args "$@"
   RUN_DIR=$(abspath "${ZLB_RUN_DIR:-run}")
   SERVERS_DIR="$RUN_DIR/servers"
-  BIN="$(abspath "${ZLB_BIN_DIR:-build/bin}")/zlb-server"
+  BIN="$(abspath "${ZLB_BIN_DIR:-$ZLB_DEFAULT_BIN}")/zlb-server"
   BIND_HOST=${ZLB_BIND_HOST:-127.0.0.1}
   NAME_HOST=${HOSTNAME:-$(uname -n)}
   local advertise=$BIND_HOST

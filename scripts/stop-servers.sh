@@ -5,15 +5,19 @@
 # Usage: scripts/stop-servers.sh [PORT...]
 #   no PORT  stop every server with a pid file in RUN_DIR/servers
 # Exits 0 when every server is stopped (or none was running), 1 otherwise.
-# Env (relative paths are relative to the repo root):
+# Env (relative paths are relative to the repo root; installed, to the current directory):
 #   ZLB_RUN_DIR         run directory (default run)
 #   ZLB_STOP_TIMEOUT_S  how long to wait after SIGTERM before SIGKILL (default 30)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PROG=stop-servers
+# lib.sh sets ROOT and the ZLB_* paths: it is beside this script in scripts/ (and in
+# PREFIX/lib/zlb), or in PREFIX/lib/zlb when this is an installed PREFIX/bin/zlb-* script.
+HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+LIB=$HERE/lib.sh
+[[ -f $LIB ]] || LIB=$HERE/../lib/zlb/lib.sh
 # shellcheck source=lib.sh
-source "$ROOT/scripts/lib.sh"
+source "$LIB"
 
 # is_server PID: PID is a live (non-zombie) zlb-server process.
 is_server() { pid_is "$1" zlb-server; }

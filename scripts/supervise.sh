@@ -12,14 +12,19 @@
 #                   (auto: two free ports, as for --base-port)
 #   --dir RUN_DIR   run directory for the rendered config, socket and logs (default <repo>/run/supervise)
 # Control: supervisorctl -c RUN_DIR/supervisord.conf status (printed on stderr at start).
-# Env: ZLB_BIN_DIR (default build/bin, relative to the repo root), ZLB_BIND_HOST (default 127.0.0.1).
+# Env: ZLB_BIN_DIR (default build/bin, relative to the repo root; installed: PREFIX/bin),
+#   ZLB_BIND_HOST (default 127.0.0.1). Installed, the default --dir is ./run/supervise.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TEMPLATE="$ROOT/scripts/supervisord.conf"
 PROG=supervise
+# lib.sh sets ROOT and the ZLB_* paths: it is beside this script in scripts/ (and in
+# PREFIX/lib/zlb), or in PREFIX/lib/zlb when this is an installed PREFIX/bin/zlb-* script.
+HERE=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+LIB=$HERE/lib.sh
+[[ -f $LIB ]] || LIB=$HERE/../lib/zlb/lib.sh
 # shellcheck source=lib.sh
-source "$ROOT/scripts/lib.sh"
+source "$LIB"
+TEMPLATE="$ZLB_SHARE_DIR/supervisord.conf"
 
 parse_args() {
   SERVERS=4 BASE_PORT=8000 MODE=all RUN_DIR="$ROOT/run/supervise" BROKER_PORT=""
@@ -100,16 +105,17 @@ render() {
   local conf extra="" arg name value
   for arg in ${EXTRA[@]+"${EXTRA[@]}"}; do extra+=" $(printf '%q' "$arg")"; done
   conf=$(<"$TEMPLATE")
-  for name in RUN_DIR ROOT BIN_DIR NUMPROCS BASE_PORT MODE BIND_HOST EXTRA_ARGS MINFDS; do
+  for name in RUN_DIR ROOT SCRIPTS_DIR BIN_DIR NUMPROCS BASE_PORT MODE BIND_HOST EXTRA_ARGS MINFDS; do
     case $name in
       NUMPROCS) value=$SERVERS ;; EXTRA_ARGS) value=${extra# } ;; MINFDS) value=$(min_fds) ;;
+      SCRIPTS_DIR) value=$ZLB_SCRIPTS_DIR ;;
       *) value=${!name} ;;
     esac
     value=${value//%/%%}
     conf=${conf//"@$name@"/"$value"}
   done
   if [[ -n $BROKER_PORT ]]; then
-    conf+=$'\n'$(<"$ROOT/scripts/supervisord-broker.conf")
+    conf+=$'\n'$(<"$ZLB_SHARE_DIR/supervisord-broker.conf")
     for name in BIN_DIR BIND_HOST BROKER_PORT BROKER_BACKEND_PORT ROOT RUN_DIR; do
       value=${!name}
       conf=${conf//"@$name@"/"${value//%/%%}"}
@@ -122,7 +128,7 @@ main() {
   parse_args "$@"
   mkdir -p "$RUN_DIR"
   RUN_DIR=$(cd "$RUN_DIR" && pwd)
-  BIN_DIR=$(abspath "${ZLB_BIN_DIR:-build/bin}" "$ROOT")
+  BIN_DIR=$(abspath "${ZLB_BIN_DIR:-$ZLB_DEFAULT_BIN}" "$ROOT")
   # shellcheck disable=SC2034  # read by render() through ${!name}
   BIND_HOST=${ZLB_BIND_HOST:-127.0.0.1}
   choose_ports

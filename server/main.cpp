@@ -1,5 +1,6 @@
 // zlb-server: parses flags into Settings and runs the server.
 #include "core/log.hpp"
+#include "core/endpoint.hpp"
 #include "core/process.hpp"
 #include "core/signals.hpp"
 #include "server/curl_util.hpp"
@@ -87,10 +88,18 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
         ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    app.set_version_flag("--version", std::string("zlb-server ") + zlb::version());
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
+    }
+    try { // before anything binds: a port past 65535 would wrap
+        for (const auto& ep : s.binds) zlb::endpoint_check(ep, true);
+        if (!s.broker.empty()) zlb::endpoint_check(s.broker);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "zlb-server: %s\n", e.what());
+        return 2;
     }
     if (s.name.empty()) s.name = zlb::process_name_default();
     s.mode = mode == "cpu" ? Mode::cpu : mode == "io" ? Mode::io : Mode::all;

@@ -9,7 +9,9 @@
 #include <doctest/doctest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -445,6 +447,7 @@ TEST_CASE("with no server reachable, every request ends as a timeout without rea
     s.window = 2;
     s.timeout = 30s; // were any of this waited for, the test would take minutes
     s.connect_wait = 2s;
+    s.wait_anyway = true; // without it the run would end at once (next test)
     Client client(s, {ctx, time});
 
     step_until(client, [] { return false; }, 5);
@@ -518,4 +521,136 @@ TEST_CASE("a reply from a suspected server brings it back into the rotation") {
     // Request 1: the turn is A's and A has just proved alive, so it should go to A.
     REQUIRE(step_until(client, [&] { a.drain(time); b.drain(time); return a.received.size() + b.received.size() == 3; }, 20));
     CHECK(a.received.size() == 2);
+}
+
+TEST_CASE("with no endpoint up after connect_wait the run ends at once, nothing sent") {
+    zmq::context_t ctx;
+    ManualTime time;
+    ClosedPort nowhere;
+    auto s = settings_of({nowhere.endpoint}, 5);
+    s.timeout = 30s;
+    s.connect_wait = 2s;
+    Client client(s, {ctx, time});
+
+    step_until(client, [] { return false; }, 5);
+    CHECK_FALSE(client.done());
+    time.advance(s.connect_wait);
+    REQUIRE(step_until(client, [&] { return client.done(); }, 5)); // no timeout waited for
+    CHECK(client.report().overall().timeouts == 5);
+    CHECK(client.finish() == 1);
+}
+
+// A pipe stands in for the StopSignals fd: each signalfd_siginfo-sized write is one signal.
+struct FakeSignals {
+    FakeSignals() { REQUIRE(::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0); }
+    ~FakeSignals() {
+        ::close(fds[0]);
+        ::close(fds[1]);
+    }
+    void raise() {
+        signalfd_siginfo info{};
+        REQUIRE(::write(fds[1], &info, sizeof info) == sizeof info);
+    }
+    int fd() const { return fds[0]; }
+    int fds[2];
+};
+
+TEST_CASE("a stop signal stops sending, waits the grace for replies in flight, and reports") {
+    zmq::context_t ctx;
+    ManualTime time;
+    FakeSignals stop;
+    FakeServer a(ctx, inproc_name("stop-a"), "A");
+    auto s = settings_of({a.endpoint}, 10);
+    s.window = 4;
+    s.timeout = 30s;
+    s.grace = 1s;
+    Client client(s, {ctx, time, stop.fd()});
+
+    REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == 4; }, 20));
+    stop.raise();
+    client.poll_once(0ms);
+    a.reply_echo(a.received[0]);
+    a.reply_echo(a.received[1]);
+    REQUIRE(step_until(client, [&] { return client.report().overall().ok == 2; }, 20));
+    step_until(client, [] { return false; }, 5);
+    CHECK(a.drain(time) == 0); // the freed slots send nothing new
+    CHECK_FALSE(client.done()); // two replies are still awaited, within the grace
+    time.advance(999ms);
+    step_until(client, [] { return false; }, 3);
+    CHECK_FALSE(client.done());
+    REQUIRE(advance_until(client, time, 1ms, [&] { return client.done(); }, 5));
+    CHECK_FALSE(client.aborted());
+    CHECK(client.finish() == 130);
+    const auto& r = client.report();
+    CHECK(r.was_interrupted());
+    CHECK(r.overall().count == 2);
+    CHECK(r.overall().timeouts == 0); // the two open ones are in flight, not outcomes
+}
+
+TEST_CASE("after a stop signal the run ends as soon as nothing is in flight") {
+    zmq::context_t ctx;
+    ManualTime time;
+    FakeSignals stop;
+    FakeServer a(ctx, inproc_name("stop-b"), "A");
+    auto s = settings_of({a.endpoint}, 10);
+    s.window = 2;
+    s.grace = 60s;
+    Client client(s, {ctx, time, stop.fd()});
+    REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == 2; }, 20));
+    stop.raise();
+    client.poll_once(0ms);
+    for (const auto& r : a.received) a.reply_echo(r);
+    REQUIRE(step_until(client, [&] { return client.done(); }, 20)); // no 60 s wait
+    CHECK(client.finish() == 130);
+    CHECK(client.report().overall().ok == 2);
+}
+
+TEST_CASE("a second stop signal ends the run at once, without waiting for the grace") {
+    zmq::context_t ctx;
+    ManualTime time;
+    FakeSignals stop;
+    FakeServer a(ctx, inproc_name("stop-c"), "A");
+    auto s = settings_of({a.endpoint}, 10);
+    s.window = 2;
+    s.grace = 60s;
+    Client client(s, {ctx, time, stop.fd()});
+    REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == 2; }, 20));
+    stop.raise();
+    client.poll_once(0ms);
+    CHECK_FALSE(client.done());
+    stop.raise();
+    REQUIRE(step_until(client, [&] { return client.done(); }, 5));
+    CHECK(client.aborted());
+}
+
+TEST_CASE("in open loop a server that does not answer holds no more than its share") {
+    zmq::context_t ctx;
+    ManualTime time;
+    FakeServer a(ctx, inproc_name("share-a"), "A"), b(ctx, inproc_name("share-b"), "B"),
+        c(ctx, inproc_name("share-c"), "C");
+    auto s = settings_of({a.endpoint, b.endpoint, c.endpoint}, 90);
+    s.window = 9; // a share of 3 each
+    s.rate = 1000;
+    s.timeout = 10s;
+    Client client(s, {ctx, time});
+    std::size_t answered[2] = {0, 0};
+    auto answer = [&] {
+        a.drain(time); // A takes requests and never answers
+        FakeServer* live[] = {&b, &c};
+        for (int i = 0; i < 2; ++i) {
+            live[i]->drain(time);
+            for (; answered[i] < live[i]->received.size(); ++answered[i])
+                live[i]->reply_echo(live[i]->received[answered[i]]);
+        }
+    };
+    for (int ms = 0; ms < 100; ++ms) {
+        client.poll_once(0ms);
+        answer();
+        client.poll_once(0ms);
+        time.advance(1ms);
+    }
+    CHECK(a.received.size() == 3);
+    CHECK(b.received.size() + c.received.size() == 87);
+    CHECK(client.report().late_starts() == 0); // B and C kept the timetable
+    CHECK(client.report().overall().ok == 87);
 }

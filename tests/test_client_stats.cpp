@@ -1,14 +1,19 @@
 // The client's report files and accounting: the --hist format, warm-up exclusion, the
 // interval series, the percentile curve behind the plot, and the SVG itself.
+#include "client/endpoints.hpp"
+#include "core/endpoint.hpp"
 #include "client/plot.hpp"
 #include "client/report.hpp"
+#include "client/units.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -221,4 +226,135 @@ TEST_CASE("server names can't break the SVG") {
     CHECK(svg.find("bad?name") != std::string::npos);
     CHECK(svg.find(long_utf8.substr(0, 40) + "<") != std::string::npos); // 20 whole letters
     CHECK(svg.find('\x01') == std::string::npos);
+}
+
+// Issue 10: durations with units, thresholds, error messages, units of the table and the
+// endpoint checks, each without a process.
+TEST_CASE("durations take us, ms, s, m and h; a bare number is seconds") {
+    CHECK(parse_duration_s("30s", "--duration") == doctest::Approx(30));
+    CHECK(parse_duration_s("1m", "--duration") == doctest::Approx(60));
+    CHECK(parse_duration_s("500ms", "--duration") == doctest::Approx(0.5));
+    CHECK(parse_duration_s("1.5", "--duration") == doctest::Approx(1.5));
+    CHECK(parse_duration_s("2h", "--duration") == doctest::Approx(7200));
+    CHECK(parse_duration_s("250us", "--duration") == doctest::Approx(0.00025));
+    for (const char* bad : {"", "s", "-1s", "1x", "1 s", "1sec", "abc"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_WITH_AS(parse_duration_s(bad, "--warmup"), doctest::Contains("--warmup"),
+                             std::invalid_argument);
+    }
+}
+
+TEST_CASE("thresholds parse percentiles, max and the error rate") {
+    auto p99 = parse_slo("p99<5ms");
+    CHECK(p99.metric == Slo::Metric::p99);
+    CHECK(p99.limit == doctest::Approx(5000));
+    CHECK_FALSE(p99.inclusive);
+    auto p50 = parse_slo("p50<=800us");
+    CHECK(p50.inclusive);
+    CHECK(p50.limit == doctest::Approx(800));
+    CHECK(parse_slo("max<1s").limit == doctest::Approx(1e6));
+    CHECK(parse_slo("p999<2").limit == doctest::Approx(2000)); // ms without a unit
+    CHECK(parse_slo("error_rate<1%").limit == doctest::Approx(0.01));
+    CHECK(parse_slo("error_rate<0.05").limit == doctest::Approx(0.05));
+    for (const char* bad : {"p98<5ms", "p99>5ms", "p99<", "p99<5m", "error_rate<1ms", "p99"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_AS(parse_slo(bad), std::invalid_argument);
+    }
+}
+
+TEST_CASE("a failed threshold makes the exit code 3; an interrupted run 130") {
+    Report r("echo");
+    for (std::uint64_t us = 100; us <= 10'000; us += 100) r.outcome_ok(ok_after(us, us));
+    r.finish(1.0);
+    r.slo_evaluate({parse_slo("p50<1s"), parse_slo("error_rate<1%")});
+    CHECK(r.slo_ok());
+    CHECK(r.exit_code() == 0);
+    r.slo_evaluate({parse_slo("p99<5ms"), parse_slo("max<=1s")});
+    CHECK_FALSE(r.slo_ok());
+    CHECK_FALSE(r.slo_results()[0].ok);
+    CHECK(r.slo_results()[0].value == doctest::Approx(9900).epsilon(0.01));
+    CHECK(r.slo_results()[1].ok);
+    CHECK(r.exit_code() == 3);
+    r.interrupted(5, 2, 1.0);
+    CHECK(r.exit_code() == 130);
+}
+
+TEST_CASE("error messages: a few per code, each counted, the rest as other") {
+    Report r("fetch");
+    for (int i = 0; i < 4; ++i) r.outcome_error(ok_after(10, 10), "fetch_failed", "Couldn't connect");
+    r.outcome_error(ok_after(10, 10), "fetch_failed", "Timeout was reached");
+    for (const char* m : {"a", "b", "c"}) r.outcome_error(ok_after(10, 10), "fetch_failed", m);
+    r.outcome_error(ok_after(10, 10), "bad_request", "line\nbreak");
+    r.outcome_timeout("s1", false, "no reply within 100 ms, 3 attempts");
+    const auto& m = r.error_messages();
+    REQUIRE(m.count("fetch_failed") == 1);
+    const auto& f = m.at("fetch_failed");
+    REQUIRE(f.messages.size() == ErrorMessages::kMaxMessages);
+    CHECK(f.messages[0] == std::pair<std::string, std::uint64_t>{"Couldn't connect", 4});
+    CHECK(f.messages[1].second == 1);
+    CHECK(f.other == 2);
+    CHECK(m.at("bad_request").messages[0].first == "line break"); // one line each
+    CHECK(m.at("timeout(client)").messages[0].second == 1);
+}
+
+TEST_CASE("the table shows ms, and s once values reach 100 s; columns never run together") {
+    auto table = [](std::uint64_t us) {
+        Report r("echo");
+        r.outcome_ok(ok_after(us, us));
+        r.finish(1.0);
+        std::string path = temp_path("table.txt");
+        std::FILE* f = std::fopen(path.c_str(), "w");
+        r.table_print(f);
+        std::fclose(f);
+        return file_read(path);
+    };
+    auto small = table(62);
+    CHECK(small.find("latency (ms)") != std::string::npos);
+    CHECK(small.find("0.062") != std::string::npos);
+    auto large = table(123'456'789);
+    CHECK(large.find("latency (s)") != std::string::npos);
+    CHECK(large.find(" 123.") != std::string::npos);
+    auto mid = table(12'345'678); // 8 digits of us: 12345.678 ms, still apart
+    CHECK(mid.find(" 12345.") != std::string::npos);
+    CHECK(mid.find("12345.67812345") == std::string::npos);
+}
+
+TEST_CASE("factor runs count numbers; fetch runs their HTTP statuses") {
+    Report r("factor", RunMode{false, 0, 0});
+    Outcome o = ok_after(100, 100);
+    o.items = 8;
+    for (int i = 0; i < 5; ++i) r.outcome_ok(o);
+    r.finish(2.0);
+    CHECK(r.items() == 40);
+    Report f("fetch");
+    for (long status : {200L, 200L, 404L, 500L}) {
+        Outcome h = ok_after(100, 100);
+        h.http_status = status;
+        f.outcome_ok(h);
+    }
+    CHECK(f.http_statuses() == std::map<long, std::uint64_t>{{200, 2}, {404, 1}, {500, 1}});
+}
+
+TEST_CASE("endpoints: ports outside 1..65535 and malformed ones are refused, naming them") {
+    for (const char* bad : {"tcp://127.0.0.1:99999", "tcp://127.0.0.1:0", "tcp://127.0.0.1:65536",
+                            "tcp://127.0.0.1", "127.0.0.1:8004", "tcp://:8004", "udp://h:1",
+                            "tcp://host name:1", "tcp://h:80x", "tcp://127.0.0.1:1-70000",
+                            "tcp://h:*", "ipc://"}) {
+        CAPTURE(bad);
+        try {
+            endpoints_expand(bad);
+            FAIL("accepted");
+        } catch (const std::invalid_argument& e) {
+            CHECK(std::string(e.what()).find(bad) != std::string::npos);
+        }
+    }
+    for (const char* good : {"tcp://127.0.0.1:1", "tcp://localhost:65535", "tcp://[::1]:8004",
+                             "ipc:///tmp/zlb.sock", "inproc://x", "tcp://a-b.example.org:80"})
+        CHECK_NOTHROW(endpoints_expand(good));
+    CHECK(endpoints_expand("tcp://h:8004-8006").size() == 3);
+    CHECK_NOTHROW(zlb::endpoint_check("tcp://*:*", true));
+    std::vector<std::string> dropped;
+    auto unique = endpoints_unique({"tcp://a:1", "tcp://b:1", "tcp://a:1"}, dropped);
+    CHECK(unique == std::vector<std::string>{"tcp://a:1", "tcp://b:1"});
+    CHECK(dropped == std::vector<std::string>{"tcp://a:1"});
 }

@@ -39,6 +39,21 @@ def test_invalid_endpoints():
         check_one_line_failure(p, took, 2, "cannot connect to")
 
 
+def test_server_and_broker_refuse_bad_endpoints():
+    """A port past 65535 would wrap (99999 is 34463); a bad name fails later, puzzlingly."""
+    bad = ["tcp://127.0.0.1:99999", "tcp://127.0.0.1:0x10", "tcp://no host:1", "udp://1.2.3.4:5"]
+    for ep in bad:
+        for cmd in ([zlbtest.SERVER, "--bind", ep], [zlbtest.SERVER, "--broker", ep],
+                    [zlbtest.BROKER, "--frontend", ep, "--backend", "tcp://127.0.0.1:*"],
+                    [zlbtest.BROKER, "--frontend", "tcp://127.0.0.1:*", "--backend", ep]):
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            assert p.returncode == 2, (cmd, p.returncode, p.stderr)
+            assert ep in p.stderr and "bad endpoint" in p.stderr, (cmd, p.stderr)
+    for binary in (zlbtest.SERVER, zlbtest.BROKER, zlbtest.CLIENT):
+        p = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        assert p.returncode == 0 and p.stdout.startswith("zlb-"), p
+
+
 class FakeBroker:
     """A ROUTER on a free port that answers every request with `reply_frames`."""
 
@@ -111,5 +126,5 @@ def test_real_broker_answers():
 
 
 if __name__ == "__main__":
-    zlbtest.main([test_invalid_endpoints, test_garbage_replies, test_silent_broker_times_out,
+    zlbtest.main([test_invalid_endpoints, test_server_and_broker_refuse_bad_endpoints, test_garbage_replies, test_silent_broker_times_out,
                   test_real_broker_answers])

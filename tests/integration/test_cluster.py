@@ -49,7 +49,7 @@ def test_factor_input_file_and_results_csv():
     assert len(rows) == 12 and len({r["id"] for r in rows}) == 12
     assert {r["ok"] for r in rows} == {"1"} and all(int(r["latency_us"]) > 0 for r in rows)
     assert set(rows[0]) == {"id", "op", "server", "ok", "code", "latency_us", "service_us",
-                            "attempts"}
+                            "attempts", "item", "input_line", "http_status", "message"}
 
 
 def test_port_range_and_endpoints_file():
