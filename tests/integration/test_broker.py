@@ -125,7 +125,8 @@ def test_queue_full_and_deadlines():
         assert s.poll(60000)
         r = msgpack.unpackb(s.recv_multipart()[1], raw=False)
         codes[r["id"]] = "ok" if r["ok"] else r["error"]["code"]
-    assert codes[99] in ("deadline_exceeded", "overloaded"), codes
+    # No worker serves fetch: answered at once, not after its deadline.
+    assert codes[99] == "unsupported_op", codes
     assert list(codes.values()).count("overloaded") >= 5, codes
     assert list(codes.values()).count("ok") >= 1, codes
     w.stop()

@@ -119,7 +119,7 @@ def test_backend_refuses_plain_unlisted_and_client_keys():
 
 def test_curve_server_refuses_a_plain_broker_link():
     allow = tmpdir()
-    p = subprocess.run([SERVER, "--bind", "tcp://127.0.0.1:0", "--broker", broker.backend,
+    p = subprocess.run([SERVER, "--bind", "tcp://127.0.0.1:*", "--broker", broker.backend,
                         "--curve-secret", worker_key, "--curve-allow", allow],
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 1, p

@@ -76,7 +76,7 @@ def test_wrong_fields_get_the_right_codes():
 
 def test_oversized_request_gets_too_large():
     r = request({"v": 1, "id": 11, "op": "echo", "data": b"x" * 100_000})
-    assert_error(r, "too_large")
+    assert_error(r, "too_large", 11)  # the id is read even from a request refused as too large
 
 
 def test_factor_results():
