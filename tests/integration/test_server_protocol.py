@@ -5,7 +5,7 @@ import signal
 import msgpack
 import zmq
 
-from zlbtest import Server, main
+from zlbtest import Server, main, run_client
 
 CTX = zmq.Context.instance()
 server = Server("--threads", "2", "--max-msg-bytes", "65536")
@@ -77,6 +77,15 @@ def test_wrong_fields_get_the_right_codes():
 def test_oversized_request_gets_too_large():
     r = request({"v": 1, "id": 11, "op": "echo", "data": b"x" * 100_000})
     assert_error(r, "too_large", 11)  # the id is read even from a request refused as too large
+
+
+def test_client_sees_too_large_at_once():
+    """An echo over the limit: the client reports too_large at once, not a timeout."""
+    code, _, _, rep = run_client("--connect", server.endpoint, "--count", "2", "--size", "100000",
+                                 "--retries", "2", "--timeout-ms", "30000")
+    assert code == 1, rep
+    assert rep["errors"] == {"too_large": 2}, rep
+    assert rep["timeouts"] == 0 and rep["invalid_replies"] == 0 and rep["retried"] == 0, rep
 
 
 def test_factor_results():
@@ -162,7 +171,7 @@ def test_still_serving_and_exits_cleanly():
 
 
 if __name__ == "__main__":
-    main([test_echo_roundtrip, test_garbage_frames_get_bad_request,
+    main([test_client_sees_too_large_at_once, test_echo_roundtrip, test_garbage_frames_get_bad_request,
           test_wrong_fields_get_the_right_codes, test_oversized_request_gets_too_large,
           test_factor_results, test_req_socket_works,
           test_every_request_answered_once_under_a_storm, test_modes_refuse_other_ops,
