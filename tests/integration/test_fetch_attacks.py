@@ -302,6 +302,13 @@ def test_huge_max_bytes_is_capped_and_memory_returns():
         for _ in range(3):
             r = fetch(server, big.base + path, want_body=True, max_bytes=2**64 - 1)
             assert r["ok"] is False and r["error"]["code"] == "too_large", (path, brief(r))
+    if os.environ.get("ASAN_OPTIONS"):
+        # AddressSanitizer keeps freed memory in quarantine: RSS says nothing here. The cap
+        # itself (too_large above) and the server still serving are checked all the same.
+        print("  (sanitizer build: the RSS bounds are left to the Release run)")
+        still_serves(server)
+        assert server.stop() == 0
+        return
     # Nothing of the cut bodies stays: the job's buffer is released above 256 KiB.
     cut_bound_kib = 8 * 1024
     after_cut = wait_for(

@@ -6,7 +6,7 @@ client while the flood sits unread, and after it.
 
 Peak RSS is read from /proc (VmHWM against VmRSS at idle). Under AddressSanitizer the
 allocator keeps freed memory in quarantine, so these figures are not meaningful there:
-the sanitizer run leaves this test out by its label.
+the sanitizer run leaves this test out by its label (`limits`).
 """
 import os
 
