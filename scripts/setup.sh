@@ -21,7 +21,7 @@ PACKAGES=(
   python3 python3-zmq python3-msgpack  # integration tests, examples/python_client.py
   python3-tornado python3-aiohttp      # the Python peers in bench/peers/
   tmux                          # the client's live view, read at 60 columns in a test
-  lintian file                  # checks the .deb that cpack builds (tests/integration/test_package.py)
+  lintian file help2man         # the .deb cpack builds: its checks and its manual pages (test_package.py)
   librsvg2-bin fonts-dejavu-core  # rsvg-convert renders zlb-client --plot SVGs in the tests
 )
 # A clang build (CXX=clang++, scripts/clang-build.sh, scripts/fuzz.sh) also needs clang and its
