@@ -331,6 +331,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::optional<proto::ErrorCode> code;
     if (too_large) {
         code = proto::ErrorCode::too_large;
+        if (framed) id = proto::request_id_peek(input); // the id comes back when it can be read
     } else if (!framed) {
         code = proto::ErrorCode::bad_request;
     } else if (!decoded) {
