@@ -10,6 +10,7 @@
 // back to n and each is prime). GNU factor, if it is on PATH, gets all numbers on stdin in one
 // process, so its per-number figure includes one process start-up spread over N numbers.
 // Output is one key=value per line for scripts.
+#include "core/clock.hpp"
 #include "core/unique_fd.hpp"
 #include "factor/factor.hpp"
 
@@ -25,7 +26,7 @@
 namespace {
 
 using zlb::u128;
-using Clock = std::chrono::steady_clock;
+using zlb::Clock;
 
 struct Options {
     unsigned long count = 10000;

@@ -6,7 +6,7 @@
 
 using zlb::client::Schedule;
 using namespace std::chrono;
-using Clock = steady_clock;
+using zlb::Clock;
 
 namespace {
 
