@@ -17,6 +17,7 @@
 #include "core/engine.hpp"
 #include "core/intake.hpp"
 #include "core/zap.hpp"
+#include "core/zmq_util.hpp"
 #include "proto/codec.hpp"
 #include "proto/worker.hpp"
 
@@ -53,7 +54,7 @@ struct Counters {
     std::uint64_t redispatched = 0;
     std::uint64_t taken_back = 0; // from workers that held them too long
     std::uint64_t dropped = 0;    // garbage and stale messages
-    std::uint64_t replies_dropped = 0; // to clients whose queue was full, or gone
+    DroppedReplies replies_dropped; // to clients whose queue was full, or gone
 };
 
 // Requests waiting for credit for one op, in arrival order. Tokens of requests that left
@@ -84,7 +85,7 @@ private:
                             Clock::time_point received, proto::ErrorCode code,
                             std::string_view message);
     void client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
-    void reply_dropped();
+    void client_send(std::span<zmq::message_t> routing, std::string_view body);
     bool op_served(proto::Op op) const;
     void request_queue(std::uint64_t token, bool front);
     bool request_send(std::uint64_t token, Worker& w);
@@ -141,6 +142,7 @@ private:
     msgpack::sbuffer reply_{1024};
     msgpack::sbuffer forward_{1024}; // a request re-encoded with what is left of its deadline
     std::string id_scratch_;
+    std::string key_scratch_; // a FailureMemory key
     std::uint32_t backend_hwm_ = 0; // a worker's credit is capped at what its queue holds
     std::vector<std::uint64_t> passed_; // tokens queue_dispatch passed over
 };

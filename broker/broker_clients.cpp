@@ -53,8 +53,10 @@ void Broker::client_request() {
                                   "no worker of this broker serves this op");
     std::uint64_t token = pending_.acquire();
     Pending& p = *pending_.find(token);
-    failure_key_make(p.failure_key, routing, request.id);
-    if (const auto* failed = failures_.find(p.failure_key)) p.failed = *failed; // a resend
+    if (!failures_.empty()) { // a resend of a request some worker failed?
+        failure_key_make(key_scratch_, routing, request.id);
+        if (const auto* failed = failures_.find(key_scratch_)) p.failed = *failed;
+    }
     Worker* w = worker_best(request.op, &p);
     std::size_t bytes = intake_.body().size();
     for (const auto& f : routing) bytes += f.size();
@@ -92,10 +94,9 @@ bool Broker::op_served(proto::Op op) const {
 void Broker::client_reply_error(std::span<zmq::message_t> routing,
                                 std::optional<std::uint64_t> id, Clock::time_point received,
                                 ErrorCode code, std::string_view message) {
-    if (!error_reply_send(frontend_, routing, reply_,
-                          {id, settings_.name, us_between(received, time_.now())}, code, message))
-        reply_dropped();
-    ++counters_.replied;
+    proto::encode_error(reply_, {id, settings_.name, us_between(received, time_.now())}, code,
+                        message);
+    client_send(routing, {reply_.data(), reply_.size()});
 }
 
 // The worker table, as a reply to {op: status}.
@@ -114,7 +115,7 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
     pack_str(pk, "replied");
     pk.pack_uint64(counters_.replied);
     pack_str(pk, "replies_dropped");
-    pk.pack_uint64(counters_.replies_dropped);
+    pk.pack_uint64(counters_.replies_dropped.count);
     pack_str(pk, "taken_back");
     pk.pack_uint64(counters_.taken_back);
     pack_str(pk, "workers");
@@ -140,15 +141,14 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
                            ? ceil<milliseconds>(w.quarantined_until - now_).count()
                            : 0);
     }
-    if (!send_routed(frontend_, routing, {reply_.data(), reply_.size()})) reply_dropped();
-    ++counters_.replied;
+    client_send(routing, {reply_.data(), reply_.size()});
 }
 
-// A client whose queue is full (it does not read) or who is gone loses the reply: the
-// broker never holds more for it than --peer-queue-bytes. Said once, then counted.
-void Broker::reply_dropped() {
-    if (counters_.replies_dropped++ == 0)
-        LOG_WARN("dropped a reply to a client that does not read (or left); counting the rest");
+// Every reply to a client goes out here. A client whose queue is full (it does not read)
+// or who is gone loses it: the broker never holds more for it than --peer-queue-bytes.
+void Broker::client_send(std::span<zmq::message_t> routing, std::string_view body) {
+    if (!send_routed(frontend_, routing, body)) counters_.replies_dropped.note();
+    ++counters_.replied;
 }
 
 void Broker::request_queue(std::uint64_t token, bool front) {
@@ -217,7 +217,8 @@ void Broker::request_failed(std::uint64_t token, Pending& p, const std::string& 
     if (std::find(p.failed.begin(), p.failed.end(), worker) == p.failed.end() &&
         p.failed.size() < FailureMemory::kMaxPerRequest)
         p.failed.push_back(worker);
-    failures_.note(p.failure_key, worker);
+    failure_key_make(key_scratch_, p.client, p.id);
+    failures_.note(key_scratch_, worker);
     if (p.deadline <= now_) {
         client_reply_error(p.client, p.id, p.received, ErrorCode::deadline_exceeded,
                            "the worker holding the request did not answer before its deadline");

@@ -93,9 +93,8 @@ void Broker::worker_reply(Worker& w) {
         ++counters_.dropped; // a late reply to a request already dispatched elsewhere
         return;
     }
-    if (!send_routed(frontend_, p->client, view(frames_[4]))) reply_dropped();
+    client_send(p->client, view(frames_[4]));
     pending_.release(token);
-    ++counters_.replied;
     ++w.served;
     if (w.inflight) --w.inflight;
     if (w.strikes) {

@@ -31,6 +31,7 @@ public:
         auto& workers = it->second;
         if (workers.size() < kMaxPerRequest) workers.push_back(worker);
     }
+    bool empty() const { return failed_.empty(); }
     // The workers that failed this request before; nullptr for none.
     const std::vector<std::string>* find(const std::string& request) const {
         auto it = failed_.find(request);

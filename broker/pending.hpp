@@ -28,7 +28,6 @@ struct Pending {
     Clock::time_point deadline; // the latest it may be answered: deadline_ms or --queue-timeout-ms
     bool client_deadline = false; // deadline came from deadline_ms: workers get what is left
     std::uint32_t dispatches = 0; // sends to workers so far; names the current one
-    std::string failure_key;      // client routing + id, for FailureMemory
     std::vector<std::string> failed; // workers that failed it: never sent there again
     std::size_t bytes = 0;           // body and routing frames held, for the byte bound
 };

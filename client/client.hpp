@@ -186,6 +186,7 @@ private:
     bool none_up_ = false;               // no endpoint came up: the run ended unsent
     Clock::time_point grace_end_{};
     std::string row_;                    // reused for every result row
+    std::string item_;                   // and for its input item
 
     // Reused for every message.
     msgpack::sbuffer request_{1024};

@@ -109,9 +109,9 @@ void Client::result_row(const Slot& s, std::string_view server, bool ok, std::st
         r += ',';
         number_append(r, s.attempt + 1);
         r += ',';
-        std::string item;
-        item_append(item, s, ' ');
-        csv_field(r, item);
+        item_.clear();
+        item_append(item_, s, ' ');
+        csv_field(r, item_);
         r += ',';
         if (line) number_append(r, line);
         r += ',';

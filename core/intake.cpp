@@ -46,11 +46,4 @@ RequestIntake::Verdict RequestIntake::refuse(std::optional<std::uint64_t> id, Er
     return Verdict::refused;
 }
 
-bool error_reply_send(zmq::socket_t& out, std::span<zmq::message_t> routing,
-                      msgpack::sbuffer& buf, const proto::ReplyHeader& header, ErrorCode code,
-                      std::string_view message) {
-    proto::encode_error(buf, header, code, message);
-    return send_routed(out, routing, {buf.data(), buf.size()});
-}
-
 } // namespace zlb

@@ -56,10 +56,4 @@ private:
     Refusal refusal_;
 };
 
-// Encodes an error reply into buf and sends [routing..., "", reply]: the one error reply
-// of every process. Returns false when the peer can't take it (see send_routed).
-bool error_reply_send(zmq::socket_t& out, std::span<zmq::message_t> routing,
-                      msgpack::sbuffer& buf, const proto::ReplyHeader& header,
-                      proto::ErrorCode code, std::string_view message);
-
 } // namespace zlb

@@ -60,18 +60,26 @@ void heartbeats_set(zmq::socket_t& socket, std::chrono::milliseconds interval, i
     socket.set(zmq::sockopt::heartbeat_ttl, liveness * ivl_ms);
 }
 
-bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body) {
+bool frame_route(zmq::socket_t& socket, zmq::message_t& frame, zmq::send_flags flags) {
     try {
-        for (auto& frame : routing)
-            if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
-                return false;
-        socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-        socket.send(zmq::message_t(body.data(), body.size()), zmq::send_flags::none);
+        return socket.send(frame, flags | zmq::send_flags::dontwait).has_value();
     } catch (const zmq::error_t& e) {
         if (e.num() == EHOSTUNREACH) return false;
         throw;
     }
+}
+
+bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body) {
+    for (auto& frame : routing)
+        if (!frame_route(socket, frame, zmq::send_flags::sndmore)) return false;
+    socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    socket.send(zmq::message_t(body.data(), body.size()), zmq::send_flags::none);
     return true;
+}
+
+void DroppedReplies::note() {
+    if (count++ == 0)
+        LOG_WARN("dropped a reply to a peer that does not read (or left); counting the rest");
 }
 
 } // namespace zlb

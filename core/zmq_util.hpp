@@ -26,6 +26,17 @@ std::size_t find_delimiter(std::span<const zmq::message_t> frames);
 // Sends the routing frames (moved out of envelope), an empty delimiter, then body.
 // Returns false when the peer can't take it now (EAGAIN / EHOSTUNREACH).
 bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body);
+// Sends one routing frame (moved out) without blocking, with `flags` added: false when the
+// peer can't take the message now (its queue is full) or is gone. Once a ROUTER took the
+// first frame it takes the rest of the message.
+bool frame_route(zmq::socket_t& socket, zmq::message_t& frame, zmq::send_flags flags);
+
+// Replies a peer could not take (it does not read, or it left): the process drops them
+// rather than hold them. Counted; the first one is logged.
+struct DroppedReplies {
+    std::uint64_t count = 0;
+    void note();
+};
 
 // Binds every endpoint and logs where it listens (`what` names the socket in messages).
 // Throws std::runtime_error naming the endpoint that failed.

@@ -151,7 +151,7 @@ void CpuPool::worker_main() {
 // peer's queue is full or the peer is gone, and then the rest of the reply is read and
 // dropped; the socket thread never blocks on a slow peer.
 std::size_t CpuPool::results_forward(std::span<zmq::socket_t* const, kOriginCount> outputs,
-                                     std::size_t max, std::uint64_t& dropped) {
+                                     std::size_t max, DroppedReplies& dropped) {
     std::size_t moved = 0;
     zmq::message_t frame;
     while (moved < max && results_.recv(frame, zmq::recv_flags::dontwait)) {
@@ -163,21 +163,15 @@ std::size_t CpuPool::results_forward(std::span<zmq::socket_t* const, kOriginCoun
             more = frame.more(); // read before the send empties the frame
             if (!out) continue;
             auto flags = more ? zmq::send_flags::sndmore : zmq::send_flags::none;
-            if (first) {
-                first = false;
-                bool sent = false;
-                try {
-                    sent = out->send(frame, flags | zmq::send_flags::dontwait).has_value();
-                } catch (const zmq::error_t& e) {
-                    if (e.num() != EHOSTUNREACH) throw;
-                }
-                if (!sent) {
-                    out = nullptr;
-                    ++dropped;
-                }
+            if (!first) {
+                out->send(frame, flags);
                 continue;
             }
-            out->send(frame, flags);
+            first = false;
+            if (!frame_route(*out, frame, flags)) {
+                out = nullptr;
+                dropped.note();
+            }
         }
         ++moved;
     }

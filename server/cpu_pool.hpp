@@ -3,6 +3,7 @@
 // jobs; workers encode the whole reply themselves and push it back over an inproc
 // socket, so the socket thread never waits on a worker.
 #include "core/clock.hpp"
+#include "core/zmq_util.hpp"
 #include "factor/u128.hpp"
 #include "server/origin.hpp"
 
@@ -64,9 +65,9 @@ public:
     zmq::socket_t& results() { return results_; }
     // Moves up to max finished replies onto the socket each came in on (outputs is
     // indexed by Origin; a null entry drops the reply). Returns how many were read;
-    // adds those a peer could not take (queue full, or gone) to dropped.
+    // notes those a peer could not take (queue full, or gone) in dropped.
     std::size_t results_forward(std::span<zmq::socket_t* const, kOriginCount> outputs,
-                                std::size_t max, std::uint64_t& dropped);
+                                std::size_t max, DroppedReplies& dropped);
 
 private:
     void worker_main();

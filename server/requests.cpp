@@ -149,9 +149,8 @@ void Server::reply_send(std::span<zmq::message_t> routing) { reply_out(origin_, 
 void Server::reply_out(Origin origin, std::span<zmq::message_t> routing) {
     ++counters_.answered;
     zmq::socket_t* out = output(origin);
-    if (out && !send_routed(*out, routing, {reply_.data(), reply_.size()}) &&
-        counters_.replies_dropped++ == 0)
-        LOG_WARN("dropped a reply to a peer that does not read (or left); counting the rest");
+    if (out && !send_routed(*out, routing, {reply_.data(), reply_.size()}))
+        counters_.replies_dropped.note();
     if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
 }
 
@@ -178,7 +177,7 @@ void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point r
     proto::pack_str(pk, "inflight_max");
     pk.pack_uint64(counters_.inflight_max);
     proto::pack_str(pk, "replies_dropped");
-    pk.pack_uint64(counters_.replies_dropped);
+    pk.pack_uint64(counters_.replies_dropped.count);
     reply_send(routing);
 }
 

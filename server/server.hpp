@@ -24,7 +24,7 @@ struct Counters {
     std::uint64_t received = 0;
     std::uint64_t answered = 0;
     std::uint64_t inflight_max = 0; // most factor jobs and fetches in flight at once
-    std::uint64_t replies_dropped = 0; // to peers whose queue was full, or gone
+    DroppedReplies replies_dropped; // to peers whose queue was full, or gone
     std::array<std::uint64_t, proto::kErrorCodeCount> errors{}; // by code, of those answered
 };
 
