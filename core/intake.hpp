@@ -1,7 +1,8 @@
 #pragma once
 // The one request intake of zlb: zlb-server (its ROUTER and its broker link) and
 // zlb-broker's frontend take protocol v1 requests through it, so framing, size limit,
-// decoding and error replies are the same everywhere.
+// decoding, and what a refused request is answered (refusal(): id, code, message), are
+// the same everywhere; each process encodes that answer with proto::encode_error.
 //
 // A request is [routing..., "", body]: one or more routing frames (the ROUTER's peer
 // identity, any proxies' frames, or a broker's [REQUEST, token]), the empty delimiter,
