@@ -110,7 +110,8 @@ void Broker::poll_once(milliseconds max_wait) {
     queue_expire();
     work_expire();
     worker_expire();
-    if (queued() > 0) queue_dispatch(); // a quarantine may have ended
+    // What expiry and failures queued again, and what waits for a quarantine to end.
+    if (queued() > 0) queue_dispatch();
     if (now_ >= next_heartbeat_) workers_heartbeat();
     if (now_ >= last_stats_ + settings_.stats_interval) stats_log();
 }

@@ -121,9 +121,8 @@ void Broker::work_expire() {
         }
         ++counters_.taken_back;
         std::string worker = p->worker;
-        request_failed(e.token, *p, worker);
+        request_failed(e.token, *p, worker); // queued again: dispatched at the end of the turn
     }
-    queue_dispatch();
 }
 
 // Quarantine doubles with every strike, up to --quarantine-max: a worker that keeps
