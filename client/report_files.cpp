@@ -1,6 +1,8 @@
-// The report's files, written once the run is over: --json, --hist and --plot.
+// The report's files, written once the run is over: --json, --hist and --plot; and the
+// --hlog interval log, written as the run goes, one row per tag and interval.
 #include "client/plot.hpp"
 #include "client/report.hpp"
+#include "stats/hlog.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -117,7 +119,9 @@ std::string Report::json_text() const {
         << ",\n  \"failed\": " << overall_.errors << ",\n  \"timeouts\": " << overall_.timeouts
         << ",\n  \"retried\": " << retried_ << ",\n  \"late_replies\": " << late_replies_
         << ",\n  \"invalid_replies\": " << invalid_replies_
-        << ",\n  \"late_starts\": " << late_starts_ << ",\n  \"elapsed_s\": " << elapsed_s_
+        << ",\n  \"late_starts\": " << late_starts_;
+    if (start_late_ms_) out << ",\n  \"start_late_ms\": " << *start_late_ms_;
+    out << ",\n  \"elapsed_s\": " << elapsed_s_
         << ",\n  \"measured_s\": " << measured_s()
         << ",\n  \"throughput_rps\": " << throughput();
     if (op_ == "factor")
@@ -222,6 +226,40 @@ void Report::plot_write(const std::string& path) const {
     in.warmup_s = mode_.warmup_s;
     in.open_loop = mode_.open_loop;
     file_write(path, [&](std::ostream& out) { svg_write(out, in); });
+}
+
+void Report::hlog_open(const std::string& path) {
+    hlog_.reset(std::fopen(path.c_str(), "w"));
+    if (!hlog_) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    hlog_path_ = path;
+}
+
+void Report::hlog_start(std::int64_t start_epoch_ms) {
+    if (!hlog_) return;
+    const std::string header = hdr::log_header(
+        start_epoch_ms, "zlb-client " + op_ + ": latency in microseconds, Interval_Max in ms");
+    std::fputs(header.c_str(), hlog_.get());
+    std::fflush(hlog_.get());
+}
+
+// Written and flushed at every interval, so a reader sees whole rows as the run goes.
+// A full disk is reported once, at the end (hlog_finish), not per row.
+void Report::hlog_rows(double start_s, double length_s) {
+    const std::string rows = hdr::log_interval("corrected", start_s, length_s, interval_us_) +
+                             hdr::log_interval("uncorrected", start_s, length_s,
+                                               interval_uncorrected_us_);
+    std::fputs(rows.c_str(), hlog_.get());
+    std::fflush(hlog_.get());
+    interval_uncorrected_us_.reset();
+}
+
+void Report::hlog_finish(double t_s) {
+    if (!hlog_) return;
+    if (interval_us_.count() > 0 || interval_uncorrected_us_.count() > 0)
+        hlog_rows(interval_end_s_, std::max(t_s - interval_end_s_, 0.0));
+    const bool failed = std::ferror(hlog_.get()) != 0;
+    if (std::fclose(hlog_.release()) != 0 || failed)
+        throw std::runtime_error("cannot write " + hlog_path_);
 }
 
 } // namespace zlb::client
