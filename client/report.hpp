@@ -3,6 +3,7 @@
 // warm-up it left out, the per-interval time series, the stdout table, and the --json,
 // --hist and --plot files. Memory is fixed per server and per interval, not per request.
 #include "client/schedule.hpp"
+#include "report/plot.hpp"
 #include "stats/histogram.hpp"
 
 #include <cstdint>
@@ -73,15 +74,7 @@ struct WarmupStats {
     std::uint64_t count = 0, ok = 0, errors = 0, timeouts = 0;
 };
 
-// One row of the time series: outcomes that ended within the interval ending at t_s.
-struct IntervalRow {
-    double t_s = 0;      // end of the interval, seconds since the run started
-    double length_s = 0; // the last interval of a run may be shorter
-    double rps = 0;      // outcomes per second (ok, errors and timeouts alike)
-    std::uint64_t p50_us = 0, p99_us = 0; // corrected latency; 0 when nothing ended
-    std::uint64_t errors = 0;             // errors and timeouts
-    bool warmup = false;                  // the interval lies within the warm-up
-};
+using report::IntervalRow;
 
 // How the run was driven, for the table, the JSON and the plot's title.
 struct RunMode {

@@ -1,7 +1,8 @@
 // The report's files, written once the run is over: --json, --hist and --plot; and the
 // --hlog interval log, written as the run goes, one row per tag and interval.
-#include "client/plot.hpp"
 #include "client/report.hpp"
+#include "report/files.hpp"
+#include "report/plot.hpp"
 #include "stats/hlog.hpp"
 
 #include <fcntl.h>
@@ -20,34 +21,9 @@
 namespace zlb::client {
 namespace {
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out += '\\', out += c;
-        else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else
-            out += c;
-    }
-    return out + "\"";
-}
-
-std::string json_latency(const Histogram& h) {
-    char buf[320];
-    std::snprintf(buf, sizeof buf,
-                  "{\"min\": %llu, \"mean\": %.1f, \"p50\": %llu, \"p90\": %llu, \"p99\": %llu, "
-                  "\"p999\": %llu, \"max\": %llu}",
-                  static_cast<unsigned long long>(h.min()), h.mean(),
-                  static_cast<unsigned long long>(h.percentile(50)),
-                  static_cast<unsigned long long>(h.percentile(90)),
-                  static_cast<unsigned long long>(h.percentile(99)),
-                  static_cast<unsigned long long>(h.percentile(99.9)),
-                  static_cast<unsigned long long>(h.max()));
-    return buf;
-}
+using report::file_write;
+using report::json_latency;
+using report::json_string;
 
 std::string json_group(const GroupStats& g) {
     return "{\"count\": " + std::to_string(g.count) + ", \"ok\": " + std::to_string(g.ok) +
@@ -67,38 +43,6 @@ std::string json_interval(const IntervalRow& r) {
                   static_cast<unsigned long long>(r.p99_us),
                   static_cast<unsigned long long>(r.errors), r.warmup ? "true" : "false");
     return buf;
-}
-
-// Writes a temporary file beside path, then renames it over path: a reader (or a run
-// killed while writing) sees the old file, no file or the whole new one, never a part.
-void file_write(const std::string& path, const std::function<void(std::ostream&)>& fill) {
-    namespace fs = std::filesystem;
-    fs::path target(path);
-    fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::string name = ".";
-    name += target.filename().string();
-    name += ".XXXXXX";
-    std::string tmp = (dir / name).string();
-    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    mode_t mask = ::umask(0);
-    ::umask(mask);
-    ::fchmod(fd, 0666 & ~mask);
-    ::close(fd);
-    bool ok = false;
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        if (out) {
-            fill(out);
-            out.flush();
-            ok = static_cast<bool>(out);
-        }
-    }
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw std::runtime_error("cannot write " + path + (ok ? std::string(": ") + std::strerror(err) : ""));
-    }
 }
 
 } // namespace
@@ -212,7 +156,7 @@ void Report::hist_write(const std::string& path) const {
 }
 
 void Report::plot_write(const std::string& path) const {
-    PlotInput in;
+    report::PlotInput in;
     in.title = "zlb-client " + op_ + ": " + std::to_string(overall_.count) + " requests";
     char mode[64] = ", closed loop";
     if (mode_.open_loop) std::snprintf(mode, sizeof mode, ", open loop at %g req/s", mode_.rate);
@@ -225,7 +169,7 @@ void Report::plot_write(const std::string& path) const {
     in.intervals = &intervals_;
     in.warmup_s = mode_.warmup_s;
     in.open_loop = mode_.open_loop;
-    file_write(path, [&](std::ostream& out) { svg_write(out, in); });
+    file_write(path, [&](std::ostream& out) { report::svg_write(out, in); });
 }
 
 void Report::hlog_open(const std::string& path) {
