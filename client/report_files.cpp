@@ -22,6 +22,7 @@ namespace zlb::client {
 namespace {
 
 using report::file_write;
+using report::json_interval;
 using report::json_latency;
 using report::json_string;
 
@@ -32,17 +33,6 @@ std::string json_group(const GroupStats& g) {
            ", \"attempt_timeouts\": " + std::to_string(g.attempt_timeouts) +
            ", \"latency_us\": " + json_latency(g.latency_us) +
            ", \"service_us\": " + json_latency(g.service_us) + "}";
-}
-
-std::string json_interval(const IntervalRow& r) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "{\"t_s\": %.3f, \"length_s\": %.3f, \"rps\": %.1f, \"p50_us\": %llu, "
-                  "\"p99_us\": %llu, \"errors\": %llu, \"warmup\": %s}",
-                  r.t_s, r.length_s, r.rps, static_cast<unsigned long long>(r.p50_us),
-                  static_cast<unsigned long long>(r.p99_us),
-                  static_cast<unsigned long long>(r.errors), r.warmup ? "true" : "false");
-    return buf;
 }
 
 } // namespace

@@ -74,4 +74,15 @@ void file_write(const std::string& path, const std::function<void(std::ostream&)
     }
 }
 
+std::string json_interval(const IntervalRow& r) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "{\"t_s\": %.3f, \"length_s\": %.3f, \"rps\": %.1f, \"p50_us\": %llu, "
+                  "\"p99_us\": %llu, \"errors\": %llu, \"warmup\": %s}",
+                  r.t_s, r.length_s, r.rps, static_cast<unsigned long long>(r.p50_us),
+                  static_cast<unsigned long long>(r.p99_us),
+                  static_cast<unsigned long long>(r.errors), r.warmup ? "true" : "false");
+    return buf;
+}
+
 } // namespace zlb::report

@@ -159,6 +159,11 @@ Decoded decode(std::string_view bytes) {
 Histogram to_histogram(const Decoded& d, std::optional<std::uint64_t> exact_max,
                        std::uint64_t max_value) {
     Histogram h(max_value);
+    counts_add(h, d, exact_max);
+    return h;
+}
+
+void counts_add(Histogram& h, const Decoded& d, std::optional<std::uint64_t> exact_max) {
     for (std::size_t k = 0; k < d.counts.size(); ++k) {
         const auto [index, count] = d.counts[k];
         if (index >= h.index_count())
@@ -177,7 +182,6 @@ Histogram to_histogram(const Decoded& d, std::optional<std::uint64_t> exact_max,
             h.record(top ? h.value_highest(low) : value, count);
         }
     }
-    return h;
 }
 
 std::string base64_encode(std::string_view bytes) {

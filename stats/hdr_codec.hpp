@@ -55,6 +55,8 @@ Decoded decode(std::string_view bytes);
 // so max() is exact again; without it the top bucket is taken at its top. Counts at indices beyond max_value throw DecodeError.
 Histogram to_histogram(const Decoded& d, std::optional<std::uint64_t> exact_max = std::nullopt,
                        std::uint64_t max_value = 3'600'000'000ULL);
+// The same counts added into h, which is how a merge sums many without a copy each.
+void counts_add(Histogram& h, const Decoded& d, std::optional<std::uint64_t> exact_max = std::nullopt);
 
 // Standard base64 with padding, as java.util.Base64 writes it.
 std::string base64_encode(std::string_view bytes);

@@ -60,6 +60,10 @@ Histogram LogInterval::histogram() const {
     return to_histogram(counts, max ? std::optional<std::uint64_t>(max) : std::nullopt);
 }
 
+void LogInterval::add_to(Histogram& h) const {
+    counts_add(h, counts, max ? std::optional<std::uint64_t>(max) : std::nullopt);
+}
+
 Log log_read(std::istream& in, const std::string& name) {
     Log log;
     std::string line;

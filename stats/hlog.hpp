@@ -37,6 +37,7 @@ struct LogInterval {
     std::uint64_t max = 0;     // Interval_Max back in recorded units (rounded)
     Decoded counts;            // sparse: a few hundred entries, not the whole array
     Histogram histogram() const; // the counts with the exact maximum (to_histogram)
+    void add_to(Histogram& h) const; // the same, added into h (counts_add)
 };
 
 struct Log {
