@@ -5,16 +5,10 @@
 #include "report/plot.hpp"
 #include "stats/hlog.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <iostream>
 #include <sstream>
 #include <stdexcept>
 

@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 
-from zlbtest import CLIENT, Server, main, run_client, tmpdir
+from netns import SKIP_EXIT
+from reportutil import exact_at
+from zlbtest import Server, main, run_client, tmpdir
 
 JAR = "/usr/share/java/hdrhistogram.jar"
-SKIP_EXIT = 77
 
 server = None
 
@@ -46,13 +47,6 @@ def close(a, b):
     """Equal within the histogram's precision: 1/1024 of the value, plus the 3 decimals Java
     prints."""
     return abs(a - b) <= max(a, b) / 1024 + 1
-
-
-def exact_at(sorted_values, pct):
-    """The recorded value at percentile pct (0..100): rank ceil(pct/100 * n), as zlb and Java."""
-    n = len(sorted_values)
-    rank = min(max(1, math.ceil(pct / 100 * n * (1 - 1e-12))), n)
-    return sorted_values[rank - 1]
 
 
 def java_at(rows, q):
