@@ -153,6 +153,11 @@ TEST_CASE("malformed input gets a clear error, never a crash or a huge allocatio
     }
     CHECK_THROWS_WITH_AS(hdr::decode(bomb), doctest::Contains("inflates beyond"), hdr::DecodeError);
     CHECK_THROWS_AS(hdr::decode(plain), hdr::DecodeError); // payload length mismatch
+    // A stream cut short, its length field made to match.
+    std::string cut = good.substr(0, good.size() - 4);
+    const std::uint32_t cut_length = std::uint32_t(cut.size() - 8);
+    for (int b = 0; b < 4; ++b) cut[4 + b] = char(cut_length >> (8 * (3 - b)));
+    CHECK_THROWS_AS(hdr::decode(cut), hdr::DecodeError);
     CHECK_THROWS_AS(hdr::base64_decode("abc"), hdr::DecodeError);
     CHECK_THROWS_AS(hdr::base64_decode("ab!d"), hdr::DecodeError);
     CHECK(hdr::base64_decode(hdr::base64_encode("hello!?")) == "hello!?");
