@@ -168,3 +168,28 @@ TEST_CASE("malformed input gets a clear error, never a crash or a huge allocatio
                              hdr::LogError);
     }
 }
+
+TEST_CASE("mutated encodings decode or throw DecodeError, nothing else") {
+    Histogram h;
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 5000; ++i) h.record(rng() % 100000 + 1);
+    std::size_t decoded = 0, refused = 0;
+    for (const std::string& good : {hdr::encode(h), hdr::encode_compressed(h)}) {
+        for (int round = 0; round < 3000; ++round) {
+            std::string bad = good;
+            const int flips = 1 + int(rng() % 4);
+            for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = char(rng());
+            if (rng() % 4 == 0) bad.resize(rng() % bad.size());
+            try {
+                const auto d = hdr::decode(bad);
+                Histogram back = hdr::to_histogram(d);
+                CHECK(back.count() == d.total);
+                ++decoded;
+            } catch (const hdr::DecodeError&) {
+                ++refused;
+            }
+        }
+    }
+    CHECK(refused > 0);
+    CHECK(decoded + refused == 6000);
+}
