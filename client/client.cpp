@@ -194,6 +194,10 @@ void Client::start_wait(milliseconds max_wait) {
         const auto epoch_now = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
         const milliseconds left = milliseconds(*settings_.start_at_ms) - epoch_now;
         if (left > 0ms) {
+            if (!start_wait_logged_)
+                LOG_INFO("connected; waiting %.3f s for --start-at %lld",
+                         duration<double>(left).count(), static_cast<long long>(*settings_.start_at_ms));
+            start_wait_logged_ = true;
             zmq::pollitem_t item{nullptr, stop_fd_, ZMQ_POLLIN, 0};
             zmq::poll(&item, stop_fd_ >= 0 ? 1 : 0, std::min(max_wait, left));
             if (stop_fd_ >= 0 && (item.revents & ZMQ_POLLIN)) {

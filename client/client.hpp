@@ -173,6 +173,7 @@ private:
     Phase phase_ = Phase::connecting;
     Clock::time_point connect_deadline_;
     bool connected_ = false; // connecting is over; waiting for --start-at, if given
+    bool start_wait_logged_ = false;
     Clock::time_point blocked_since_{}; // since when no server took the next request
     std::size_t next_index_ = 0;
     std::size_t limit_ = 0; // requests to issue; SIZE_MAX when only time ends the run

@@ -73,7 +73,7 @@ Merged merge(const std::vector<std::pair<std::string, hdr::Log>>& logs, double s
                 continue;
             }
             if (iv.start_s < skip_until - 1e-6) {
-                if (tag == Tag::corrected) s.skipped += iv.counts.total;
+                if (tag == Tag::corrected) s.skipped += iv.total;
                 continue;
             }
             interval_add(s, iv, tag);

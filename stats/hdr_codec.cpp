@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -20,10 +21,39 @@ std::uint64_t get_be(std::string_view in, std::size_t at, int bytes) {
     return v;
 }
 
+// Indices of zlb's layout (the default Histogram's), worked out once.
+std::size_t layout_indices() {
+    static const std::size_t indices = Histogram().index_count();
+    return indices;
+}
+
 // The most a count array of zlb's layout can take: every count a 9-byte word.
-std::size_t max_encoded_bytes() {
-    static const std::size_t bytes = kHeaderBytes + 9 * Histogram().index_count();
-    return bytes;
+std::size_t max_encoded_bytes() { return kHeaderBytes + 9 * layout_indices(); }
+
+// Inflates a zlib stream into a buffer that grows as needed, never past `bound` bytes.
+std::string inflate_bounded(std::string_view in, std::size_t bound) {
+    z_stream z{};
+    if (inflateInit(&z) != Z_OK) throw std::runtime_error("zlib inflateInit failed");
+    struct End {
+        z_stream* z;
+        ~End() { inflateEnd(z); }
+    } end{&z};
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    std::string out(std::min<std::size_t>(bound, std::max<std::size_t>(4096, 8 * in.size())), '\0');
+    while (true) {
+        z.next_out = reinterpret_cast<Bytef*>(out.data() + z.total_out);
+        z.avail_out = static_cast<uInt>(out.size() - z.total_out);
+        const int rc = inflate(&z, Z_FINISH);
+        if (rc == Z_STREAM_END) break;
+        if (rc != Z_BUF_ERROR && rc != Z_OK) throw DecodeError("histogram encoding: bad zlib stream");
+        if (z.avail_out != 0) throw DecodeError("histogram encoding: zlib stream cut short");
+        if (out.size() >= bound)
+            throw DecodeError("histogram encoding: inflates beyond " + std::to_string(bound) + " bytes");
+        out.resize(std::min(bound, out.size() * 2));
+    }
+    out.resize(z.total_out);
+    return out;
 }
 
 constexpr std::string_view kAlphabet =
@@ -107,15 +137,7 @@ Decoded decode(std::string_view bytes) {
         if (length != bytes.size() - 8)
             throw DecodeError("histogram encoding: compressed length " + std::to_string(length) +
                               " but " + std::to_string(bytes.size() - 8) + " bytes follow");
-        std::string plain(max_encoded_bytes(), '\0');
-        uLongf size = plain.size();
-        const int rc = uncompress(reinterpret_cast<Bytef*>(plain.data()), &size,
-                                  reinterpret_cast<const Bytef*>(bytes.data() + 8), length);
-        if (rc == Z_BUF_ERROR)
-            throw DecodeError("histogram encoding: inflates beyond " +
-                              std::to_string(plain.size()) + " bytes");
-        if (rc != Z_OK) throw DecodeError("histogram encoding: bad zlib stream");
-        plain.resize(size);
+        const std::string plain = inflate_bounded(bytes.substr(8), max_encoded_bytes());
         if ((get_be(plain, 0, 4) & ~0xf0u) == kV2CompressedCookieBase)
             throw DecodeError("histogram encoding: compressed twice");
         return decode(plain);
@@ -135,7 +157,7 @@ Decoded decode(std::string_view bytes) {
         throw DecodeError("histogram encoding: payload length " + std::to_string(payload) +
                           " but " + std::to_string(bytes.size() - kHeaderBytes) + " bytes follow");
     const std::string_view counts = bytes.substr(kHeaderBytes);
-    const std::size_t limit = Histogram().index_count();
+    const std::size_t limit = layout_indices();
     std::size_t index = 0;
     for (std::size_t at = 0; at < counts.size();) {
         const std::int64_t word = zigzag_get(counts, at);

@@ -56,12 +56,14 @@ std::string log_interval(std::string_view tag, double start_s, double length_s, 
     return out;
 }
 
+Decoded LogInterval::counts() const { return decode(encoded); }
+
 Histogram LogInterval::histogram() const {
-    return to_histogram(counts, max ? std::optional<std::uint64_t>(max) : std::nullopt);
+    return to_histogram(counts(), max ? std::optional<std::uint64_t>(max) : std::nullopt);
 }
 
 void LogInterval::add_to(Histogram& h) const {
-    counts_add(h, counts, max ? std::optional<std::uint64_t>(max) : std::nullopt);
+    counts_add(h, counts(), max ? std::optional<std::uint64_t>(max) : std::nullopt);
 }
 
 Log log_read(std::istream& in, const std::string& name) {
@@ -136,7 +138,8 @@ Log log_read(std::istream& in, const std::string& name) {
         iv.length_s = *length;
         iv.max = static_cast<std::uint64_t>(std::llround(*max * kMaxValueUnitRatio));
         try {
-            iv.counts = decode(base64_decode(field[3]));
+            iv.encoded = base64_decode(field[3]);
+            iv.total = decode(iv.encoded).total;
         } catch (const DecodeError& e) {
             throw fail(e.what());
         }

@@ -35,7 +35,11 @@ struct LogInterval {
     double start_s = 0;        // absolute: seconds since the epoch
     double length_s = 0;
     std::uint64_t max = 0;     // Interval_Max back in recorded units (rounded)
-    Decoded counts;            // sparse: a few hundred entries, not the whole array
+    std::uint64_t total = 0;   // values counted
+    // The V2 encoding as the file had it, decoded (and checked) once when read and again
+    // on use: a log in memory takes about its size on disk, whatever it decodes to.
+    std::string encoded;
+    Decoded counts() const;
     Histogram histogram() const; // the counts with the exact maximum (to_histogram)
     void add_to(Histogram& h) const; // the same, added into h (counts_add)
 };
@@ -53,7 +57,7 @@ struct LogError : std::runtime_error {
 
 // Reads a whole log. Without BaseTime, timestamps more than a year before StartTime are
 // taken as relative to it, else as absolute (HistogramLogReader's rule). Memory grows with
-// the file (its sparse counts), not with the requests it counted.
+// the file's size (its encoded histograms), not with the requests it counted.
 Log log_read(std::istream& in, const std::string& name);
 Log log_read_file(const std::string& path);
 

@@ -153,6 +153,11 @@ TEST_CASE("malformed input gets a clear error, never a crash or a huge allocatio
     }
     CHECK_THROWS_WITH_AS(hdr::decode(bomb), doctest::Contains("inflates beyond"), hdr::DecodeError);
     CHECK_THROWS_AS(hdr::decode(plain), hdr::DecodeError); // payload length mismatch
+    // A stream cut short, its length field made to match.
+    std::string cut = good.substr(0, good.size() - 4);
+    const std::uint32_t cut_length = std::uint32_t(cut.size() - 8);
+    for (int b = 0; b < 4; ++b) cut[4 + b] = char(cut_length >> (8 * (3 - b)));
+    CHECK_THROWS_AS(hdr::decode(cut), hdr::DecodeError);
     CHECK_THROWS_AS(hdr::base64_decode("abc"), hdr::DecodeError);
     CHECK_THROWS_AS(hdr::base64_decode("ab!d"), hdr::DecodeError);
     CHECK(hdr::base64_decode(hdr::base64_encode("hello!?")) == "hello!?");
@@ -162,4 +167,29 @@ TEST_CASE("malformed input gets a clear error, never a crash or a huge allocatio
         CHECK_THROWS_WITH_AS(hdr::log_read(in, "bad.hlog"), doctest::Contains("bad.hlog:1:"),
                              hdr::LogError);
     }
+}
+
+TEST_CASE("mutated encodings decode or throw DecodeError, nothing else") {
+    Histogram h;
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 5000; ++i) h.record(rng() % 100000 + 1);
+    std::size_t decoded = 0, refused = 0;
+    for (const std::string& good : {hdr::encode(h), hdr::encode_compressed(h)}) {
+        for (int round = 0; round < 3000; ++round) {
+            std::string bad = good;
+            const int flips = 1 + int(rng() % 4);
+            for (int f = 0; f < flips; ++f) bad[rng() % bad.size()] = char(rng());
+            if (rng() % 4 == 0) bad.resize(rng() % bad.size());
+            try {
+                const auto d = hdr::decode(bad);
+                Histogram back = hdr::to_histogram(d);
+                CHECK(back.count() == d.total);
+                ++decoded;
+            } catch (const hdr::DecodeError&) {
+                ++refused;
+            }
+        }
+    }
+    CHECK(refused > 0);
+    CHECK(decoded + refused == 6000);
 }

@@ -6,12 +6,13 @@ network namespaces is test_report_netns.py."""
 import json
 import math
 import os
+import signal
 import subprocess
 import time
 
 from reportutil import (assert_percentiles, csv_latencies, merge_json, run_report,
                         within_precision)
-from zlbtest import CLIENT, Server, main, run_client, tmpdir
+from zlbtest import CLIENT, Server, main, run_client, tmpdir, wait_for
 
 server = Server("--threads", "2")
 
@@ -58,8 +59,8 @@ def test_merge_of_two_clients_is_one_histogram():
                 within_precision(rep["latency_us"][key], log["latency_us"][key]), (key, log, rep)
     # Started together: the union's rate is the sum of the two.
     total = ra["throughput_rps"] + rb["throughput_rps"]
-    assert math.isclose(m["throughput_rps"], total, rel_tol=0.03), (m["throughput_rps"], total)
-    assert math.isclose(m["sum_throughput_rps"], total, rel_tol=0.03), (m["sum_throughput_rps"], total)
+    assert math.isclose(m["throughput_rps"], total, rel_tol=0.05), (m["throughput_rps"], total)
+    assert math.isclose(m["sum_throughput_rps"], total, rel_tol=0.05), (m["sum_throughput_rps"], total)
     assert abs(m["logs"][0]["start_s"] - m["logs"][1]["start_s"]) < 0.5, m["logs"]
     # The table: a row per log and the union, as the client prints it.
     assert "a.hlog" in text and "b.hlog" in text and "all end-to-end" in text, text
@@ -77,8 +78,10 @@ def test_skip_warmup_leaves_the_first_seconds_out():
     m, text = merge_json(pa["hlog"], pb["hlog"], extra=("--skip-warmup", "1"))
     assert m["skipped_warmup"] > 0 and m["requests"] > 0, m
     assert m["requests"] + m["skipped_warmup"] == ra["requests"] + rb["requests"], m
-    # About a third of a 3 s run is in its first second.
-    assert 0.2 < m["skipped_warmup"] / (ra["requests"] + rb["requests"]) < 0.5, m
+    # What the clients' own time series counted in their first second (they started
+    # together, so only that interval of each starts within 1 s of the earliest start).
+    first = sum(round(r["intervals"][0]["rps"] * r["intervals"][0]["length_s"]) for r in (ra, rb))
+    assert m["skipped_warmup"] == first, (m["skipped_warmup"], first)
     assert "warm-up: the first 1.0 s" in text, text
 
 
@@ -141,6 +144,24 @@ def test_start_at_waits_for_the_time():
     assert started >= before + 0.3 - 0.001, (started, before)
 
 
+def test_start_at_wait_ends_on_ctrl_c():
+    start_at = str(int(time.time() * 1000) + 60_000)
+    report = os.path.join(tmpdir(), "stopped.json")
+    proc = subprocess.Popen([CLIENT, "--connect", server.endpoint, "--count", "100", "--start-at",
+                             start_at, "--log-level", "info", "--json", report, "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    wait_for(lambda: lines.append(proc.stderr.readline()) or "for --start-at" in lines[-1]
+             or proc.poll() is not None, 30, "the client to wait for --start-at")
+    assert proc.poll() is None, "".join(lines)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, f"{proc.returncode}\n{out}\n{err}"
+    with open(report) as f:
+        rep = json.load(f)
+    assert rep["interrupted"] and rep["requests"] == 0, rep
+
+
 def test_bad_input_is_refused_clearly():
     code, _, err, _ = run_client("--connect", server.endpoint, "--count", "1", "--start-at",
                                  "1700000000", json_out=False)
@@ -148,6 +169,9 @@ def test_bad_input_is_refused_clearly():
     code, _, err, _ = run_client("--connect", server.endpoint, "--count", "1", "--start-at",
                                  "+2d", json_out=False)
     assert code == 2 and "--start-at" in err, (code, err)
+    code, _, err, _ = run_client("--connect", server.endpoint, "--count", "1", "--hlog",
+                                 "/nonexistent-dir/x.hlog", json_out=False)
+    assert code == 2 and "cannot write /nonexistent-dir/x.hlog" in err, (code, err)
     bad = os.path.join(tmpdir(), "bad.hlog")
     with open(bad, "w") as f:
         f.write("#[Histogram log format version 1.3]\nTag=corrected,0.0,1.0,1.0,HISTnotbase64!\n")
@@ -160,4 +184,5 @@ def test_bad_input_is_refused_clearly():
 if __name__ == "__main__":
     main([test_merge_of_two_clients_is_one_histogram, test_skip_warmup_leaves_the_first_seconds_out,
           test_show_prints_one_log, test_compare_prints_the_changes, test_start_at_late_says_so,
-          test_start_at_waits_for_the_time, test_bad_input_is_refused_clearly])
+          test_start_at_waits_for_the_time, test_start_at_wait_ends_on_ctrl_c,
+          test_bad_input_is_refused_clearly])

@@ -60,7 +60,7 @@ def test_three_client_hosts_merge_into_one_exact_report():
     assert m["requests"] == sum(r["requests"] for r in reps) == len(exact), (m["requests"], len(exact))
     # Throughput: the sum of the three (they ran over the same seconds).
     total = sum(r["throughput_rps"] for r in reps)
-    assert math.isclose(m["throughput_rps"], total, rel_tol=0.03), (m["throughput_rps"], total)
+    assert math.isclose(m["throughput_rps"], total, rel_tol=0.05), (m["throughput_rps"], total)
     starts = [l["start_s"] for l in m["logs"]]
     assert max(starts) - min(starts) < 0.5, f"the clients did not start together: {starts}"
     # Percentiles: those of the one exact histogram of every request, within 3 digits.
