@@ -39,6 +39,7 @@ Broker::Broker(Settings settings, EngineEnv env)
     // (ROUTER_MANDATORY, set above: a send to a worker that vanished fails instead of
     // disappearing, so the request can go elsewhere at once.)
     curve_setup(env.zmq);
+    if (!settings_.metrics.empty()) metrics_start();
     endpoints_bind(frontend_, settings_.frontends, "frontend");
     endpoints_bind(backend_, settings_.backends, "backend");
     next_heartbeat_ = last_stats_ = time_.now();
@@ -114,6 +115,7 @@ void Broker::poll_once(milliseconds max_wait) {
     if (queued() > 0) queue_dispatch();
     if (now_ >= next_heartbeat_) workers_heartbeat();
     if (now_ >= last_stats_ + settings_.stats_interval) stats_log();
+    if (exposer_) metrics_publish();
 }
 
 std::size_t Broker::queued() const {
@@ -140,6 +142,28 @@ void Broker::stats_log() {
              static_cast<unsigned long long>(counters_.dropped));
     last_counters_ = counters_;
     last_stats_ = now_;
+}
+
+void Broker::metrics_start() {
+    auto catalog = std::make_shared<metrics::Catalog>();
+    series_.catalog_fill(*catalog, {counters_.redispatched, counters_.taken_back, counters_.dropped});
+    exposer_ = std::make_unique<metrics::Exposer>(settings_.metrics, "zlb-broker", std::move(catalog));
+}
+
+// Once per turn: the gauges a scrape reads, from state only this thread may touch.
+void Broker::metrics_publish() {
+    std::int64_t quarantined = 0;
+    for (const auto& [id, w] : workers_) {
+        series_.tally_add(w.metrics_slot, w.credit, w.inflight);
+        quarantined += w.quarantined_until > now_;
+    }
+    series_.tally_publish();
+    series_.workers_up.set(static_cast<std::int64_t>(workers_.size()));
+    series_.workers_quarantined.set(quarantined);
+    for (std::size_t op = 0; op < queues_.size(); ++op)
+        series_.queue_depth[op].set(static_cast<std::int64_t>(queues_[op].live));
+    series_.held_bytes.set(static_cast<std::int64_t>(pending_.bytes()));
+    series_.replies_dropped.store(counters_.replies_dropped.count);
 }
 
 } // namespace zlb::broker

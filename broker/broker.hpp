@@ -18,6 +18,8 @@
 #include "core/intake.hpp"
 #include "core/zap.hpp"
 #include "core/zmq_util.hpp"
+#include "metrics/broker_series.hpp"
+#include "metrics/exposer.hpp"
 #include "proto/codec.hpp"
 #include "proto/worker.hpp"
 
@@ -47,14 +49,15 @@ struct Worker {
     std::uint32_t strikes = 0;           // requests taken back since it last answered
     Clock::time_point full_until;        // its queue was full: a short pause
     Clock::time_point quarantined_until; // gets nothing new before this
+    std::uint32_t metrics_slot = 0;      // its credit series (metrics::BrokerSeries::worker_slot)
 };
 
-struct Counters {
-    std::uint64_t received = 0;
-    std::uint64_t replied = 0;
-    std::uint64_t redispatched = 0;
-    std::uint64_t taken_back = 0; // from workers that held them too long
-    std::uint64_t dropped = 0;    // garbage and stale messages
+struct Counters { // relaxed atomics: --metrics reads them from its own thread
+    metrics::Count received;
+    metrics::Count replied;
+    metrics::Count redispatched;
+    metrics::Count taken_back; // from workers that held them too long
+    metrics::Count dropped;    // garbage and stale messages
     DroppedReplies replies_dropped; // to clients whose queue was full, or gone
 };
 
@@ -108,6 +111,8 @@ private:
     Worker* worker_best(proto::Op op, const Pending* p);
 
     void stats_log();
+    void metrics_start();
+    void metrics_publish();
     void curve_setup(zmq::context_t& ctx);
     Clock::time_point wake_next(Clock::time_point until) const;
 
@@ -146,6 +151,8 @@ private:
     std::string key_scratch_; // a FailureMemory key
     std::uint32_t backend_hwm_ = 0; // a worker's credit is capped at what its queue holds
     std::vector<std::uint64_t> passed_; // tokens queue_dispatch passed over
+    metrics::BrokerSeries series_; // recorded always; served with --metrics
+    std::unique_ptr<metrics::Exposer> exposer_; // last: stops scraping before the rest goes
 };
 
 } // namespace zlb::broker

@@ -40,6 +40,7 @@ void Broker::client_request() {
         return;
     case RequestIntake::Verdict::refused: {
         const auto& r = intake_.refusal();
+        series_.request_answered(std::nullopt, r.code);
         return client_reply_error(intake_.routing(), r.id, now_, r.code, r.message);
     }
     case RequestIntake::Verdict::request:
@@ -48,9 +49,11 @@ void Broker::client_request() {
     std::span<zmq::message_t> routing = intake_.routing();
     const proto::Request& request = intake_.request();
     if (request.op == proto::Op::status) return client_reply_status(routing, now_);
-    if (!workers_.empty() && !op_served(request.op))
+    if (!workers_.empty() && !op_served(request.op)) {
+        series_.request_answered(request.op, ErrorCode::unsupported_op);
         return client_reply_error(routing, request.id, now_, ErrorCode::unsupported_op,
                                   "no worker of this broker serves this op");
+    }
     std::uint64_t token = pending_.acquire();
     Pending& p = *pending_.find(token);
     if (!failures_.empty()) { // a resend of a request some worker failed?
@@ -66,6 +69,7 @@ void Broker::client_request() {
     else if (pending_.bytes() + bytes > settings_.held_max_bytes)
         full = "broker holds --held-max-bytes of requests already";
     if (full) {
+        series_.request_answered(request.op, ErrorCode::overloaded);
         pending_.release(token);
         client_reply_error(routing, request.id, now_, ErrorCode::overloaded, full);
         return;
@@ -102,6 +106,7 @@ void Broker::client_reply_error(std::span<zmq::message_t> routing,
 // The worker table, as a reply to {op: status}.
 void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received) {
     using proto::pack_str;
+    series_.request_answered(proto::Op::status, std::nullopt);
     reply_.clear();
     proto::Packer pk(reply_);
     proto::encode_reply_begin(
@@ -205,6 +210,7 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
     p.queued = false;
     p.worker = w.id;
     ++p.dispatches;
+    if (p.dispatches == 1) series_.queue_wait[static_cast<std::size_t>(p.op)].observe_us(us_between(p.received, now_));
     ++w.inflight;
     work_expiries_.push({std::min(now_ + settings_.worker_timeout, p.deadline), token, p.dispatches});
     return true;
@@ -220,6 +226,7 @@ void Broker::request_failed(std::uint64_t token, Pending& p, const std::string& 
     failure_key_make(key_scratch_, p.client, p.id);
     failures_.note(key_scratch_, worker);
     if (p.deadline <= now_) {
+        series_.request_answered(p.op, ErrorCode::deadline_exceeded);
         client_reply_error(p.client, p.id, p.received, ErrorCode::deadline_exceeded,
                            "the worker holding the request did not answer before its deadline");
         pending_.release(token);
@@ -268,6 +275,7 @@ void Broker::queue_expire() {
         expiries_.pop();
         Pending* p = pending_.find(token);
         if (!p || !p->queued) continue; // dispatched meanwhile
+        series_.request_answered(p->op, ErrorCode::deadline_exceeded);
         client_reply_error(p->client, p->id, p->received, ErrorCode::deadline_exceeded,
                            "no worker took the request before its deadline");
         proto::Op op = p->op;

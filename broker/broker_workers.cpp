@@ -71,6 +71,7 @@ void Broker::worker_ready(const std::string& id, std::string_view body) {
     w.id = id;
     w.name = name_printable(ready->name);
     w.ops = ready->ops;
+    w.metrics_slot = series_.worker_slot(w.name);
     w.credit = std::min({ready->credit, settings_.max_credit, backend_hwm_});
     // Heartbeats come at the worker's interval, which may be slower than this broker's.
     w.silence_max = settings_.liveness *
@@ -98,6 +99,7 @@ void Broker::worker_reply(Worker& w) {
         return;
     }
     client_send(p->client, view(frames_[4]));
+    series_.request_relayed(p->op);
     pending_.release(token);
     ++w.served;
     if (w.inflight) --w.inflight;
@@ -145,7 +147,10 @@ void Broker::worker_strike(Worker& w) {
 void Broker::worker_expire() {
     for (auto it = workers_.begin(); it != workers_.end();) {
         auto next = std::next(it);
-        if (it->second.expiry <= now_) worker_remove(it->first, "missed its heartbeats");
+        if (it->second.expiry <= now_) {
+            ++series_.heartbeat_misses;
+            worker_remove(it->first, "missed its heartbeats");
+        }
         it = next;
     }
 }
@@ -158,6 +163,7 @@ void Broker::worker_remove(const std::string& id, const char* why) {
     LOG_WARN("worker %s removed: %s; re-dispatching %u requests", it->second.name.c_str(), why,
              it->second.inflight);
     std::string gone = id;
+    series_.worker_slot_release(it->second.metrics_slot);
     workers_.erase(it);
     pending_.for_each([&](std::uint64_t token, Pending& p) {
         if (!p.queued && p.worker == gone) request_failed(token, p, gone);

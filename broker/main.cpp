@@ -5,12 +5,13 @@
 #include "core/endpoint.hpp"
 #include "core/process.hpp"
 #include "core/signals.hpp"
+#include "metrics/exposer.hpp"
 
 #include <CLI/CLI.hpp>
 
 int main(int argc, char** argv) {
     zlb::broker::Settings s;
-    std::string log_level = "info", log_format = "text", status_endpoint;
+    std::string log_level = "info", log_format = "text", status_endpoint, metrics;
     unsigned heartbeat_ms = 1000, queue_timeout_ms = 30'000;
     double stats_interval_s = 5;
     CLI::App app{"zlb-broker: load-balancing broker between zlb clients and zlb-server workers"};
@@ -64,6 +65,9 @@ int main(int argc, char** argv) {
     app.add_option("--curve-allow-workers", s.curve_allow_workers,
                    "Directory of worker public keys (*.pub) allowed on the backend")
         ->check(CLI::ExistingDirectory);
+    app.add_option("--metrics", metrics,
+                   "Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1; "
+                   "HOST an IP address or *); off by default");
     auto* status = app.add_option("--status", status_endpoint,
                    "Query the broker at this frontend endpoint for its worker table and exit");
     app.set_version_flag("--version", std::string("zlb-broker ") + zlb::version());
@@ -75,6 +79,7 @@ int main(int argc, char** argv) {
     try { // before anything binds: a port past 65535 would wrap
         for (const auto& ep : s.frontends) zlb::endpoint_check(ep, true);
         for (const auto& ep : s.backends) zlb::endpoint_check(ep, true);
+        if (!metrics.empty()) s.metrics = zlb::metrics::listen_address(metrics);
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "zlb-broker: %s\n", e.what());
         return 2;

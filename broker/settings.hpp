@@ -29,6 +29,7 @@ struct Settings {
     std::string curve_secret;
     std::string curve_allow_clients; // frontend: client .pub files
     std::string curve_allow_workers; // backend: worker .pub files
+    std::string metrics; // --metrics: civetweb address of /metrics (metrics::listen_address); empty: off
 };
 
 } // namespace zlb::broker

@@ -25,6 +25,8 @@ PACKAGES=(
   librsvg2-bin fonts-dejavu-core  # rsvg-convert renders zlb-client --plot SVGs in the tests
   zlib1g-dev                    # zlib: the V2 compressed histograms of --hlog interval logs (stats/)
   default-jre-headless libhdrhistogram-java  # Java's HdrHistogram reads --hlog files (tests/integration/test_hlog.py)
+  prometheus-cpp-dev            # --metrics of zlb-server and zlb-broker (metrics/, prometheus-cpp 1.0)
+  prometheus                    # prometheus and promtool in tests/integration/test_metrics*.py
 )
 # A clang build (CXX=clang++, scripts/clang-build.sh, scripts/fuzz.sh) also needs clang and its
 # runtime libraries (sanitizers, libFuzzer).

@@ -29,11 +29,13 @@ private:
 void factor_encode(const CpuJob& job, const std::string& server, const TimeSource& time,
                    FactorScratch& s) {
     proto::ReplyHeader h{job.id, server, 0};
+    s.error = std::nullopt;
     const Clock::time_point start = time.now();
     if (job.deadline && start > *job.deadline) {
         h.service_us = us_between(job.received, start);
         proto::encode_error(s.reply, h, proto::ErrorCode::deadline_exceeded,
                             "deadline passed while queued");
+        s.error = proto::ErrorCode::deadline_exceeded;
         return;
     }
     // The client's deadline, or the server's cap on the work of one request if that comes
@@ -63,10 +65,12 @@ void factor_encode(const CpuJob& job, const std::string& server, const TimeSourc
                       "(--max-factor-ms " + std::to_string(ms.count()) + ")";
         }
         proto::encode_error(s.reply, h, proto::ErrorCode::deadline_exceeded, message);
+        s.error = proto::ErrorCode::deadline_exceeded;
         return;
     } catch (const std::exception& e) {
         h.service_us = us_between(job.received, time.now());
         proto::encode_error(s.reply, h, proto::ErrorCode::internal, e.what());
+        s.error = proto::ErrorCode::internal;
         return;
     }
     h.service_us = us_between(job.received, time.now());
@@ -74,10 +78,10 @@ void factor_encode(const CpuJob& job, const std::string& server, const TimeSourc
 }
 
 CpuPool::CpuPool(zmq::context_t& ctx, const TimeSource& time, unsigned threads,
-                 std::size_t capacity, std::string server_name)
+                 std::size_t capacity, std::string server_name, metrics::ServerSeries* series)
     : server_name_(std::move(server_name)),
       endpoint_("inproc://zlb-cpu-results-" + std::to_string(g_pool_serial++)), ctx_(ctx), time_(time),
-      results_(ctx, zmq::socket_type::pull), jobs_(capacity), queue_(capacity) {
+      results_(ctx, zmq::socket_type::pull), jobs_(capacity), queue_(capacity), series_(series) {
     results_.set(zmq::sockopt::rcvhwm, 0); // bounded by capacity already
     results_.bind(endpoint_);
     free_.reserve(capacity);
@@ -106,6 +110,7 @@ void CpuPool::job_submit(CpuJob* job) {
     {
         std::lock_guard lock(mutex_);
         queue_[(queue_head_ + queue_size_++) % queue_.size()] = job;
+        queued_.store(queue_size_, std::memory_order_relaxed);
     }
     ready_.notify_one();
 }
@@ -117,6 +122,7 @@ CpuJob* CpuPool::job_next() {
     CpuJob* job = queue_[queue_head_];
     queue_head_ = (queue_head_ + 1) % queue_.size();
     --queue_size_;
+    queued_.store(queue_size_, std::memory_order_relaxed);
     return job;
 }
 
@@ -135,6 +141,7 @@ void CpuPool::worker_main() {
     FactorScratch scratch;
     while (CpuJob* job = job_next()) {
         factor_encode(*job, server_name_, time_, scratch);
+        if (series_) series_->request_done(proto::Op::factor, scratch.error, us_between(job->received, time_.now()));
         push.send(zmq::buffer(&job->origin, 1), zmq::send_flags::sndmore);
         for (auto& frame : job->routing) push.send(frame, zmq::send_flags::sndmore);
         push.send(zmq::message_t(), zmq::send_flags::sndmore);

@@ -5,12 +5,15 @@
 #include "core/clock.hpp"
 #include "core/zmq_util.hpp"
 #include "factor/u128.hpp"
+#include "metrics/server_series.hpp"
+#include "proto/codec.hpp"
 #include "server/origin.hpp"
 
 #include <msgpack.hpp>
 
 #include <zmq.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -40,6 +43,7 @@ struct FactorScratch {
     std::vector<u128> all;
     std::vector<std::uint32_t> sizes;
     msgpack::sbuffer reply{4096};
+    std::optional<proto::ErrorCode> error; // of the reply encoded last; nullopt: ok
 };
 
 // Factors the job's numbers and encodes the whole reply into s.reply: the factors,
@@ -52,7 +56,7 @@ void factor_encode(const CpuJob& job, const std::string& server, const TimeSourc
 class CpuPool {
 public:
     CpuPool(zmq::context_t& ctx, const TimeSource& time, unsigned threads, std::size_t capacity,
-            std::string server_name);
+            std::string server_name, metrics::ServerSeries* series = nullptr);
     ~CpuPool();
     CpuPool(const CpuPool&) = delete;
     CpuPool& operator=(const CpuPool&) = delete;
@@ -66,6 +70,8 @@ public:
     // Moves up to max finished replies onto the socket each came in on (outputs is
     // indexed by Origin; a null entry drops the reply). Returns how many were read;
     // notes those a peer could not take (queue full, or gone) in dropped.
+    // Jobs waiting for a worker now (read from any thread).
+    std::size_t queued() const { return queued_.load(std::memory_order_relaxed); }
     std::size_t results_forward(std::span<zmq::socket_t* const, kOriginCount> outputs,
                                 std::size_t max, DroppedReplies& dropped);
 
@@ -87,6 +93,8 @@ private:
     std::size_t queue_head_ = 0;
     std::size_t queue_size_ = 0;
     bool stopping_ = false;
+    std::atomic<std::size_t> queued_{0}; // queue_size_, for queued()
+    metrics::ServerSeries* series_;       // factor requests answered are recorded here
     std::vector<std::thread> workers_;
 };
 

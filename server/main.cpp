@@ -3,6 +3,7 @@
 #include "core/endpoint.hpp"
 #include "core/process.hpp"
 #include "core/signals.hpp"
+#include "metrics/exposer.hpp"
 #include "server/curl_util.hpp"
 #include "server/server.hpp"
 
@@ -11,7 +12,7 @@
 int main(int argc, char** argv) {
     using zlb::server::Mode;
     zlb::server::Settings s;
-    std::string log_level = "info", log_format = "text";
+    std::string log_level = "info", log_format = "text", metrics;
     double stats_interval_s = 10;
     unsigned heartbeat_ms = 1000;
     CLI::App app{"zlb-server: serves echo, factor and fetch requests over ZeroMQ (protocol v1)"};
@@ -97,6 +98,9 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
         ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
+    app.add_option("--metrics", metrics,
+                   "Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1; "
+                   "HOST an IP address or *); off by default");
     app.set_version_flag("--version", std::string("zlb-server ") + zlb::version());
     try {
         app.parse(argc, argv);
@@ -106,6 +110,7 @@ int main(int argc, char** argv) {
     try { // before anything binds: a port past 65535 would wrap
         for (const auto& ep : s.binds) zlb::endpoint_check(ep, true);
         for (const auto& ep : s.brokers) zlb::endpoint_check(ep);
+        if (!metrics.empty()) s.metrics = zlb::metrics::listen_address(metrics);
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "zlb-server: %s\n", e.what());
         return 2;

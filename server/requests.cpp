@@ -33,6 +33,7 @@ bool all_small(const std::vector<u128>& ns) {
 // The intake checks framing and size and decodes; what it refuses is answered here.
 void Server::request_handle(Clock::time_point received) {
     ++counters_.received;
+    request_op_.reset();
     switch (intake_.take(frames_)) {
     case RequestIntake::Verdict::dropped:
         return;
@@ -47,6 +48,7 @@ void Server::request_handle(Clock::time_point received) {
 
 void Server::request_dispatch(std::span<zmq::message_t> routing, Clock::time_point received) {
     auto& r = intake_.request();
+    request_op_ = r.op;
     if (!serves(settings_.mode, r.op)) {
         reply_error(routing, r.id, received, ErrorCode::unsupported_op,
                     "this server does not serve this op (see --mode)");
@@ -57,8 +59,9 @@ void Server::request_dispatch(std::span<zmq::message_t> routing, Clock::time_poi
     } else if (r.op == proto::Op::status) {
         reply_status(routing, received);
     } else if (r.op == proto::Op::echo) {
-        proto::encode_echo(reply_, {r.id, settings_.name, us_since(received)}, r.data,
-                           r.data_is_str);
+        const std::uint64_t us = us_since(received);
+        proto::encode_echo(reply_, {r.id, settings_.name, us}, r.data, r.data_is_str);
+        series_.request_done(proto::Op::echo, std::nullopt, us);
         reply_send(routing);
     } else if (r.op == proto::Op::factor) {
         factor_start(routing, received);
@@ -78,6 +81,7 @@ void Server::factor_start(std::span<zmq::message_t> routing, Clock::time_point r
         inline_job_.received = received;
         inline_job_.deadline = deadline;
         factor_encode(inline_job_, settings_.name, time_, inline_scratch_);
+        series_.request_done(proto::Op::factor, inline_scratch_.error, us_since(received));
         inline_job_.ns.swap(r.ns);
         reply_.clear();
         reply_.write(inline_scratch_.reply.data(), inline_scratch_.reply.size());
@@ -129,12 +133,14 @@ void Server::fetch_done(FetchJob& job, const FetchOutcome& o) {
         proto::encode_error(reply_, h, o.code, o.message);
         ++counters_.errors[static_cast<std::size_t>(o.code)];
     }
+    series_.request_done(proto::Op::fetch, o.ok ? std::nullopt : std::optional(o.code), h.service_us);
     reply_out(job.origin, job.routing);
 }
 
 void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
                          Clock::time_point received, ErrorCode code, std::string_view message) {
     ++counters_.errors[static_cast<std::size_t>(code)];
+    series_.request_done(request_op_, code, us_since(received));
     LOG_DEBUG("request %s: %s: %s", id ? std::to_string(*id).c_str() : "nil",
               proto::to_string(code).data(), std::string(message).c_str());
     proto::encode_error(reply_, {id, settings_.name, us_since(received)}, code, message);
@@ -161,6 +167,7 @@ void Server::inflight_note() {
 
 // The server's counters, for operators and for tests that check what a server saw.
 void Server::reply_status(std::span<zmq::message_t> routing, Clock::time_point received) {
+    series_.request_done(proto::Op::status, std::nullopt, us_since(received));
     reply_.clear();
     proto::Packer pk(reply_);
     proto::encode_reply_begin(pk, {intake_.request().id, settings_.name, us_since(received)}, true, 1);

@@ -30,12 +30,13 @@ Server::Server(Settings settings, EngineEnv env)
     // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
     heartbeats_set(router_, settings_.heartbeat);
     curve_setup();
+    if (!settings_.metrics.empty()) metrics_start(); // before binding: every peer counted
     endpoints_bind(router_, settings_.binds, "server");
     unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
     if (threads == 0) threads = 1;
     std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
     if (settings_.mode != Mode::io)
-        pool_ = std::make_unique<CpuPool>(ctx_, time_, threads, queue, settings_.name);
+        pool_ = std::make_unique<CpuPool>(ctx_, time_, threads, queue, settings_.name, &series_);
     if (settings_.mode != Mode::cpu) {
         FetcherSettings fs{settings_.max_inflight, settings_.fetch_connect_timeout,
                            FetchPolicy(settings_.deny_cidrs, settings_.allow_hosts),
@@ -178,6 +179,7 @@ void Server::poll_once(milliseconds max_wait) {
     for (auto& link : brokers_) link->tick(time_.now());
     if (fetcher_) fetcher_->poll_items_ready(items_.data() + curl_first, items_.size() - curl_first);
     if (time_.now() >= stats_due) stats_log();
+    if (exposer_) metrics_publish();
 }
 
 void Server::broker_serve(std::size_t link) {
@@ -225,6 +227,22 @@ void Server::stats_log() {
              fetcher_ ? fetcher_->inflight() : 0);
     last_counters_ = counters_;
     last_stats_ = now;
+}
+
+void Server::metrics_start() {
+    auto catalog = std::make_shared<metrics::Catalog>();
+    series_.catalog_fill(*catalog);
+    monitor_ = std::make_unique<metrics::SocketMonitor>(ctx_, router_, series_.peers, series_.zap_refusals);
+    exposer_ = std::make_unique<metrics::Exposer>(settings_.metrics, "zlb-server", std::move(catalog));
+}
+
+// Once per turn: the gauges a scrape reads, from state only this thread may touch.
+void Server::metrics_publish() {
+    const std::size_t pending = cpu_pending(), queued = pool_ ? std::min(pool_->queued(), pending) : 0;
+    series_.factor_queued.set(static_cast<std::int64_t>(queued));
+    series_.factor_running.set(static_cast<std::int64_t>(pending - queued));
+    series_.fetches_inflight.set(static_cast<std::int64_t>(fetcher_ ? fetcher_->inflight() : 0));
+    series_.replies_dropped.store(counters_.replies_dropped.count);
 }
 
 } // namespace zlb::server

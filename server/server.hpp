@@ -11,6 +11,9 @@
 #include "server/fetcher.hpp"
 #include "server/settings.hpp"
 #include "core/zap.hpp"
+#include "metrics/exposer.hpp"
+#include "metrics/server_series.hpp"
+#include "metrics/socket_monitor.hpp"
 
 #include <zmq.hpp>
 
@@ -63,6 +66,8 @@ private:
     std::size_t cpu_pending() const { return cpu_submitted_ - cpu_forwarded_; }
     void stats_log();
     void curve_setup();
+    void metrics_start();
+    void metrics_publish();
 
     Settings settings_;
     zmq::context_t& ctx_;
@@ -94,6 +99,10 @@ private:
     std::uint64_t cpu_forwarded_ = 0;
     Counters last_counters_;
     Clock::time_point last_stats_;
+    std::optional<proto::Op> request_op_; // of the request being answered; nullopt: not read
+    metrics::ServerSeries series_; // recorded always; served with --metrics
+    std::unique_ptr<metrics::SocketMonitor> monitor_;
+    std::unique_ptr<metrics::Exposer> exposer_; // last: stops scraping before the rest goes
 };
 
 } // namespace zlb::server

@@ -38,6 +38,7 @@ struct Settings {
     std::string curve_allow;  // directory of allowed client .pub files
     std::vector<std::string> broker_keys; // the brokers' .pub files: one for all, or one per broker
     std::chrono::milliseconds heartbeat{1'000}; // ZMTP ping interval; peers dead after 3
+    std::string metrics; // --metrics: civetweb address of /metrics (metrics::listen_address); empty: off
 };
 
 } // namespace zlb::server
