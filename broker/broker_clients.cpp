@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace zlb::broker {
 
@@ -210,7 +211,8 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
     p.queued = false;
     p.worker = w.id;
     ++p.dispatches;
-    if (p.dispatches == 1) series_.queue_wait[static_cast<std::size_t>(p.op)].observe_us(us_between(p.received, now_));
+    if (!std::exchange(p.sent, true))
+        series_.queue_wait[static_cast<std::size_t>(p.op)].observe_us(us_between(p.received, now_));
     ++w.inflight;
     work_expiries_.push({std::min(now_ + settings_.worker_timeout, p.deadline), token, p.dispatches});
     return true;

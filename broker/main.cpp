@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     app.add_option("--curve-allow-workers", s.curve_allow_workers,
                    "Directory of worker public keys (*.pub) allowed on the backend")
         ->check(CLI::ExistingDirectory);
-    app.add_option("--metrics", metrics,
+    auto* metrics_option = app.add_option("--metrics", metrics,
                    "Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1; "
                    "HOST an IP address or *); off by default");
     auto* status = app.add_option("--status", status_endpoint,
@@ -79,7 +79,7 @@ int main(int argc, char** argv) {
     try { // before anything binds: a port past 65535 would wrap
         for (const auto& ep : s.frontends) zlb::endpoint_check(ep, true);
         for (const auto& ep : s.backends) zlb::endpoint_check(ep, true);
-        if (!metrics.empty()) s.metrics = zlb::metrics::listen_address(metrics);
+        if (metrics_option->count() > 0) s.metrics = zlb::metrics::listen_address(metrics);
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "zlb-broker: %s\n", e.what());
         return 2;

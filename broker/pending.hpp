@@ -28,6 +28,7 @@ struct Pending {
     Clock::time_point deadline; // the latest it may be answered: deadline_ms or --queue-timeout-ms
     bool client_deadline = false; // deadline came from deadline_ms: workers get what is left
     std::uint32_t dispatches = 0; // sends to workers so far; names the current one
+    bool sent = false; // to a worker at least once: its queue wait is recorded
     std::vector<std::string> failed; // workers that failed it: never sent there again
     std::size_t bytes = 0;           // body and routing frames held, for the byte bound
 };
@@ -64,7 +65,7 @@ public:
         Pending& p = slots_[static_cast<std::uint32_t>(token)];
         bytes_ -= p.bytes;
         p.bytes = 0;
-        p.used = p.queued = false;
+        p.used = p.queued = p.sent = false;
         p.worker.clear();
         p.client.clear();
         p.failed.clear();

@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
         ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
-    app.add_option("--metrics", metrics,
+    auto* metrics_option = app.add_option("--metrics", metrics,
                    "Serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone: on 127.0.0.1; "
                    "HOST an IP address or *); off by default");
     app.set_version_flag("--version", std::string("zlb-server ") + zlb::version());
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
     try { // before anything binds: a port past 65535 would wrap
         for (const auto& ep : s.binds) zlb::endpoint_check(ep, true);
         for (const auto& ep : s.brokers) zlb::endpoint_check(ep);
-        if (!metrics.empty()) s.metrics = zlb::metrics::listen_address(metrics);
+        if (metrics_option->count() > 0) s.metrics = zlb::metrics::listen_address(metrics);
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "zlb-server: %s\n", e.what());
         return 2;
