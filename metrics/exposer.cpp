@@ -49,6 +49,8 @@ double process_start_seconds() {
 std::string listen_address(std::string_view text) {
     unsigned port = 0;
     if (port_parse(text, port)) return "127.0.0.1:" + std::string(text);
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos)
+        bad(text, "port '" + std::string(text) + "' is not a number in 1..65535");
     auto colon = text.rfind(':');
     if (colon == std::string_view::npos)
         bad(text, "expected PORT or HOST:PORT (HOST an IP address or *)");

@@ -12,7 +12,8 @@ std::atomic<unsigned> g_monitor_serial{0};
 } // namespace
 
 SocketMonitor::SocketMonitor(zmq::context_t& ctx, zmq::socket_t& socket, Level& peers, Count& refusals)
-    : events_(ctx, zmq::socket_type::pair), peers_(peers), refusals_(refusals) {
+    : socket_(socket.handle()), events_(ctx, zmq::socket_type::pair), peers_(peers),
+      refusals_(refusals) {
     const std::string endpoint = "inproc://zlb-metrics-monitor-" + std::to_string(g_monitor_serial++);
     if (zmq_socket_monitor(socket.handle(), endpoint.c_str(),
                            ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
@@ -23,6 +24,7 @@ SocketMonitor::SocketMonitor(zmq::context_t& ctx, zmq::socket_t& socket, Level& 
 }
 
 SocketMonitor::~SocketMonitor() {
+    zmq_socket_monitor(socket_, nullptr, 0);
     stopping_ = true;
     thread_.join();
 }

@@ -17,13 +17,16 @@ public:
     // peers +1 per accepted connection and -1 per disconnection; refusals +1 per handshake
     // ZAP refused. Throws zmq::error_t when libzmq can't monitor it.
     SocketMonitor(zmq::context_t& ctx, zmq::socket_t& socket, Level& peers, Count& refusals);
-    ~SocketMonitor(); // stops the thread within its poll interval
+    // On the socket's thread too, while the socket is open: libzmq stops reporting first,
+    // so no event waits for a reader that is gone; the thread ends within its poll interval.
+    ~SocketMonitor();
     SocketMonitor(const SocketMonitor&) = delete;
     SocketMonitor& operator=(const SocketMonitor&) = delete;
 
 private:
     void thread_main();
 
+    void* socket_;         // the socket monitored
     zmq::socket_t events_; // PAIR; used only by thread_ once it runs
     Level& peers_;
     Count& refusals_;
