@@ -18,7 +18,7 @@ public:
     // ZAP refused. Throws zmq::error_t when libzmq can't monitor it.
     SocketMonitor(zmq::context_t& ctx, zmq::socket_t& socket, Level& peers, Count& refusals);
     // On the socket's thread too, while the socket is open: libzmq stops reporting first,
-    // so no event waits for a reader that is gone; the thread ends within its poll interval.
+    // so no event waits for a reader that is gone, and its last event ends the thread.
     ~SocketMonitor();
     SocketMonitor(const SocketMonitor&) = delete;
     SocketMonitor& operator=(const SocketMonitor&) = delete;
