@@ -9,7 +9,9 @@
 // 3. Otherwise it is split: below 2^30 by Pollard-Brent rho, whose ~sqrt(p) steps beat the
 //    fixed cost of a curve there; up to 2^64 by ECM in 64-bit Montgomery arithmetic; above
 //    that by a short rho run (for small primes), a few Fermat steps (for two factors near
-//    sqrt(n)) and then ECM in 128-bit arithmetic. Both parts go back on the stack.
+//    sqrt(n)) and then ECM in 128-bit arithmetic, or from kSiqsMinBits on the self-initialising
+//    quadratic sieve (siqs.cpp), whose time depends on n alone rather than on its smallest
+//    factor. Both parts go back on the stack.
 // 4. Sorting restores ascending order.
 //
 // Nothing here allocates except appending to out, and there is no shared mutable state. The
@@ -23,6 +25,7 @@
 #include "factor/factor_detail.hpp"
 #include "factor/montgomery.hpp"
 #include "factor/primes.hpp"
+#include "factor/siqs.hpp"
 
 #include <algorithm>
 #include <array>
@@ -37,7 +40,10 @@ using detail::kTrialPrimes;
 
 // Below this many bits rho's expected ~1.2 sqrt(p) steps cost less than an ECM curve.
 constexpr int kRhoMaxBits = 30;
-constexpr std::uint64_t kRhoPrepass = 4096; // steps of rho before ECM above 2^64
+constexpr std::uint64_t kRhoPrepass = 4096; // steps of rho before ECM or SIQS above 2^64
+// From this size on the quadratic sieve beats ECM on balanced semiprimes (bench/scenarios/
+// s8_factor_sizes.py measures both sides of it).
+constexpr int kSiqsMinBits = 66;
 constexpr std::uint64_t kMidTrialBelow =
     std::uint64_t(detail::kMidTrialLimit) * detail::kMidTrialLimit;
 constexpr u128 kPrimeBelow = u128(detail::kTrialLimit) * detail::kTrialLimit;
@@ -112,6 +118,7 @@ u128 split(u128 m, Budget& budget) {
     // make ECM find all factors at once.
     if (const u128 g = detail::rho128(m, 1, kRhoPrepass, budget); g != 0 && g != m) return g;
     if (const u128 g = detail::fermat_factor(m, 64); g != 0) return g;
+    if (detail::bit_width128(m) >= kSiqsMinBits) return detail::siqs(m, budget);
     return detail::ecm128(m, budget);
 }
 

@@ -31,6 +31,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <cstdio>
+#include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -92,15 +94,21 @@ std::uint32_t choose_multiplier(u128 n) {
         default: break; // k even: 2 divides kn once
         }
     }
-    for (std::size_t j = 1; j < 300; ++j) {
+    // The quadratic residues modulo each small prime by a table of squares: a powmod per
+    // multiplier and prime would cost more than the rest of the set-up at 72 bits.
+    std::array<bool, 512> residue{};
+    for (std::size_t j = 1; kPrimes16[j] < residue.size(); ++j) {
         const std::uint32_t p = kPrimes16[j];
+        std::fill(residue.begin(), residue.begin() + p, false);
+        for (std::uint32_t i = 1; i <= p / 2; ++i)
+            residue[i * i % p] = true;
         const double contrib = std::log(double(p)) / (p - 1);
         const std::uint32_t np = mod_small(n, p);
         for (std::size_t i = 0; i < kMultipliers.size(); ++i) {
-            const std::uint32_t knp = mulmod(np, kMultipliers[i] % p, p);
+            const std::uint32_t knp = np * kMultipliers[i] % p;
             if (knp == 0)
                 score[i] += contrib;
-            else if (powmod(knp, (p - 1) / 2, p) == 1)
+            else if (residue[knp])
                 score[i] += 2 * contrib;
         }
     }
@@ -153,11 +161,15 @@ private:
     std::vector<SiqsRelation> relations_;
     std::unordered_map<std::uint64_t, SiqsRelation> partials_;
     SiqsRelation scratch_;
+    std::size_t polys_ = 0;
 };
 
 u128 Siqs::build_factor_base() {
     const double bits = std::log2(static_cast<double>(n_));
     params_ = params_for(bits);
+#ifdef SIQS_TUNE
+    if (const char* e = std::getenv("SIQS_P")) std::sscanf(e, "%lf %lf %lf %lf", &params_.fb_size, &params_.blocks, &params_.lp_mult, &params_.thresh_adj);
+#endif
     k_ = choose_multiplier(n_);
     kn_ = mul_small(n_, k_);
     const auto fb_size = static_cast<std::size_t>(params_.fb_size);
@@ -425,9 +437,13 @@ u128 Siqs::run() {
             for (unsigned i = 0; i < count && relations_.size() < wanted; ++i) {
                 if (i != 0) next_polynomial(i);
                 sieve_polynomial();
+                ++polys_;
             }
         }
         budget_.charge(std::uint64_t(relations_.size()) * relations_.size() / 8);
+#ifdef SIQS_STATS
+        std::fprintf(stderr, "k=%u fb=%zu pmax=%u s=%u polys=%zu rels=%zu partials=%zu init=%u\n", k_, prime_.size(), prime_.back(), s_, polys_, relations_.size(), partials_.size(), init_);
+#endif
         if (const u128 g = siqs_combine(n_, prime_, relations_); g != 0) return g;
         wanted += 32;
     }
