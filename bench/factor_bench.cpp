@@ -1,7 +1,7 @@
 // zlb-factor-bench: times zlb::factorize against GNU coreutils `factor` on the same numbers.
 //
 //   zlb-factor-bench [--count N] [--bits B] [--seed S] [--below X] [--input FILE] [--pari]
-//                    [--gnu-timeout SEC] [--no-gnu]
+//                    [--print] [--gnu-timeout SEC] [--no-gnu]
 //
 // By default the workload is N semiprimes, each the product of two random primes of B/2 bits
 // (top bit set, so the product has B or B-1 bits). With --below X it is instead N uniform random
@@ -45,17 +45,19 @@ struct Options {
     unsigned gnu_timeout = 300;
     bool gnu = true;
     bool pari = false;
+    bool print = false; // one "n: p1 p2 ..." line per number, for the oracle tests
     std::string input; // empty: generate
 };
 
 [[noreturn]] void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s [--count N] [--bits B] [--seed S] [--below X] [--gnu-timeout SEC] "
-                 "[--no-gnu] [--input FILE] [--pari]\n"
+                 "[--no-gnu] [--input FILE] [--pari] [--print]\n"
                  "  B in [4, 128]: semiprimes of two random B/2-bit primes\n"
                  "  --below X: N random integers in [1, X) instead\n"
                  "  --input FILE: the numbers in FILE (one a line, up to 2^128-1) instead\n"
-                 "  --pari: also time PARI/GP's factorint on the same numbers (gp -q)\n",
+                 "  --pari: also time PARI/GP's factorint on the same numbers (gp -q)\n"
+                 "  --print: also print each factorization as `n: p1 p2 ...` (untimed)\n",
                  argv0);
     std::exit(2);
 }
@@ -88,6 +90,8 @@ Options parse_options(int argc, char** argv) {
             o.gnu = false;
         else if (arg == "--pari")
             o.pari = true;
+        else if (arg == "--print")
+            o.print = true;
         else if (arg == "--input" && i + 1 < argc)
             o.input = argv[++i];
         else
@@ -240,6 +244,12 @@ int main(int argc, char** argv) {
         zlb::factorize(n, factors);
         micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
         if (!verify(n, factors)) ++failures; // verification is not timed
+        if (o.print) {
+            std::printf("%s:", zlb::to_string_u128(n).c_str());
+            for (u128 f : factors)
+                std::printf(" %s", zlb::to_string_u128(f).c_str());
+            std::printf("\n");
+        }
     }
     double zlb_seconds = 0;
     for (double us : micros)
