@@ -44,8 +44,6 @@ using namespace siqs_math;
 
 constexpr std::uint32_t kBlock = 32768; // bytes of sieve: the L1 data cache
 constexpr std::uint32_t kSmallPrime = 30;
-constexpr std::uint32_t kNoRoot = ~std::uint32_t(0);
-constexpr std::uint32_t kFarAway = 1u << 30; // start of a progression that never hits
 
 // Tuning by the bit size of n, interpolated linearly between rows.
 struct Params {
@@ -55,10 +53,12 @@ struct Params {
     double lp_mult;    // large-prime bound / largest factor-base prime
     double thresh_adj; // bits subtracted from log2 |g| beyond the large prime's
 };
+// Chosen by callgrind instruction counts per number on balanced semiprimes (the machine's wall
+// clock is too noisy); blocks below 1 sieve a fraction of one block.
 constexpr std::array kParams = {
-    Params{40, 50, 1, 20, 2},    Params{64, 80, 1, 30, 3},    Params{80, 120, 1, 40, 3},
-    Params{96, 200, 2, 50, 3},   Params{112, 340, 2, 60, 3},  Params{128, 520, 2, 70, 3},
-    Params{136, 640, 2, 80, 3},
+    Params{40, 50, 0.125, 20, 3},  Params{64, 60, 0.125, 20, 3},  Params{72, 80, 0.125, 30, 3},
+    Params{80, 140, 0.125, 40, 3}, Params{96, 250, 0.25, 50, 3},  Params{112, 320, 0.25, 60, 4},
+    Params{128, 580, 0.5, 120, 5}, Params{136, 660, 0.5, 120, 5},
 };
 
 Params params_for(double bits) {
@@ -69,7 +69,8 @@ Params params_for(double bits) {
         if (bits > b.bits) continue;
         const double f = (bits - a.bits) / (b.bits - a.bits);
         auto mix = [f](double x, double y) { return x + f * (y - x); };
-        return {bits, mix(a.fb_size, b.fb_size), std::round(mix(a.blocks, b.blocks)),
+        const double blocks = mix(a.blocks, b.blocks);
+        return {bits, mix(a.fb_size, b.fb_size), blocks >= 1 ? std::round(blocks) : blocks,
                 mix(a.lp_mult, b.lp_mult), mix(a.thresh_adj, b.thresh_adj)};
     }
     return kParams.back();
@@ -115,6 +116,20 @@ std::uint32_t choose_multiplier(u128 n) {
     return kMultipliers[std::max_element(score.begin(), score.end()) - score.begin()];
 }
 
+// v /= p if p divides v; 64-bit arithmetic once v fits, a 128-bit division is a library call.
+inline bool divide_exactly(u128& v, std::uint32_t p) {
+    if ((v >> 64) == 0) {
+        const auto w = static_cast<std::uint64_t>(v);
+        if (w % p != 0) return false;
+        v = w / p;
+        return true;
+    }
+    const u128 q = v / p;
+    if (q * p != v) return false;
+    v = q;
+    return true;
+}
+
 class Siqs {
 public:
     Siqs(u128 n, Budget& budget) : n_(n), budget_(budget), mont_(n) {}
@@ -137,13 +152,14 @@ private:
     Wide kn_;
     std::uint32_t m_ = 0; // half the interval: x in [-m_, m_)
     std::uint32_t blocks_ = 1;
+    std::uint32_t block_len_ = kBlock; // bytes sieved at a time
     std::uint8_t init_ = 0; // start value of a sieve byte: bit 7 set means a candidate
     std::uint64_t lp_bound_ = 0;
     std::uint32_t first_sieved_ = 2;
 
     // The factor base, index 0 for -1 and 1 for 2.
-    std::vector<std::uint32_t> prime_, sqrt_, ainv_, root1_, root2_, pos1_, pos2_;
-    std::vector<std::uint8_t> logp_;
+    std::vector<std::uint32_t> prime_, sqrt_, magic_, ainv_, root1_, root2_, pos1_, pos2_;
+    std::vector<std::uint8_t> logp_, sieve_log_; // sieve_log_: 0 for A's primes
 
     // The current A and B.
     unsigned s_ = 0;
@@ -162,6 +178,7 @@ private:
     std::unordered_map<std::uint64_t, SiqsRelation> partials_;
     SiqsRelation scratch_;
     std::size_t polys_ = 0;
+    std::size_t candidates_ = 0, kept_ = 0;
 };
 
 u128 Siqs::build_factor_base() {
@@ -186,18 +203,30 @@ u128 Siqs::build_factor_base() {
     }
     const std::size_t size = prime_.size();
     logp_.resize(size);
-    for (std::size_t i = 0; i < size; ++i)
+    magic_.resize(size);
+    sieve_log_.resize(size);
+    for (std::size_t i = 0; i < size; ++i) {
         logp_[i] = static_cast<std::uint8_t>(std::lround(std::log2(double(prime_[i]))));
+        magic_[i] = static_cast<std::uint32_t>(0xffffffffu / prime_[i] + 1);
+    }
     ainv_.resize(size);
     root1_.resize(size);
     root2_.resize(size);
     pos1_.resize(size);
     pos2_.resize(size);
-    while (first_sieved_ < size && prime_[first_sieved_] < kSmallPrime)
+    std::uint32_t small_prime = kSmallPrime;
+#ifdef SIQS_TUNE
+    if (const char* e = std::getenv("SIQS_SMALL")) small_prime = std::atoi(e);
+#endif
+    while (first_sieved_ < size && prime_[first_sieved_] < small_prime)
         ++first_sieved_;
 
-    blocks_ = static_cast<std::uint32_t>(params_.blocks);
-    m_ = blocks_ * kBlock / 2;
+    // Below one block the interval is a fraction of one: a block is the most the cache holds,
+    // not the least worth sieving.
+    block_len_ = params_.blocks >= 1 ? kBlock
+                                     : static_cast<std::uint32_t>(params_.blocks * kBlock) & ~63u;
+    blocks_ = std::clamp(static_cast<std::uint32_t>(params_.blocks), 1u, 2u); // idx < 2^16
+    m_ = blocks_ * block_len_ / 2;
     const std::uint64_t pmax = prime_.back();
     lp_bound_ = std::min<std::uint64_t>(pmax * pmax - 1,
                                         static_cast<std::uint64_t>(params_.lp_mult * pmax));
@@ -283,10 +312,14 @@ void Siqs::first_polynomial() {
     for (std::size_t i = 2; i < size; ++i) {
         const std::uint32_t p = prime_[i];
         const auto am = static_cast<std::uint32_t>(a_ % p);
-        if (am == 0) {
-            root1_[i] = root2_[i] = kNoRoot;
+        if (am == 0) { // one of A's primes: not sieved, divided out separately
+            root1_[i] = root2_[i] = 0;
+            sieve_log_[i] = 0;
+            for (unsigned l = 0; l < s_; ++l)
+                bainv_[l * size + i] = 0;
             continue;
         }
+        sieve_log_[i] = logp_[i];
         const std::uint32_t ainv = invmod(am, p);
         ainv_[i] = ainv;
         for (unsigned l = 0; l < s_; ++l)
@@ -301,72 +334,68 @@ void Siqs::first_polynomial() {
 }
 
 // Gray-code step i >= 1: flip the sign of B_v, v = ctz(i); every root moves by +-2 B_v / A.
+// A's own primes have delta 0 and roots 0, so they need no test here.
 void Siqs::next_polynomial(unsigned i) {
     const unsigned v = static_cast<unsigned>(std::countr_zero(i));
-    const std::size_t size = prime_.size();
+    const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
     const std::uint32_t* delta = &bainv_[v * size];
-    if (sign_[v] > 0) {
-        b_ -= 2 * __int128(bl_[v]);
-        for (std::size_t j = 2; j < size; ++j) {
-            if (root1_[j] == kNoRoot) continue;
-            const std::uint32_t p = prime_[j];
-            root1_[j] += delta[j];
-            if (root1_[j] >= p) root1_[j] -= p;
-            root2_[j] += delta[j];
-            if (root2_[j] >= p) root2_[j] -= p;
-        }
-    } else {
-        b_ += 2 * __int128(bl_[v]);
-        for (std::size_t j = 2; j < size; ++j) {
-            if (root1_[j] == kNoRoot) continue;
-            const std::uint32_t p = prime_[j];
-            root1_[j] += p - delta[j];
-            if (root1_[j] >= p) root1_[j] -= p;
-            root2_[j] += p - delta[j];
-            if (root2_[j] >= p) root2_[j] -= p;
-        }
-    }
+    const std::uint32_t* prime = prime_.data();
+    std::uint32_t* r1 = root1_.data();
+    std::uint32_t* r2 = root2_.data();
+    const bool add = sign_[v] > 0;
+    b_ += add ? -2 * __int128(bl_[v]) : 2 * __int128(bl_[v]);
     sign_[v] = -sign_[v];
+    for (std::uint32_t j = 2; j < size; ++j) {
+        const std::uint32_t p = prime[j];
+        const std::uint32_t d = add ? delta[j] : p - delta[j];
+        std::uint32_t a = r1[j] + d, b = r2[j] + d;
+        a -= a >= p ? p : 0;
+        b -= b >= p ? p : 0;
+        r1[j] = a;
+        r2[j] = b;
+    }
 }
 
 void Siqs::sieve_polynomial() {
     const u128 b = b_ < 0 ? static_cast<u128>(-b_) : static_cast<u128>(b_);
     c_ = -static_cast<__int128>(sub_div(kn_, b * b, a_));
-    const std::size_t size = prime_.size();
-    for (std::size_t i = first_sieved_; i < size; ++i) {
-        const bool none = root1_[i] == kNoRoot;
-        pos1_[i] = none ? kFarAway : root1_[i];
-        pos2_[i] = none ? kFarAway : root2_[i];
-    }
+    const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
+    const std::uint32_t len = block_len_; // locals: byte stores may alias any member
+    const std::uint32_t* prime = prime_.data();
+    const std::uint8_t* logp = sieve_log_.data();
+    std::uint32_t* pos1 = pos1_.data();
+    std::uint32_t* pos2 = pos2_.data();
+    std::copy(root1_.begin(), root1_.end(), pos1_.begin());
+    std::copy(root2_.begin(), root2_.end(), pos2_.begin());
     std::uint8_t* s = sieve_.data();
     for (std::uint32_t block = 0; block < blocks_; ++block) {
-        budget_.charge(kBlock / 8 + size);
-        std::memset(s, init_, kBlock);
-        for (std::size_t i = first_sieved_; i < size; ++i) {
-            const std::uint32_t p = prime_[i];
-            const std::uint8_t lg = logp_[i];
-            std::uint32_t j1 = pos1_[i], j2 = pos2_[i];
+        budget_.charge(len / 8 + size);
+        std::memset(s, init_, len);
+        for (std::uint32_t i = first_sieved_; i < size; ++i) {
+            const std::uint32_t p = prime[i];
+            const std::uint8_t lg = logp[i];
+            std::uint32_t j1 = pos1[i], j2 = pos2[i];
             if (j1 > j2) std::swap(j1, j2);
-            while (j2 < kBlock) {
+            while (j2 < len) {
                 s[j1] += lg;
                 s[j2] += lg;
                 j1 += p;
                 j2 += p;
             }
-            if (j1 < kBlock) {
+            if (j1 < len) {
                 s[j1] += lg;
                 j1 += p;
             }
-            pos1_[i] = j1 - kBlock;
-            pos2_[i] = j2 - kBlock;
+            pos1[i] = j1 - len;
+            pos2[i] = j2 - len;
         }
-        for (std::uint32_t j = 0; j < kBlock; j += 8) {
+        for (std::uint32_t j = 0; j < len; j += 8) {
             std::uint64_t word;
             std::memcpy(&word, s + j, 8);
             word &= 0x8080808080808080ull;
             while (word != 0) {
                 const unsigned byte = static_cast<unsigned>(std::countr_zero(word)) / 8;
-                check_candidate(block * kBlock + j + byte);
+                check_candidate(block * len + j + byte);
                 word &= word - 1;
             }
         }
@@ -374,6 +403,9 @@ void Siqs::sieve_polynomial() {
 }
 
 void Siqs::check_candidate(std::uint32_t idx) {
+#ifdef SIQS_STATS
+    ++candidates_;
+#endif
     const std::int64_t x = std::int64_t(idx) - m_;
     const __int128 g = (__int128(a_) * x + 2 * b_) * x + c_;
     if (g == 0) return;
@@ -387,22 +419,35 @@ void Siqs::check_candidate(std::uint32_t idx) {
     for (unsigned l = 0; l < s_; ++l) {
         const std::uint32_t q = prime_[a_idx_[l]];
         f.push_back(a_idx_[l]); // A itself
-        while (v % q == 0) {
-            v /= q;
+        while (divide_exactly(v, q))
             f.push_back(a_idx_[l]);
-        }
     }
-    const std::size_t size = prime_.size();
-    for (std::uint32_t i = 2; i < size; ++i) {
-        const std::uint32_t p = prime_[i];
-        const std::uint32_t r = idx % p;
-        if (r != root1_[i] && r != root2_[i]) continue;
-        do {
-            v /= p;
+    // First the primes whose roots idx lies on, without a branch per prime; idx mod p by a
+    // multiplication: with idx, p < 2^16 the quotient floor(idx * magic / 2^32) is exact, and a
+    // division would cost several times as much. A value below 2^128 has fewer than 81 odd
+    // prime factors, so `hits` cannot overflow.
+    const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
+    const std::uint32_t* prime = prime_.data();
+    const std::uint32_t* magic = magic_.data();
+    const std::uint32_t* r1 = root1_.data();
+    const std::uint32_t* r2 = root2_.data();
+    std::array<std::uint32_t, 96> hits;
+    std::uint32_t count = 0;
+    for (std::uint32_t i = 2; i < size && count < 90; ++i) {
+        const auto q = static_cast<std::uint32_t>((std::uint64_t(idx) * magic[i]) >> 32);
+        const std::uint32_t r = idx - q * prime[i];
+        hits[count] = i;
+        count += (r == r1[i]) | (r == r2[i]);
+    }
+    for (std::uint32_t h = 0; h < count; ++h) {
+        const std::uint32_t i = hits[h];
+        while (divide_exactly(v, prime[i])) // false for A's primes, already divided out
             f.push_back(i);
-        } while (v % p == 0);
     }
     if (v >= lp_bound_) return;
+#ifdef SIQS_STATS
+    ++kept_;
+#endif
     const __int128 ax_b = __int128(a_) * x + b_;
     const u128 y_abs = (ax_b < 0 ? static_cast<u128>(-ax_b) : static_cast<u128>(ax_b)) % n_;
     scratch_.y = ax_b < 0 && y_abs != 0 ? n_ - y_abs : y_abs;
@@ -442,7 +487,7 @@ u128 Siqs::run() {
         }
         budget_.charge(std::uint64_t(relations_.size()) * relations_.size() / 8);
 #ifdef SIQS_STATS
-        std::fprintf(stderr, "k=%u fb=%zu pmax=%u s=%u polys=%zu rels=%zu partials=%zu init=%u\n", k_, prime_.size(), prime_.back(), s_, polys_, relations_.size(), partials_.size(), init_);
+        std::fprintf(stderr, "k=%u fb=%zu pmax=%u s=%u polys=%zu rels=%zu partials=%zu init=%u cand=%zu kept=%zu\n", k_, prime_.size(), prime_.back(), s_, polys_, relations_.size(), partials_.size(), init_, candidates_, kept_);
 #endif
         if (const u128 g = siqs_combine(n_, prime_, relations_); g != 0) return g;
         wanted += 32;
