@@ -19,8 +19,7 @@
 //
 // Cancellation: every step charges the caller's Budget with an estimate of its cost (a number's
 // trial division, each primality test, and inside rho, ECM and SIQS their batches, curves and
-// sieve blocks), so a
-// batch of numbers can be stopped between numbers and within one; see Budget.
+// sieve blocks), so a batch of numbers can be stopped between numbers and within one; see Budget.
 #include "factor/factor.hpp"
 
 #include "factor/factor_detail.hpp"

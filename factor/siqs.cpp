@@ -160,6 +160,7 @@ private:
     // The factor base, index 0 for -1 and 1 for 2.
     std::vector<std::uint32_t> prime_, sqrt_, magic_, ainv_, root1_, root2_, pos1_, pos2_;
     std::vector<std::uint8_t> logp_, sieve_log_; // sieve_log_: 0 for A's primes
+    std::vector<std::uint8_t> hit_;              // trial division's root matches
 
     // The current A and B.
     unsigned s_ = 0;
@@ -205,6 +206,7 @@ u128 Siqs::build_factor_base() {
     logp_.resize(size);
     magic_.resize(size);
     sieve_log_.resize(size);
+    hit_.assign(size + 16, 0);
     for (std::size_t i = 0; i < size; ++i) {
         logp_[i] = static_cast<std::uint8_t>(std::lround(std::log2(double(prime_[i]))));
         magic_[i] = static_cast<std::uint32_t>(0xffffffffu / prime_[i] + 1);
@@ -271,19 +273,29 @@ bool Siqs::choose_a() {
             a_idx_[got++] = idx;
             a *= prime_[idx];
         }
+        // The factor base is sorted: look outwards from where `want` would go.
         const long double want = a_target_ / a;
+        const auto at = static_cast<std::size_t>(
+            std::lower_bound(prime_.begin() + first_sieved_, prime_.end(), want,
+                             [](std::uint32_t p, long double w) { return p < w; }) -
+            prime_.begin());
+        auto usable = [&](std::size_t idx) {
+            return idx >= first_sieved_ && idx < size && sqrt_[idx] != 0 &&
+                   std::find(a_idx_.begin(), a_idx_.begin() + got, idx) == a_idx_.begin() + got;
+        };
         std::uint32_t best = 0;
         long double best_err = 0;
-        for (std::uint32_t idx = first_sieved_; idx < size; ++idx) {
-            if (sqrt_[idx] == 0 ||
-                std::find(a_idx_.begin(), a_idx_.begin() + got, idx) != a_idx_.begin() + got)
-                continue;
-            const long double err = std::fabs(std::log(prime_[idx] / want));
-            if (best == 0 || err < best_err) {
-                best = idx;
-                best_err = err;
+        for (std::size_t d = 0; d < 2 * s + 4; ++d) {
+            for (const std::size_t idx : {at + d, at - d - 1}) {
+                if (!usable(idx)) continue; // at - d - 1 wraps to a huge index below 0
+                const long double err = std::fabs(std::log(prime_[idx] / want));
+                if (best == 0 || err < best_err) {
+                    best = static_cast<std::uint32_t>(idx);
+                    best_err = err;
+                }
             }
         }
+        if (best == 0) continue;
         a_idx_[got++] = best;
         std::uint64_t product = 1;
         for (unsigned l = 0; l < got; ++l)
@@ -422,27 +434,30 @@ void Siqs::check_candidate(std::uint32_t idx) {
         while (divide_exactly(v, q))
             f.push_back(a_idx_[l]);
     }
-    // First the primes whose roots idx lies on, without a branch per prime; idx mod p by a
-    // multiplication: with idx, p < 2^16 the quotient floor(idx * magic / 2^32) is exact, and a
-    // division would cost several times as much. A value below 2^128 has fewer than 81 odd
-    // prime factors, so `hits` cannot overflow.
+    // First mark the primes whose roots idx lies on, in a loop without branches or dependent
+    // stores that the compiler can vectorise; idx mod p by a multiplication: with idx, p < 2^16
+    // the quotient floor(idx * magic / 2^32) is exact, and a division would cost several times
+    // as much.
     const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
     const std::uint32_t* prime = prime_.data();
     const std::uint32_t* magic = magic_.data();
     const std::uint32_t* r1 = root1_.data();
     const std::uint32_t* r2 = root2_.data();
-    std::array<std::uint32_t, 96> hits;
-    std::uint32_t count = 0;
-    for (std::uint32_t i = 2; i < size && count < 90; ++i) {
+    std::uint8_t* hit = hit_.data();
+    for (std::uint32_t i = 2; i < size; ++i) {
         const auto q = static_cast<std::uint32_t>((std::uint64_t(idx) * magic[i]) >> 32);
         const std::uint32_t r = idx - q * prime[i];
-        hits[count] = i;
-        count += (r == r1[i]) | (r == r2[i]);
+        hit[i] = static_cast<std::uint8_t>((r == r1[i]) | (r == r2[i]));
     }
-    for (std::uint32_t h = 0; h < count; ++h) {
-        const std::uint32_t i = hits[h];
-        while (divide_exactly(v, prime[i])) // false for A's primes, already divided out
-            f.push_back(i);
+    for (std::uint32_t i = 2; i < size; i += 8) { // hit_ is padded to a multiple of 8
+        std::uint64_t word;
+        std::memcpy(&word, hit + i, 8);
+        while (word != 0) {
+            const std::uint32_t j = i + static_cast<std::uint32_t>(std::countr_zero(word)) / 8;
+            word &= word - 1;
+            while (divide_exactly(v, prime[j])) // false for A's primes, already divided out
+                f.push_back(j);
+        }
     }
     if (v >= lp_bound_) return;
 #ifdef SIQS_STATS
