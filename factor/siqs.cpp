@@ -334,9 +334,14 @@ void Siqs::first_polynomial() {
         sieve_log_[i] = logp_[i];
         const std::uint32_t ainv = invmod(am, p);
         ainv_[i] = ainv;
-        for (unsigned l = 0; l < s_; ++l)
-            bainv_[l * size + i] = mulmod(2 * static_cast<std::uint32_t>(bl_[l] % p), ainv, p);
-        const auto bm = static_cast<std::uint32_t>(static_cast<u128>(b_) % p);
+        std::uint32_t bm = 0; // B mod p: every sign is + in the first polynomial
+        for (unsigned l = 0; l < s_; ++l) {
+            const auto blp = static_cast<std::uint32_t>(bl_[l] % p);
+            bm += blp;
+            const std::uint32_t d = mulmod(blp, ainv, p);
+            bainv_[l * size + i] = d + d >= p ? d + d - p : d + d;
+        }
+        bm %= p;
         const std::uint32_t mm = m_ % p;
         const std::uint32_t t = sqrt_[i];
         root1_[i] = (mulmod(ainv, (t + p - bm) % p, p) + mm) % p;

@@ -1,6 +1,7 @@
 #pragma once
-// Small number theory for the SIQS set-up: arithmetic modulo a factor-base prime p < 2^16 and
-// the product k*n, which can exceed 2^128 by the multiplier's few bits.
+// Small number theory for the SIQS set-up: arithmetic modulo a factor-base prime p < 2^16 (in
+// 32 bits: a 32-bit division is several times cheaper than a 64-bit one) and the product k*n,
+// which can exceed 2^128 by the multiplier's few bits.
 #include "factor/u128.hpp"
 
 #include <cmath>
@@ -8,8 +9,9 @@
 
 namespace zlb::detail::siqs_math {
 
+// a*b mod p for a, b < p < 2^16.
 inline std::uint32_t mulmod(std::uint32_t a, std::uint32_t b, std::uint32_t p) {
-    return static_cast<std::uint32_t>(std::uint64_t(a) * b % p);
+    return a * b % p;
 }
 
 inline std::uint32_t powmod(std::uint32_t b, std::uint32_t e, std::uint32_t p) {
@@ -23,18 +25,18 @@ inline std::uint32_t powmod(std::uint32_t b, std::uint32_t e, std::uint32_t p) {
 
 // a^-1 mod p for 0 < a < p, by the extended Euclid algorithm.
 inline std::uint32_t invmod(std::uint32_t a, std::uint32_t p) {
-    std::int64_t t0 = 0, t1 = 1;
-    std::int64_t r0 = p, r1 = a;
+    std::int32_t t0 = 0, t1 = 1; // |t| <= p < 2^16
+    std::uint32_t r0 = p, r1 = a;
     while (r1 != 0) {
-        const std::int64_t q = r0 / r1;
-        const std::int64_t r2 = r0 - q * r1;
+        const std::uint32_t q = r0 / r1;
+        const std::uint32_t r2 = r0 - q * r1;
         r0 = r1;
         r1 = r2;
-        const std::int64_t t2 = t0 - q * t1;
+        const std::int32_t t2 = t0 - static_cast<std::int32_t>(q) * t1;
         t0 = t1;
         t1 = t2;
     }
-    return static_cast<std::uint32_t>(t0 < 0 ? t0 + p : t0);
+    return static_cast<std::uint32_t>(t0 < 0 ? t0 + static_cast<std::int32_t>(p) : t0);
 }
 
 // A square root of the quadratic residue a mod odd prime p (Tonelli-Shanks).
