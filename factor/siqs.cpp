@@ -24,6 +24,7 @@
 #include "factor/montgomery.hpp"
 #include "factor/primes.hpp"
 #include "factor/siqs_math.hpp"
+#include "factor/siqs_params.hpp"
 
 #include <algorithm>
 #include <array>
@@ -31,8 +32,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <cstdio>
-#include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -44,77 +43,6 @@ using namespace siqs_math;
 
 constexpr std::uint32_t kBlock = 32768; // bytes of sieve: the L1 data cache
 constexpr std::uint32_t kSmallPrime = 30;
-
-// Tuning by the bit size of n, interpolated linearly between rows.
-struct Params {
-    double bits;
-    double fb_size;    // primes in the factor base
-    double blocks;     // blocks in [-M, M)
-    double lp_mult;    // large-prime bound / largest factor-base prime
-    double thresh_adj; // bits subtracted from log2 |g| beyond the large prime's
-};
-// Chosen by callgrind instruction counts per number on balanced semiprimes (the machine's wall
-// clock is too noisy); blocks below 1 sieve a fraction of one block.
-constexpr std::array kParams = {
-    Params{40, 50, 0.125, 20, 3},  Params{64, 60, 0.125, 20, 3},  Params{72, 80, 0.125, 30, 3},
-    Params{80, 140, 0.125, 40, 3}, Params{96, 250, 0.25, 50, 3},  Params{112, 320, 0.25, 60, 4},
-    Params{128, 580, 0.5, 120, 5}, Params{136, 660, 0.5, 120, 5},
-};
-
-Params params_for(double bits) {
-    if (bits <= kParams.front().bits) return kParams.front();
-    for (std::size_t i = 1; i < kParams.size(); ++i) {
-        const Params& a = kParams[i - 1];
-        const Params& b = kParams[i];
-        if (bits > b.bits) continue;
-        const double f = (bits - a.bits) / (b.bits - a.bits);
-        auto mix = [f](double x, double y) { return x + f * (y - x); };
-        const double blocks = mix(a.blocks, b.blocks);
-        return {bits, mix(a.fb_size, b.fb_size), blocks >= 1 ? std::round(blocks) : blocks,
-                mix(a.lp_mult, b.lp_mult), mix(a.thresh_adj, b.thresh_adj)};
-    }
-    return kParams.back();
-}
-
-// Knuth-Schroeppel: the squarefree k < 75 maximising the expected log contribution of small
-// primes to a sieve value, less the 1/2 log k that k adds to every value.
-std::uint32_t choose_multiplier(u128 n) {
-    static constexpr std::array<std::uint32_t, 38> kMultipliers = {
-        1,  2,  3,  5,  6,  7,  10, 11, 13, 14, 15, 17, 19, 21, 22, 23, 26, 29, 30,
-        31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 46, 47, 51, 53, 55, 57, 58, 59, 61};
-    std::array<double, kMultipliers.size()> score{};
-    const auto n8 = static_cast<std::uint32_t>(n & 7);
-    for (std::size_t i = 0; i < kMultipliers.size(); ++i) {
-        const std::uint32_t k = kMultipliers[i];
-        score[i] = -0.5 * std::log(double(k));
-        switch (k * n8 % 8) {
-        case 1: score[i] += 2 * std::log(2.0); break;
-        case 5: score[i] += std::log(2.0); break;
-        case 3:
-        case 7: score[i] += 0.5 * std::log(2.0); break;
-        default: break; // k even: 2 divides kn once
-        }
-    }
-    // The quadratic residues modulo each small prime by a table of squares: a powmod per
-    // multiplier and prime would cost more than the rest of the set-up at 72 bits.
-    std::array<bool, 512> residue{};
-    for (std::size_t j = 1; kPrimes16[j] < residue.size(); ++j) {
-        const std::uint32_t p = kPrimes16[j];
-        std::fill(residue.begin(), residue.begin() + p, false);
-        for (std::uint32_t i = 1; i <= p / 2; ++i)
-            residue[i * i % p] = true;
-        const double contrib = std::log(double(p)) / (p - 1);
-        const std::uint32_t np = mod_small(n, p);
-        for (std::size_t i = 0; i < kMultipliers.size(); ++i) {
-            const std::uint32_t knp = np * kMultipliers[i] % p;
-            if (knp == 0)
-                score[i] += contrib;
-            else if (residue[knp])
-                score[i] += 2 * contrib;
-        }
-    }
-    return kMultipliers[std::max_element(score.begin(), score.end()) - score.begin()];
-}
 
 // v /= p if p divides v; 64-bit arithmetic once v fits, a 128-bit division is a library call.
 inline bool divide_exactly(u128& v, std::uint32_t p) {
@@ -147,7 +75,7 @@ private:
     u128 n_;
     Budget& budget_;
     Mont128 mont_;
-    Params params_{};
+    SiqsParams params_{};
     std::uint32_t k_ = 1;
     Wide kn_;
     std::uint32_t m_ = 0; // half the interval: x in [-m_, m_)
@@ -178,17 +106,12 @@ private:
     std::vector<SiqsRelation> relations_;
     std::unordered_map<std::uint64_t, SiqsRelation> partials_;
     SiqsRelation scratch_;
-    std::size_t polys_ = 0;
-    std::size_t candidates_ = 0, kept_ = 0;
 };
 
 u128 Siqs::build_factor_base() {
     const double bits = std::log2(static_cast<double>(n_));
-    params_ = params_for(bits);
-#ifdef SIQS_TUNE
-    if (const char* e = std::getenv("SIQS_P")) std::sscanf(e, "%lf %lf %lf %lf", &params_.fb_size, &params_.blocks, &params_.lp_mult, &params_.thresh_adj);
-#endif
-    k_ = choose_multiplier(n_);
+    params_ = siqs_params(bits);
+    k_ = siqs_multiplier(n_);
     kn_ = mul_small(n_, k_);
     const auto fb_size = static_cast<std::size_t>(params_.fb_size);
     prime_ = {1, 2};
@@ -216,11 +139,7 @@ u128 Siqs::build_factor_base() {
     root2_.resize(size);
     pos1_.resize(size);
     pos2_.resize(size);
-    std::uint32_t small_prime = kSmallPrime;
-#ifdef SIQS_TUNE
-    if (const char* e = std::getenv("SIQS_SMALL")) small_prime = std::atoi(e);
-#endif
-    while (first_sieved_ < size && prime_[first_sieved_] < small_prime)
+    while (first_sieved_ < size && prime_[first_sieved_] < kSmallPrime)
         ++first_sieved_;
 
     // Below one block the interval is a fraction of one: a block is the most the cache holds,
@@ -420,9 +339,6 @@ void Siqs::sieve_polynomial() {
 }
 
 void Siqs::check_candidate(std::uint32_t idx) {
-#ifdef SIQS_STATS
-    ++candidates_;
-#endif
     const std::int64_t x = std::int64_t(idx) - m_;
     const __int128 g = (__int128(a_) * x + 2 * b_) * x + c_;
     if (g == 0) return;
@@ -465,9 +381,6 @@ void Siqs::check_candidate(std::uint32_t idx) {
         }
     }
     if (v >= lp_bound_) return;
-#ifdef SIQS_STATS
-    ++kept_;
-#endif
     const __int128 ax_b = __int128(a_) * x + b_;
     const u128 y_abs = (ax_b < 0 ? static_cast<u128>(-ax_b) : static_cast<u128>(ax_b)) % n_;
     scratch_.y = ax_b < 0 && y_abs != 0 ? n_ - y_abs : y_abs;
@@ -502,13 +415,9 @@ u128 Siqs::run() {
             for (unsigned i = 0; i < count && relations_.size() < wanted; ++i) {
                 if (i != 0) next_polynomial(i);
                 sieve_polynomial();
-                ++polys_;
             }
         }
         budget_.charge(std::uint64_t(relations_.size()) * relations_.size() / 8);
-#ifdef SIQS_STATS
-        std::fprintf(stderr, "k=%u fb=%zu pmax=%u s=%u polys=%zu rels=%zu partials=%zu init=%u cand=%zu kept=%zu\n", k_, prime_.size(), prime_.back(), s_, polys_, relations_.size(), partials_.size(), init_, candidates_, kept_);
-#endif
         if (const u128 g = siqs_combine(n_, prime_, relations_); g != 0) return g;
         wanted += 32;
     }
