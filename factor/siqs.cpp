@@ -43,6 +43,9 @@ using namespace siqs_math;
 
 constexpr std::uint32_t kBlock = 32768; // bytes of sieve: the L1 data cache
 constexpr std::uint32_t kSmallPrime = 30;
+// Relations beyond the factor base: at least this many dependencies, each of which splits n
+// with probability 1/2 or more, so all failing (then sieving on for more) is a 2^-16 event.
+constexpr std::size_t kExtraRelations = 16;
 
 // v /= p if p divides v; 64-bit arithmetic once v fits, a 128-bit division is a library call.
 inline bool divide_exactly(u128& v, std::uint32_t p) {
@@ -406,7 +409,7 @@ void Siqs::add_relation(std::uint64_t large) {
 
 u128 Siqs::run() {
     if (const u128 p = build_factor_base(); p != 0) return p;
-    std::size_t wanted = prime_.size() + 32;
+    std::size_t wanted = prime_.size() + kExtraRelations;
     for (int attempt = 0; attempt < 4; ++attempt) {
         while (relations_.size() < wanted) {
             if (!choose_a()) return 0;
@@ -419,7 +422,7 @@ u128 Siqs::run() {
         }
         budget_.charge(std::uint64_t(relations_.size()) * relations_.size() / 8);
         if (const u128 g = siqs_combine(n_, prime_, relations_); g != 0) return g;
-        wanted += 32;
+        wanted += kExtraRelations;
     }
     return 0;
 }
