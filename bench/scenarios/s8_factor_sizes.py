@@ -68,8 +68,9 @@ def scenario(ctx):
         "config": {
             "workload": f"balanced semiprimes, Python random.Random({SEED}), counts {counts}",
             "zlb": "zlb-factor-bench --input FILE --pari: zlb::factorize in one thread, each "
-                   "number timed and verified",
-            "PARI/GP": "gp -q: readvec(FILE), factorint on each, getabstime around the loop",
+                   "number timed in thread CPU time and verified",
+            "PARI/GP": "gp -q: readvec(FILE), factorint on each, getabstime (CPU time) around "
+                       "the loop",
             "GNU factor": f"coreutils factor, all numbers on stdin, up to {GNU_MAX_BITS} bits, "
                           f"timeout {GNU_TIMEOUT_S} s",
         },
