@@ -34,6 +34,7 @@ SCENARIOS = [
     ("5", "s5_memory"),
     ("6", "s6_open_loop"),
     ("7", "s7_broker"),
+    ("8", "s8_factor_sizes"),
 ]
 
 

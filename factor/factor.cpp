@@ -9,20 +9,23 @@
 // 3. Otherwise it is split: below 2^30 by Pollard-Brent rho, whose ~sqrt(p) steps beat the
 //    fixed cost of a curve there; up to 2^64 by ECM in 64-bit Montgomery arithmetic; above
 //    that by a short rho run (for small primes), a few Fermat steps (for two factors near
-//    sqrt(n)) and then ECM in 128-bit arithmetic. Both parts go back on the stack.
+//    sqrt(n)) and then the self-initialising quadratic sieve (siqs.cpp), whose time depends on
+//    n alone rather than on its smallest factor. Both parts go back on the stack.
 // 4. Sorting restores ascending order.
 //
-// Nothing here allocates except appending to out, and there is no shared mutable state. The
-// 128-bit ECM keeps about 70 KiB of curve state on the stack.
+// Below 2^64 nothing here allocates except appending to out; the sieve above it allocates its
+// factor base, sieve block and relations (tens of KiB) per number. There is no shared mutable
+// state.
 //
 // Cancellation: every step charges the caller's Budget with an estimate of its cost (a number's
-// trial division, each primality test, and inside rho and ECM their batches and curves), so a
-// batch of numbers can be stopped between numbers and within one; see Budget.
+// trial division, each primality test, and inside rho, ECM and SIQS their batches, curves and
+// sieve blocks), so a batch of numbers can be stopped between numbers and within one; see Budget.
 #include "factor/factor.hpp"
 
 #include "factor/factor_detail.hpp"
 #include "factor/montgomery.hpp"
 #include "factor/primes.hpp"
+#include "factor/siqs.hpp"
 
 #include <algorithm>
 #include <array>
@@ -37,7 +40,15 @@ using detail::kTrialPrimes;
 
 // Below this many bits rho's expected ~1.2 sqrt(p) steps cost less than an ECM curve.
 constexpr int kRhoMaxBits = 30;
-constexpr std::uint64_t kRhoPrepass = 4096; // steps of rho before ECM above 2^64
+// Above 2^64 the quadratic sieve beats 128-bit ECM on balanced semiprimes already at 65 bits
+// (callgrind: about 1.5 M instructions a number against 2.2 M), so it takes every size there;
+// below 2^64, 64-bit ECM is faster still (0.6 M at 64 bits). bench/scenarios/s8_factor_sizes.py
+// times the sizes on both sides.
+// Steps of rho before SIQS: enough to find factors up to about 2^16 (small n) or 2^23 (large n)
+// for a fraction of the sieve's cost, which is 1.5 M instructions at 65 bits and 100 M at 128.
+constexpr std::uint64_t rho_prepass_steps(int bits) {
+    return bits <= 80 ? 256 : bits <= 100 ? 1024 : 4096;
+}
 constexpr std::uint64_t kMidTrialBelow =
     std::uint64_t(detail::kMidTrialLimit) * detail::kMidTrialLimit;
 constexpr u128 kPrimeBelow = u128(detail::kTrialLimit) * detail::kTrialLimit;
@@ -110,9 +121,11 @@ u128 split(u128 m, Budget& budget) {
     // A short rho run first: cofactors this large often still hold a few primes below 2^20,
     // which rho finds in microseconds while a 128-bit curve costs far more, and which would
     // make ECM find all factors at once.
-    if (const u128 g = detail::rho128(m, 1, kRhoPrepass, budget); g != 0 && g != m) return g;
+    const int bits = detail::bit_width128(m);
+    if (const u128 g = detail::rho128(m, 1, rho_prepass_steps(bits), budget); g != 0 && g != m)
+        return g;
     if (const u128 g = detail::fermat_factor(m, 64); g != 0) return g;
-    return detail::ecm128(m, budget);
+    return detail::siqs(m, budget);
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // Integer factorization up to 2^128-1: trial division, deterministic Miller-Rabin,
-// Pollard-Brent rho and Lenstra ECM, all in Montgomery arithmetic.
+// Pollard-Brent rho and Lenstra ECM in Montgomery arithmetic, and above 2^64 the
+// self-initialising quadratic sieve.
 #include "factor/u128.hpp"
 
 #include <cstdint>

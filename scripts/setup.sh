@@ -14,6 +14,7 @@ PACKAGES=(
   iproute2                      # ss (free ports), ip netns (tests/integration/test_netns.py)
   procps                        # ps (start-servers.sh)
   coreutils                     # factor: the GNU baseline in bench/
+  pari-gp                       # gp: the factorization oracle (tests/integration/test_factor_oracle*.py) and bench baseline
   time                          # /usr/bin/time -v: peak RSS in bench/run.sh
   git                           # bench/run.py records the commit it measured
   shellcheck                    # lints scripts/*.sh

@@ -1,0 +1,444 @@
+// The self-initialising quadratic sieve (SIQS) for composites up to 2^128.
+//
+// Set-up: the Knuth-Schroeppel multiplier k makes k*n a residue modulo many small primes; the
+// factor base is -1, 2 and the odd primes p with (kn/p) != -1, each with a square root t of kn.
+//
+// Polynomials: A = q_1 ... q_s (factor-base primes chosen so that A ~ sqrt(2kn)/M) and
+// B = sum of +-B_l with B_l^2 == kn (mod q_l), B_l == 0 (mod q_j, j != l), so that
+// (A x + B)^2 - kn = A g(x) with g(x) = A x^2 + 2 B x + C small (about M sqrt(kn/2)) on
+// [-M, M). One A gives 2^(s-1) polynomials; stepping through them in Gray-code order changes
+// one sign at a time, so each root moves by one precomputed 2 B_l / A mod p: an addition.
+//
+// Sieve: the interval is cut into 32 KiB blocks (L1-sized); each prime adds its rounded log2 at
+// its two roots' progressions. Primes below kSmallPrime are not sieved (their hits cost most
+// and say least); the threshold allows for them and for one large prime. A candidate is
+// trial-divided by the primes whose roots it lies on (an index test, no division for misses).
+// A cofactor below the large-prime bound is a prime: two partial relations with the same one
+// make a full relation (single large-prime variation).
+//
+// When the relations outnumber the factor base, siqs_combine (siqs_matrix.cpp) finds the
+// dependencies and takes square roots. Everything is deterministic for a given n.
+#include "factor/siqs.hpp"
+
+#include "factor/factor_detail.hpp"
+#include "factor/montgomery.hpp"
+#include "factor/primes.hpp"
+#include "factor/siqs_math.hpp"
+#include "factor/siqs_params.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace zlb::detail {
+namespace {
+
+using namespace siqs_math;
+
+constexpr std::uint32_t kBlock = 32768; // bytes of sieve: the L1 data cache
+constexpr std::uint32_t kSmallPrime = 30;
+// Relations beyond the factor base: at least this many dependencies, each of which splits n
+// with probability 1/2 or more, so all failing (then sieving on for more) is a 2^-16 event.
+constexpr std::size_t kExtraRelations = 16;
+
+// v /= p if p divides v; 64-bit arithmetic once v fits, a 128-bit division is a library call.
+inline bool divide_exactly(u128& v, std::uint32_t p) {
+    if ((v >> 64) == 0) {
+        const auto w = static_cast<std::uint64_t>(v);
+        if (w % p != 0) return false;
+        v = w / p;
+        return true;
+    }
+    const u128 q = v / p;
+    if (q * p != v) return false;
+    v = q;
+    return true;
+}
+
+class Siqs {
+public:
+    Siqs(u128 n, Budget& budget) : n_(n), budget_(budget), mont_(n) {}
+    u128 run();
+
+private:
+    u128 build_factor_base();
+    bool choose_a();
+    void first_polynomial();
+    void next_polynomial(unsigned i);
+    void sieve_polynomial();
+    void check_candidate(std::uint32_t idx);
+    void add_relation(std::uint64_t large);
+
+    u128 n_;
+    Budget& budget_;
+    Mont128 mont_;
+    SiqsParams params_{};
+    std::uint32_t k_ = 1;
+    Wide kn_;
+    std::uint32_t m_ = 0; // half the interval: x in [-m_, m_)
+    std::uint32_t blocks_ = 1;
+    std::uint32_t block_len_ = kBlock; // bytes sieved at a time
+    std::uint8_t init_ = 0; // start value of a sieve byte: bit 7 set means a candidate
+    std::uint64_t lp_bound_ = 0;
+    std::uint32_t first_sieved_ = 2;
+
+    // The factor base, index 0 for -1 and 1 for 2.
+    std::vector<std::uint32_t> prime_, sqrt_, magic_, ainv_, root1_, root2_, pos1_, pos2_;
+    std::vector<std::uint8_t> logp_, sieve_log_; // sieve_log_: 0 for A's primes
+    std::vector<std::uint8_t> hit_;              // trial division's root matches
+
+    // The current A and B.
+    unsigned s_ = 0;
+    std::array<std::uint32_t, 16> a_idx_{};
+    std::array<std::uint64_t, 16> bl_{};
+    std::array<int, 16> sign_{};
+    std::vector<std::uint32_t> bainv_; // s_ rows of 2 B_l / A mod p
+    std::uint64_t a_ = 0;
+    __int128 b_ = 0, c_ = 0;
+    long double a_target_ = 0;
+    std::unordered_set<std::uint64_t> used_a_;
+    std::uint64_t rng_ = 0x9e3779b97f4a7c15ull;
+
+    std::vector<std::uint8_t> sieve_ = std::vector<std::uint8_t>(kBlock);
+    std::vector<SiqsRelation> relations_;
+    std::unordered_map<std::uint64_t, SiqsRelation> partials_;
+    SiqsRelation scratch_;
+};
+
+u128 Siqs::build_factor_base() {
+    const double bits = std::log2(static_cast<double>(n_));
+    params_ = siqs_params(bits);
+    k_ = siqs_multiplier(n_);
+    kn_ = mul_small(n_, k_);
+    const auto fb_size = static_cast<std::size_t>(params_.fb_size);
+    prime_ = {1, 2};
+    sqrt_ = {0, 1};
+    for (std::size_t j = 1; j < kPrimes16Count && prime_.size() < fb_size; ++j) {
+        const std::uint32_t p = kPrimes16[j];
+        const std::uint32_t np = mod_small(n_, p);
+        if (np == 0) return p; // n has no factor below 1024, so p is proper
+        const std::uint32_t knp = mulmod(np, k_ % p, p);
+        if (knp != 0 && powmod(knp, (p - 1) / 2, p) != 1) continue;
+        prime_.push_back(p);
+        sqrt_.push_back(sqrtmod(knp, p));
+    }
+    const std::size_t size = prime_.size();
+    logp_.resize(size);
+    magic_.resize(size);
+    sieve_log_.resize(size);
+    hit_.assign(size + 16, 0);
+    for (std::size_t i = 0; i < size; ++i) {
+        logp_[i] = static_cast<std::uint8_t>(std::lround(std::log2(double(prime_[i]))));
+        magic_[i] = static_cast<std::uint32_t>(0xffffffffu / prime_[i] + 1);
+    }
+    ainv_.resize(size);
+    root1_.resize(size);
+    root2_.resize(size);
+    pos1_.resize(size);
+    pos2_.resize(size);
+    while (first_sieved_ < size && prime_[first_sieved_] < kSmallPrime)
+        ++first_sieved_;
+
+    // Below one block the interval is a fraction of one: a block is the most the cache holds,
+    // not the least worth sieving.
+    block_len_ = params_.blocks >= 1 ? kBlock
+                                     : static_cast<std::uint32_t>(params_.blocks * kBlock) & ~63u;
+    blocks_ = std::clamp(static_cast<std::uint32_t>(params_.blocks), 1u, 2u); // idx < 2^16
+    m_ = blocks_ * block_len_ / 2;
+    const std::uint64_t pmax = prime_.back();
+    lp_bound_ = std::min<std::uint64_t>(pmax * pmax - 1,
+                                        static_cast<std::uint64_t>(params_.lp_mult * pmax));
+    const long double kn = to_long_double(kn_);
+    a_target_ = std::sqrt(2 * kn) / m_;
+    // log2 |g| is about log2(M sqrt(kn / 2)) over the whole interval.
+    const double glog = std::log2(double(m_)) + 0.5 * std::log2(double(kn)) - 0.5;
+    const double thresh = glog - std::log2(double(lp_bound_)) - params_.thresh_adj;
+    init_ = static_cast<std::uint8_t>(128 - std::clamp(std::lround(thresh), 10l, 120l));
+    return 0;
+}
+
+// A: s - 1 random primes from a band around the ideal size, and a last one chosen to bring
+// the product closest to the target. A value already used is rejected.
+bool Siqs::choose_a() {
+    const std::size_t size = prime_.size();
+    const double log_target = std::log2(double(a_target_));
+    // The largest s whose ideal prime is still well inside the factor base: more primes give
+    // more polynomials per A.
+    const double top = std::log2(double(prime_[size * 3 / 4]));
+    unsigned s = std::max(2u, static_cast<unsigned>(std::ceil(log_target / top)));
+    const double ideal = std::exp2(log_target / s);
+    std::size_t centre = first_sieved_;
+    while (centre + 1 < size && prime_[centre] < ideal)
+        ++centre;
+    const std::size_t lo = std::max<std::size_t>(first_sieved_, centre > 8 ? centre - 8 : 0);
+    const std::size_t hi = std::min(size - 1, std::max(lo + 2 * s + 8, centre + 8));
+    auto next_random = [this] {
+        rng_ ^= rng_ << 13;
+        rng_ ^= rng_ >> 7;
+        rng_ ^= rng_ << 17;
+        return rng_;
+    };
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        long double a = 1;
+        unsigned got = 0;
+        while (got + 1 < s) {
+            const auto idx = static_cast<std::uint32_t>(lo + next_random() % (hi - lo));
+            if (sqrt_[idx] == 0 || std::find(a_idx_.begin(), a_idx_.begin() + got, idx) !=
+                                       a_idx_.begin() + got)
+                continue;
+            a_idx_[got++] = idx;
+            a *= prime_[idx];
+        }
+        // The factor base is sorted: look outwards from where `want` would go.
+        const long double want = a_target_ / a;
+        const auto at = static_cast<std::size_t>(
+            std::lower_bound(prime_.begin() + first_sieved_, prime_.end(), want,
+                             [](std::uint32_t p, long double w) { return p < w; }) -
+            prime_.begin());
+        auto usable = [&](std::size_t idx) {
+            return idx >= first_sieved_ && idx < size && sqrt_[idx] != 0 &&
+                   std::find(a_idx_.begin(), a_idx_.begin() + got, idx) == a_idx_.begin() + got;
+        };
+        std::uint32_t best = 0;
+        long double best_err = 0;
+        for (std::size_t d = 0; d < 2 * s + 4; ++d) {
+            for (const std::size_t idx : {at + d, at - d - 1}) {
+                if (!usable(idx)) continue; // at - d - 1 wraps to a huge index below 0
+                const long double err = std::fabs(std::log(prime_[idx] / want));
+                if (best == 0 || err < best_err) {
+                    best = static_cast<std::uint32_t>(idx);
+                    best_err = err;
+                }
+            }
+        }
+        if (best == 0) continue;
+        a_idx_[got++] = best;
+        std::uint64_t product = 1;
+        for (unsigned l = 0; l < got; ++l)
+            product *= prime_[a_idx_[l]];
+        if (!used_a_.insert(product).second) continue;
+        s_ = got;
+        a_ = product;
+        return true;
+    }
+    return false;
+}
+
+void Siqs::first_polynomial() {
+    const std::size_t size = prime_.size();
+    b_ = 0;
+    for (unsigned l = 0; l < s_; ++l) {
+        const std::uint32_t q = prime_[a_idx_[l]];
+        const std::uint64_t al = a_ / q;
+        std::uint32_t g = mulmod(sqrt_[a_idx_[l]], invmod(al % q, q), q);
+        if (g > q / 2) g = q - g;
+        bl_[l] = al * g;
+        sign_[l] = 1;
+        b_ += bl_[l];
+    }
+    bainv_.resize(s_ * size);
+    for (std::size_t i = 2; i < size; ++i) {
+        const std::uint32_t p = prime_[i];
+        const auto am = static_cast<std::uint32_t>(a_ % p);
+        if (am == 0) { // one of A's primes: not sieved, divided out separately
+            root1_[i] = root2_[i] = 0;
+            sieve_log_[i] = 0;
+            for (unsigned l = 0; l < s_; ++l)
+                bainv_[l * size + i] = 0;
+            continue;
+        }
+        sieve_log_[i] = logp_[i];
+        const std::uint32_t ainv = invmod(am, p);
+        ainv_[i] = ainv;
+        std::uint32_t bm = 0; // B mod p: every sign is + in the first polynomial
+        for (unsigned l = 0; l < s_; ++l) {
+            const auto blp = static_cast<std::uint32_t>(bl_[l] % p);
+            bm += blp;
+            const std::uint32_t d = mulmod(blp, ainv, p);
+            bainv_[l * size + i] = d + d >= p ? d + d - p : d + d;
+        }
+        bm %= p;
+        const std::uint32_t mm = m_ % p;
+        const std::uint32_t t = sqrt_[i];
+        root1_[i] = (mulmod(ainv, (t + p - bm) % p, p) + mm) % p;
+        root2_[i] = (mulmod(ainv, (2 * p - t - bm) % p, p) + mm) % p;
+    }
+    budget_.charge(std::uint64_t(size) * (s_ + 8));
+}
+
+// Gray-code step i >= 1: flip the sign of B_v, v = ctz(i); every root moves by +-2 B_v / A.
+// A's own primes have delta 0 and roots 0, so they need no test here.
+void Siqs::next_polynomial(unsigned i) {
+    const unsigned v = static_cast<unsigned>(std::countr_zero(i));
+    const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
+    const std::uint32_t* delta = &bainv_[v * size];
+    const std::uint32_t* prime = prime_.data();
+    std::uint32_t* r1 = root1_.data();
+    std::uint32_t* r2 = root2_.data();
+    const bool add = sign_[v] > 0;
+    b_ += add ? -2 * __int128(bl_[v]) : 2 * __int128(bl_[v]);
+    sign_[v] = -sign_[v];
+    for (std::uint32_t j = 2; j < size; ++j) {
+        const std::uint32_t p = prime[j];
+        const std::uint32_t d = add ? delta[j] : p - delta[j];
+        std::uint32_t a = r1[j] + d, b = r2[j] + d;
+        a -= a >= p ? p : 0;
+        b -= b >= p ? p : 0;
+        r1[j] = a;
+        r2[j] = b;
+    }
+}
+
+void Siqs::sieve_polynomial() {
+    const u128 b = b_ < 0 ? static_cast<u128>(-b_) : static_cast<u128>(b_);
+    c_ = -static_cast<__int128>(sub_div(kn_, b * b, a_));
+    const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
+    const std::uint32_t len = block_len_; // locals: byte stores may alias any member
+    const std::uint32_t* prime = prime_.data();
+    const std::uint8_t* logp = sieve_log_.data();
+    std::uint32_t* pos1 = pos1_.data();
+    std::uint32_t* pos2 = pos2_.data();
+    std::copy(root1_.begin(), root1_.end(), pos1_.begin());
+    std::copy(root2_.begin(), root2_.end(), pos2_.begin());
+    std::uint8_t* s = sieve_.data();
+    for (std::uint32_t block = 0; block < blocks_; ++block) {
+        budget_.charge(len / 8 + size);
+        std::memset(s, init_, len);
+        for (std::uint32_t i = first_sieved_; i < size; ++i) {
+            const std::uint32_t p = prime[i];
+            const std::uint8_t lg = logp[i];
+            std::uint32_t j1 = pos1[i], j2 = pos2[i];
+            if (j1 > j2) std::swap(j1, j2);
+            while (j2 < len) {
+                s[j1] += lg;
+                s[j2] += lg;
+                j1 += p;
+                j2 += p;
+            }
+            if (j1 < len) {
+                s[j1] += lg;
+                j1 += p;
+            }
+            pos1[i] = j1 - len;
+            pos2[i] = j2 - len;
+        }
+        for (std::uint32_t j = 0; j < len; j += 8) {
+            std::uint64_t word;
+            std::memcpy(&word, s + j, 8);
+            word &= 0x8080808080808080ull;
+            while (word != 0) {
+                const unsigned byte = static_cast<unsigned>(std::countr_zero(word)) / 8;
+                check_candidate(block * len + j + byte);
+                word &= word - 1;
+            }
+        }
+    }
+}
+
+void Siqs::check_candidate(std::uint32_t idx) {
+    const std::int64_t x = std::int64_t(idx) - m_;
+    const __int128 g = (__int128(a_) * x + 2 * b_) * x + c_;
+    if (g == 0) return;
+    std::vector<std::uint32_t>& f = scratch_.factors;
+    f.clear();
+    if (g < 0) f.push_back(0);
+    u128 v = g < 0 ? static_cast<u128>(-g) : static_cast<u128>(g);
+    for (int tz = ctz128(v); tz > 0; --tz)
+        f.push_back(1);
+    v >>= ctz128(v);
+    for (unsigned l = 0; l < s_; ++l) {
+        const std::uint32_t q = prime_[a_idx_[l]];
+        f.push_back(a_idx_[l]); // A itself
+        while (divide_exactly(v, q))
+            f.push_back(a_idx_[l]);
+    }
+    // First mark the primes whose roots idx lies on, in a loop without branches or dependent
+    // stores that the compiler can vectorise; idx mod p by a multiplication: with idx, p < 2^16
+    // the quotient floor(idx * magic / 2^32) is exact, and a division would cost several times
+    // as much.
+    const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
+    const std::uint32_t* prime = prime_.data();
+    const std::uint32_t* magic = magic_.data();
+    const std::uint32_t* r1 = root1_.data();
+    const std::uint32_t* r2 = root2_.data();
+    std::uint8_t* hit = hit_.data();
+    for (std::uint32_t i = 2; i < size; ++i) {
+        const auto q = static_cast<std::uint32_t>((std::uint64_t(idx) * magic[i]) >> 32);
+        const std::uint32_t r = idx - q * prime[i];
+        hit[i] = static_cast<std::uint8_t>((r == r1[i]) | (r == r2[i]));
+    }
+    for (std::uint32_t i = 2; i < size; i += 8) { // hit_ is padded to a multiple of 8
+        std::uint64_t word;
+        std::memcpy(&word, hit + i, 8);
+        while (word != 0) {
+            const std::uint32_t j = i + static_cast<std::uint32_t>(std::countr_zero(word)) / 8;
+            word &= word - 1;
+            while (divide_exactly(v, prime[j])) // false for A's primes, already divided out
+                f.push_back(j);
+        }
+    }
+    if (v >= lp_bound_) return;
+    const __int128 ax_b = __int128(a_) * x + b_;
+    const u128 y_abs = (ax_b < 0 ? static_cast<u128>(-ax_b) : static_cast<u128>(ax_b)) % n_;
+    scratch_.y = ax_b < 0 && y_abs != 0 ? n_ - y_abs : y_abs;
+    add_relation(static_cast<std::uint64_t>(v));
+}
+
+void Siqs::add_relation(std::uint64_t large) {
+    if (large == 1) {
+        scratch_.large = 1;
+        relations_.push_back(scratch_);
+        return;
+    }
+    const auto [it, fresh] = partials_.try_emplace(large, scratch_);
+    if (fresh) return;
+    SiqsRelation combined;
+    combined.y = mont_.from(mont_.mul(mont_.to(it->second.y), mont_.to(scratch_.y)));
+    combined.large = large;
+    combined.factors = it->second.factors;
+    combined.factors.insert(combined.factors.end(), scratch_.factors.begin(),
+                            scratch_.factors.end());
+    relations_.push_back(std::move(combined));
+}
+
+u128 Siqs::run() {
+    if (const u128 p = build_factor_base(); p != 0) return p;
+    std::size_t wanted = prime_.size() + kExtraRelations;
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        while (relations_.size() < wanted) {
+            if (!choose_a()) return 0;
+            first_polynomial();
+            const unsigned count = 1u << (s_ - 1);
+            for (unsigned i = 0; i < count && relations_.size() < wanted; ++i) {
+                if (i != 0) next_polynomial(i);
+                sieve_polynomial();
+            }
+        }
+        budget_.charge(std::uint64_t(relations_.size()) * relations_.size() / 8);
+        if (const u128 g = siqs_combine(n_, prime_, relations_); g != 0) return g;
+        wanted += kExtraRelations;
+    }
+    return 0;
+}
+
+} // namespace
+
+u128 siqs(u128 n, Budget& budget) {
+    Siqs engine(n, budget);
+    const u128 g = engine.run();
+    // The sieve cannot fail on a valid n; ECM is the safety net if it ever does.
+    return g != 0 ? g : ecm128(n, budget);
+}
+
+u128 siqs(u128 n) {
+    Unlimited budget;
+    return siqs(n, budget);
+}
+
+} // namespace zlb::detail

@@ -1,0 +1,14 @@
+"""The thorough oracle set (label `slow`): 40 random numbers at every size from 2 to 128 bits,
+200 balanced semiprimes each at 72, 80, 96, 112 and 128 bits and the edge cases, against
+PARI/GP; see test_factor_oracle.py. Skipped (77) unless ZLB_SLOW_TESTS=1."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_factor_oracle import run_oracle, thorough_numbers  # noqa: E402
+
+if __name__ == "__main__":
+    if os.environ.get("ZLB_SLOW_TESTS") != "1":
+        print("set ZLB_SLOW_TESTS=1 to run the thorough oracle set")
+        sys.exit(77)
+    sys.exit(run_oracle(thorough_numbers()))
