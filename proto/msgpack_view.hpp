@@ -33,6 +33,11 @@ inline bool as_text(const msgpack::object& o, std::string_view& out) {
 
 // Parses one whole msgpack value from message into zone, referencing strings in place.
 // Returns nullptr on success, else why it failed. Trailing bytes are an error.
+// A map of at most 16 scalar entries (the hot path's requests and replies) is read by a
+// hand-written reader into the objects msgpack-c would build; anything else, and every
+// malformed message, goes to msgpack-c's parser (parse_root_full), which words the error.
 const char* parse_root(msgpack::zone& zone, std::string_view message, msgpack::object& root);
+// msgpack-c's parser alone: what parse_root must agree with (tests compare the two).
+const char* parse_root_full(msgpack::zone& zone, std::string_view message, msgpack::object& root);
 
 } // namespace zlb::proto::detail
