@@ -90,29 +90,33 @@ void decode_request(const msgpack::object& root, Request& r) {
     if (root.type != msgpack::type::MAP)
         throw Fail{ErrorCode::bad_request, "request must be a msgpack map"};
     const Map& m = root.via.map;
-    if (const auto* id = find(m, "id")) {
+    // The head's keys in one pass; the op's own keys are looked up by its decoder.
+    std::array<const msgpack::object*, 5> head;
+    index(m, std::array<std::string_view, 5>{"id", "v", "op", "deadline_ms", "data"}, head);
+    const auto [id_at, v_at, op_at, deadline_at, data_at] = head;
+    if (const auto* id = id_at) {
         std::uint64_t v = 0;
         if (!as_uint(*id, v)) throw Fail{ErrorCode::bad_request, "id must be an unsigned integer"};
         r.id = v;
     }
-    const auto* v = find(m, "v");
+    const auto* v = v_at;
     std::uint64_t version = 0;
     if (!v || !as_uint(*v, version)) throw Fail{ErrorCode::bad_request, "v must be 1"};
     if (version != kVersion)
         throw Fail{ErrorCode::unsupported_version, "this server speaks protocol v1"};
     if (!r.id) throw Fail{ErrorCode::bad_request, "id is missing"};
     std::string_view op_name;
-    const auto* op = find(m, "op");
+    const auto* op = op_at;
     if (!op || op->type != msgpack::type::STR || !as_text(*op, op_name))
         throw Fail{ErrorCode::bad_request, "op must be a string"};
     auto parsed = parse_op(op_name);
     if (!parsed) throw Fail{ErrorCode::unsupported_op, "unknown op " + std::string(op_name)};
     r.op = *parsed;
-    if (find(m, "deadline_ms"))
+    if (deadline_at)
         r.deadline_ms = static_cast<std::uint32_t>(need_uint(m, "deadline_ms", 0, UINT32_MAX));
     switch (r.op) {
     case Op::echo:
-        if (const auto* d = find(m, "data"); !d || !as_text(*d, r.data))
+        if (const auto* d = data_at; !d || !as_text(*d, r.data))
             throw Fail{ErrorCode::bad_request, "echo needs data as bin or str"};
         else r.data_is_str = d->type == msgpack::type::STR;
         break;

@@ -2,6 +2,8 @@
 // Small read helpers over msgpack objects, shared by the request and reply decoders.
 #include <msgpack.hpp>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -16,6 +18,24 @@ inline const msgpack::object* find(const Map& map, std::string_view key) {
             return &map.ptr[i].val;
     }
     return nullptr;
+}
+
+// find() for several keys in one pass over the map: out[i] is the first value of keys[i],
+// or nullptr. The keys must be distinct.
+template <std::size_t N>
+void index(const Map& map, const std::array<std::string_view, N>& keys,
+           std::array<const msgpack::object*, N>& out) {
+    out.fill(nullptr);
+    for (std::uint32_t i = 0; i < map.size; ++i) {
+        const auto& k = map.ptr[i].key;
+        if (k.type != msgpack::type::STR) continue;
+        const std::string_view name(k.via.str.ptr, k.via.str.size);
+        for (std::size_t j = 0; j < N; ++j)
+            if (name == keys[j]) {
+                if (!out[j]) out[j] = &map.ptr[i].val;
+                break;
+            }
+    }
 }
 
 inline bool as_uint(const msgpack::object& o, std::uint64_t& out) {
