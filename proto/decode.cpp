@@ -221,7 +221,7 @@ bool scalar_read(const unsigned char*& p, const unsigned char* end, msgpack::obj
 
 // The hot path: a request or reply is a map of scalars (echo, fetch, status, a single n;
 // echo and fetch replies). Read without msgpack-c's general parser, into the same objects
-// it would build. False, with the zone untouched, when the message is anything else.
+// it would build. False when the message is anything else.
 constexpr std::uint32_t kFlatMaxEntries = 16;
 
 bool flat_map_parse(msgpack::zone& zone, std::string_view message, msgpack::object& root) {
@@ -237,7 +237,11 @@ bool flat_map_parse(msgpack::zone& zone, std::string_view message, msgpack::obje
         return false;
     }
     if (n > kFlatMaxEntries) return false;
-    msgpack::object_kv kv[kFlatMaxEntries];
+    // Straight into the zone: on a fallback the full parser clears it again.
+    msgpack::object_kv* kv = nullptr;
+    if (n)
+        kv = static_cast<msgpack::object_kv*>(
+            zone.allocate_align(sizeof(msgpack::object_kv) * n, alignof(msgpack::object_kv)));
     for (std::uint32_t i = 0; i < n; ++i) {
         if (p == end || !scalar_read(p, end, kv[i].key)) return false;
         if (p == end || !scalar_read(p, end, kv[i].val)) return false;
@@ -245,13 +249,7 @@ bool flat_map_parse(msgpack::zone& zone, std::string_view message, msgpack::obje
     if (p != end) return false; // trailing bytes: the full parser words the error
     root.type = msgpack::type::MAP;
     root.via.map.size = n;
-    root.via.map.ptr = nullptr;
-    if (n) {
-        auto* out = static_cast<msgpack::object_kv*>(
-            zone.allocate_align(sizeof(msgpack::object_kv) * n, alignof(msgpack::object_kv)));
-        std::copy(kv, kv + n, out);
-        root.via.map.ptr = out;
-    }
+    root.via.map.ptr = kv;
     return true;
 }
 

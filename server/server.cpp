@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "core/signals.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace zlb::server {
@@ -25,13 +26,23 @@ Server::Server(Settings settings, EngineEnv env)
     // --peer-queue-bytes of its replies (an echo reply is as large as its request);
     // replies past that are dropped and counted, not queued.
     queues_bound(router_, settings_.peer_queue_bytes, settings_.max_msg_bytes + 4096, max_frame);
+    unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
+    if (threads == 0) threads = 1;
+    std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
+    // Every factor job and fetch in flight may end in the same turn (1,000 fetches of one
+    // slow URL do), and their replies leave together: the send queue takes them all, or
+    // a burst drops replies to a client that reads. That is no more memory than the jobs
+    // already hold (a reply is smaller than the body or numbers it reports).
+    std::size_t async_max = (settings_.mode != Mode::io ? queue + threads : 0) +
+                            (settings_.mode != Mode::cpu ? settings_.max_inflight : 0);
+    int sndhwm = router_.get(zmq::sockopt::sndhwm);
+    router_.set(zmq::sockopt::sndhwm,
+                std::max<int>(sndhwm, static_cast<int>(std::min<std::size_t>(
+                                          async_max + kMaxReadsPerTurn, 1'000'000))));
     // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
     heartbeats_set(router_, settings_.heartbeat);
     curve_setup();
     endpoints_bind(router_, settings_.binds, "server");
-    unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
-    if (threads == 0) threads = 1;
-    std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
     if (settings_.mode != Mode::io)
         pool_ = std::make_unique<CpuPool>(ctx_, time_, threads, queue, settings_.name);
     if (settings_.mode != Mode::cpu) {
