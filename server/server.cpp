@@ -165,12 +165,14 @@ void Server::poll_once(milliseconds max_wait) {
     if (time_.now() >= stats_due) stats_log();
 }
 
+// request_read's false means either "nothing waiting" or "a command, handled", so
+// whether another message waits is asked of the socket: ZMQ_EVENTS, far cheaper than a
+// zmq::poll of one item (about 1,100 instructions a request less under callgrind). The
+// link may replace its socket on BYE, so it is asked for the socket each time.
 void Server::broker_serve() {
     origin_ = Origin::broker;
     for (std::size_t i = 0; i < kMaxReadsPerTurn; ++i) {
-        zmq::socket_t& socket = broker_->socket();
-        zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-        if (zmq::poll(&item, 1, milliseconds(0)) == 0) break;
+        if (!(broker_->socket().get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
         if (broker_->request_read(frames_)) request_handle(time_.now());
     }
 }
