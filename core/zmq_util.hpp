@@ -46,12 +46,8 @@ void endpoints_bind(zmq::socket_t& socket, const std::vector<std::string>& endpo
 // libzmq bounds a connection's queues in messages, not bytes. A budget of budget_bytes
 // per peer, for messages of at most max_message_bytes each, becomes this high-water mark
 // (at least kMinHwm, so that a client pipelining small messages at window 256 never
-// loses a reply to a burst). Twice the window: libzmq's writer learns of the reader's
-// progress only every HWM/2 messages read, so a pipe of HWM can refuse a message with
-// as few as HWM/2 + 1 in it (a broker at window 256 and HWM 256 dropped about 1 reply
-// in 2,000). For messages of the largest size the bound in bytes is then at most twice
-// the budget.
-inline constexpr int kMinHwm = 512;
+// loses a reply to a burst).
+inline constexpr int kMinHwm = 256;
 int hwm_for(std::size_t budget_bytes, std::size_t max_message_bytes);
 // Sets SNDHWM and RCVHWM from the budget, and ROUTER_MANDATORY on a ROUTER, so that a
 // reply to a peer whose queue is full fails (and is counted) instead of vanishing.
