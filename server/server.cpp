@@ -23,22 +23,12 @@ Server::Server(Settings settings, EngineEnv env)
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
     router_.set(zmq::sockopt::linger, 2000);
     // A peer that sends and never reads can make this server hold at most
-    // --peer-queue-bytes of its replies (an echo reply is as large as its request);
-    // replies past that are dropped and counted, not queued.
+    // --peer-queue-bytes of its replies (an echo reply is as large as its request), and
+    // a sixteenth of that in the backlog; replies past that are dropped and counted.
     queues_bound(router_, settings_.peer_queue_bytes, settings_.max_msg_bytes + 4096, max_frame);
     unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
     if (threads == 0) threads = 1;
     std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
-    // Every factor job and fetch in flight may end in the same turn (1,000 fetches of one
-    // slow URL do), and their replies leave together: the send queue takes them all, or
-    // a burst drops replies to a client that reads. That is no more memory than the jobs
-    // already hold (a reply is smaller than the body or numbers it reports).
-    std::size_t async_max = (settings_.mode != Mode::io ? queue + threads : 0) +
-                            (settings_.mode != Mode::cpu ? settings_.max_inflight : 0);
-    int sndhwm = router_.get(zmq::sockopt::sndhwm);
-    router_.set(zmq::sockopt::sndhwm,
-                std::max<int>(sndhwm, static_cast<int>(std::min<std::size_t>(
-                                          async_max + kMaxReadsPerTurn, 1'000'000))));
     // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
     heartbeats_set(router_, settings_.heartbeat);
     curve_setup();
@@ -141,6 +131,10 @@ void Server::poll_once(milliseconds max_wait) {
     auto stats_due = last_stats_ + settings_.stats_interval;
     auto wake = broker_ ? std::min(stats_due, broker_->next_tick()) : stats_due;
     wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(wake - time_.now()).count()));
+    // Held replies are tried again every millisecond: libzmq does not say when a
+    // ROUTER peer's queue has room.
+    if (!backlog_.empty()) backlog_.retry(router_, time_.now());
+    if (!backlog_.empty()) wait_ms = std::min<long>(wait_ms, 1);
     zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
 
     if (stop_fd_ >= 0 && (items_[stop_at].revents & ZMQ_POLLIN)) {
@@ -192,7 +186,7 @@ void Server::drain_begin() {
 }
 
 bool Server::drained() const {
-    return cpu_pending() == 0 && (!fetcher_ || fetcher_->inflight() == 0);
+    return cpu_pending() == 0 && (!fetcher_ || fetcher_->inflight() == 0) && backlog_.empty();
 }
 
 void Server::stats_log() {
