@@ -343,7 +343,8 @@ TEST_CASE("hand-written echo encoders write the packer's bytes") {
         for (std::uint64_t id : {0ull, 127ull, 128ull, 65536ull, 1ull << 40}) {
             for (bool is_str : {false, true}) {
                 msgpack::sbuffer fast, slow;
-                ReplyHeader h{id, std::string(size % 40 + 1, 's'), id * 3};
+                const std::string server(size % 40 + 1, 's');
+                ReplyHeader h{id, server, id * 3};
                 encode_echo(fast, h, data, is_str);
                 Packer pk(slow);
                 encode_reply_begin(pk, h, true, 1);
