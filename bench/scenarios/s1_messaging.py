@@ -81,7 +81,7 @@ def scenario(ctx):
     stop_all(zlb + bare + py)
     cg = {}
     if callgrind.available():
-        n = ctx.pick(2000, 5000)
+        n = ctx.pick(1000, 5000)
         cg = {"zlb direct": callgrind.zlb_direct(ctx, n), "bare direct": callgrind.bare_direct(ctx, n)}
         for name, v in cg.items():
             v["total"] = sum(v.values())

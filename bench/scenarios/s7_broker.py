@@ -120,7 +120,7 @@ def scenario(ctx):
     duration, warmup, echo = echo_part(ctx)
     cg = {}
     if callgrind.available():
-        n = ctx.pick(2000, 5000)
+        n = ctx.pick(1000, 5000)
         cg = {"zlb broker": callgrind.zlb_broker(ctx, n),
               "bare zmq_proxy": callgrind.bare_broker(ctx, n)}
         for v in cg.values():
