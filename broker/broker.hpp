@@ -43,6 +43,7 @@ struct Worker {
     std::uint64_t served = 0;
     bool leaving = false;
     Clock::time_point expiry;
+    std::chrono::milliseconds silence_max{}; // silent this long, it is gone (see worker_ready)
     std::uint32_t strikes = 0;           // requests taken back since it last answered
     Clock::time_point full_until;        // its queue was full: a short pause
     Clock::time_point quarantined_until; // gets nothing new before this

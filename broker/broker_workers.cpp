@@ -47,12 +47,13 @@ void Broker::worker_message() {
         return;
     }
     Worker& w = it->second;
-    w.expiry = now_ + settings_.liveness * settings_.heartbeat;
+    w.expiry = now_ + w.silence_max;
     if (command == wp::kRequest) worker_reply(w);
+    else if (command == wp::kHeartbeat) worker_command(id_scratch_, wp::kHeartbeat); // its proof we live
     else if (command == wp::kBye) {
         w.leaving = true;
         LOG_INFO("worker %s is leaving", w.name.c_str());
-    } else if (command != wp::kHeartbeat) {
+    } else {
         ++counters_.dropped;
         LOG_WARN("dropped a message from worker %s with an unknown command", w.name.c_str());
     }
@@ -71,7 +72,10 @@ void Broker::worker_ready(const std::string& id, std::string_view body) {
     w.name = name_printable(ready->name);
     w.ops = ready->ops;
     w.credit = std::min({ready->credit, settings_.max_credit, backend_hwm_});
-    w.expiry = now_ + settings_.liveness * settings_.heartbeat;
+    // Heartbeats come at the worker's interval, which may be slower than this broker's.
+    w.silence_max = settings_.liveness *
+                    std::max(settings_.heartbeat, std::chrono::milliseconds(ready->heartbeat_ms));
+    w.expiry = now_ + w.silence_max;
     if (ready->credit > w.credit)
         LOG_WARN("worker %s claimed credit %u; capped at %u (--max-credit, --peer-queue-bytes)",
                  w.name.c_str(), ready->credit, w.credit);

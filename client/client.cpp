@@ -32,8 +32,9 @@ Settings settings_check(Settings s) {
     if (s.duration_s > 0 && s.warmup_s >= s.duration_s)
         throw std::runtime_error("--warmup must be shorter than --duration");
     s.work.cycle = s.duration_s > 0;
-    // The plot's time series needs intervals even when none were asked for.
-    if (s.interval_s == 0 && !s.plot_path.empty()) s.interval_s = 1;
+    // The plot's time series and the interval log need intervals even when none were
+    // asked for.
+    if (s.interval_s == 0 && (!s.plot_path.empty() || !s.hlog_path.empty())) s.interval_s = 1;
     return s;
 }
 
@@ -77,6 +78,7 @@ Client::Client(Settings settings, EngineEnv env)
     }
     if (!settings_.output_path.empty()) output_.open(settings_.output_path);
     if (!settings_.save_dir.empty()) std::filesystem::create_directories(settings_.save_dir);
+    if (!settings_.hlog_path.empty()) report_.hlog_open(settings_.hlog_path);
     connect_deadline_ = time_.now() + settings_.connect_wait;
 }
 
@@ -142,6 +144,7 @@ std::string Client::peers_missing() const {
 }
 
 void Client::connecting_poll(milliseconds max_wait) {
+    if (connected_) return start_wait(max_wait);
     auto now = time_.now();
     auto waiting = [&] {
         return peers_.connected() < peers_.size() && now < connect_deadline_ && !peers_.hopeless();
@@ -180,12 +183,45 @@ void Client::connecting_poll(milliseconds max_wait) {
     if (up < peers_.size())
         LOG_WARN("%zu of %zu endpoints connected after %lld ms; starting without %s", up,
                  peers_.size(), waited, peers_missing().c_str());
-    running_start(now);
+    connected_ = true;
+    start_wait(0ms);
+}
+
+// --start-at: waits on the wall clock (the hosts' clocks are what agree) for the start,
+// still answering stop signals; a client past it starts at once and says how late.
+void Client::start_wait(milliseconds max_wait) {
+    if (settings_.start_at_ms) {
+        const auto epoch_now = duration_cast<milliseconds>(system_clock::now().time_since_epoch());
+        const milliseconds left = milliseconds(*settings_.start_at_ms) - epoch_now;
+        if (left > 0ms) {
+            if (!start_wait_logged_)
+                LOG_INFO("connected; waiting %.3f s for --start-at %lld",
+                         duration<double>(left).count(), static_cast<long long>(*settings_.start_at_ms));
+            start_wait_logged_ = true;
+            zmq::pollitem_t item{nullptr, stop_fd_, ZMQ_POLLIN, 0};
+            zmq::poll(&item, stop_fd_ >= 0 ? 1 : 0, std::min(max_wait, left));
+            if (stop_fd_ >= 0 && (item.revents & ZMQ_POLLIN)) {
+                stop_read(time_.now());
+                if (interrupted_) { // nothing was sent: nothing to wait for
+                    running_start(time_.now());
+                    phase_ = Phase::done;
+                }
+            }
+            return;
+        }
+        const double late_ms = double(-left.count());
+        report_.start_late(late_ms);
+        if (late_ms > double(Schedule::kLateAfter.count()))
+            LOG_WARN("starting %.0f ms after --start-at %lld: this client's schedule is late",
+                     late_ms, static_cast<long long>(*settings_.start_at_ms));
+    }
+    running_start(time_.now());
 }
 
 void Client::running_start(Clock::time_point now) {
     phase_ = Phase::running;
     started_ = last_progress_ = interval_start_ = now;
+    report_.hlog_start(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
     warmup_end_ = started_ + seconds_of(settings_.warmup_s);
     limit_ = workload_.total();
     if (settings_.rate > 0) {
@@ -249,6 +285,7 @@ int Client::finish() {
     phase_ = Phase::done;
     auto end = time_.now();
     if (settings_.interval_s > 0) intervals_close(end, true);
+    report_.hlog_finish(duration<double>(end - started_).count());
     if (settings_.progress) progress_print(true);
     report_.finish(duration<double>(end - started_).count());
     if (interrupted_) {

@@ -62,6 +62,10 @@ struct Settings {
     std::string save_dir;
     std::string hist_path;
     std::string plot_path;
+    std::string hlog_path;    // --hlog: HdrHistogram interval log, one row per tag and interval
+    // --start-at: the run (its timetable) starts at this wall-clock time, ms since the
+    // epoch, once connected; later than that it starts at once and says how late.
+    std::optional<std::int64_t> start_at_ms;
     bool verify = true;
     bool progress = false;
 };
@@ -117,6 +121,7 @@ private:
     std::string peers_missing() const;
     std::size_t server_cap() const;
     void running_start(Clock::time_point now);
+    void start_wait(std::chrono::milliseconds max_wait);
     void running_poll(std::chrono::milliseconds max_wait);
     bool issuing(Clock::time_point now) const;
     void requests_send(Clock::time_point now, bool& blocked);
@@ -167,6 +172,8 @@ private:
     bool retry_blocked_ = false; // a retry was due but no peer could take it
     Phase phase_ = Phase::connecting;
     Clock::time_point connect_deadline_;
+    bool connected_ = false; // connecting is over; waiting for --start-at, if given
+    bool start_wait_logged_ = false;
     Clock::time_point blocked_since_{}; // since when no server took the next request
     std::size_t next_index_ = 0;
     std::size_t limit_ = 0; // requests to issue; SIZE_MAX when only time ends the run

@@ -38,6 +38,7 @@ struct Flags {
     std::string curve_secret;
     std::string op = "echo";
     std::string duration, warmup, interval, grace = "1s"; // durations with units
+    std::string start_at;
     std::vector<std::string> slos;
     std::optional<std::size_t> max_per_server;
     bool print = false;
@@ -147,6 +148,14 @@ void flags_add(CLI::App& app, Flags& f) {
                    "Write the latency percentile distribution (HdrHistogram format, ms) to this file");
     app.add_option("--plot", f.s.plot_path,
                    "Write an SVG with latency by percentile and throughput/p99 over time");
+    app.add_option("--hlog", f.s.hlog_path,
+                   "Write an HdrHistogram interval log (format 1.3, tags corrected and "
+                   "uncorrected, one row each per --interval, default 1s) to this file; "
+                   "zlb-report merges the logs of several clients");
+    app.add_option("--start-at", f.start_at,
+                   "Start the run at this wall-clock time, ms since the epoch, or +DURATION "
+                   "from now (+5s): clients on several hosts start their schedules together. "
+                   "A client that is late starts at once and says by how much");
     app.add_option("--json", f.s.json_path,
                    "Write the summary as JSON to this file; - for stdout (the table then goes "
                    "to stderr)");
@@ -198,6 +207,7 @@ zlb::client::Settings settings_from(Flags& f) {
     if (!f.warmup.empty()) s.warmup_s = parse_duration_s(f.warmup, "--warmup");
     if (!f.interval.empty() && (s.interval_s = parse_duration_s(f.interval, "--interval")) <= 0)
         throw std::invalid_argument("--interval must be more than 0");
+    if (!f.start_at.empty()) s.start_at_ms = zlb::client::parse_start_at_ms(f.start_at);
     s.grace = std::chrono::milliseconds(
         static_cast<long long>(parse_duration_s(f.grace, "--grace") * 1000 + 0.5));
     for (const auto& text : f.slos) s.slos.push_back(zlb::client::parse_slo(text));

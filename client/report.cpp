@@ -1,6 +1,7 @@
 #include "client/report.hpp"
 
 #include "client/units.hpp"
+#include "report/table.hpp"
 
 #include <algorithm>
 
@@ -9,28 +10,6 @@ namespace {
 
 // Requests that never got a reply have no server; they are listed under this name.
 constexpr std::string_view kNoServer = "(no reply)";
-
-struct Summary {
-    std::uint64_t min, p50, p90, p99, p999, max;
-    double mean;
-};
-
-Summary summarize(const Histogram& h) {
-    return {h.min(),          h.percentile(50), h.percentile(90), h.percentile(99),
-            h.percentile(99.9), h.max(),        h.mean()};
-}
-
-// Latencies in the table's one unit, 3 decimals: ms keep microsecond resolution.
-void row_print(std::FILE* out, std::string_view label, const GroupStats& g, std::uint64_t total,
-               const Histogram& h, TableUnit unit) {
-    Summary s = summarize(h);
-    double share = total ? 100.0 * g.count / total : 0;
-    auto v = [&](double us) { return us * unit.per_us; };
-    std::fprintf(out, "  %-28.*s %8llu %6.1f%% %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n",
-                 static_cast<int>(label.size()), label.data(),
-                 static_cast<unsigned long long>(g.count), share, v(s.min), v(s.mean), v(s.p50),
-                 v(s.p90), v(s.p99), v(s.p999), v(s.max));
-}
 
 } // namespace
 
@@ -44,7 +23,9 @@ GroupStats& Report::server(std::string_view name) {
 void Report::interval_record(const Outcome* o, bool error) {
     ++interval_count_;
     interval_errors_ += error;
-    if (o) interval_us_.record(o->latency.corrected_us);
+    if (!o) return;
+    interval_us_.record(o->latency.corrected_us);
+    if (hlog_) interval_uncorrected_us_.record(o->latency.uncorrected_us);
 }
 
 void Report::outcome_ok(const Outcome& o) {
@@ -203,6 +184,8 @@ const IntervalRow& Report::interval_close(double t_s, double length_s, bool warm
     row.errors = interval_errors_;
     row.warmup = warmup;
     intervals_.push_back(row);
+    if (hlog_) hlog_rows(t_s - length_s, length_s);
+    interval_end_s_ = t_s;
     interval_us_.reset();
     interval_count_ = interval_errors_ = 0;
     return intervals_.back();
@@ -247,6 +230,8 @@ void Report::table_print(std::FILE* out) const {
     if (mode_.open_loop)
         std::fprintf(out, "  open loop at %.1f req/s: late starts %llu\n", mode_.rate,
                      static_cast<unsigned long long>(late_starts_));
+    if (start_late_ms_ && *start_late_ms_ > 0)
+        std::fprintf(out, "  STARTED LATE: %.1f ms after --start-at\n", *start_late_ms_);
     if (mode_.warmup_s > 0)
         std::fprintf(out,
                      "  warm-up %.1f s: %llu requests left out "
@@ -273,19 +258,13 @@ void Report::table_print(std::FILE* out) const {
         std::fprintf(out, "\n");
     }
     std::fprintf(out, "\n");
-    std::uint64_t largest = std::max({overall_.latency_us.max(), uncorrected_us_.max(),
-                                      overall_.service_us.max()});
-    TableUnit unit = table_unit(largest);
-    std::string head = std::string("latency (") + unit.name + ")";
-    std::fprintf(out, "  %-28s %8s %7s %10s %10s %10s %10s %10s %10s %10s\n", head.c_str(),
-                 "count", "share", "min", "mean", "p50", "p90", "p99", "p99.9", "max");
-    row_print(out, op_ + " end-to-end", overall_, overall_.count, overall_.latency_us, unit);
-    // In a closed loop the two would be the same numbers.
-    if (mode_.open_loop)
-        row_print(out, op_ + " uncorrected", overall_, overall_.count, uncorrected_us_, unit);
-    row_print(out, op_ + " server service", overall_, overall_.count, overall_.service_us, unit);
+    // In a closed loop the uncorrected row would repeat the end-to-end one.
+    std::vector<report::TableRow> rows{{op_ + " end-to-end", overall_.count, overall_.count, &overall_.latency_us}};
+    if (mode_.open_loop) rows.push_back({op_ + " uncorrected", overall_.count, overall_.count, &uncorrected_us_});
+    rows.push_back({op_ + " server service", overall_.count, overall_.count, &overall_.service_us});
     for (const auto& [name, g] : servers_)
-        row_print(out, "server " + name, g, overall_.count, g.latency_us, unit);
+        rows.push_back({"server " + name, g.count, overall_.count, &g.latency_us});
+    report::table_print(out, rows);
     std::fprintf(out, "\n  errors:");
     if (errors_.empty() && overall_.timeouts == 0) std::fprintf(out, " none");
     for (const auto& [code, n] : errors_)

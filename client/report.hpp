@@ -3,11 +3,13 @@
 // warm-up it left out, the per-interval time series, the stdout table, and the --json,
 // --hist and --plot files. Memory is fixed per server and per interval, not per request.
 #include "client/schedule.hpp"
+#include "report/plot.hpp"
 #include "stats/histogram.hpp"
 
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,15 +74,7 @@ struct WarmupStats {
     std::uint64_t count = 0, ok = 0, errors = 0, timeouts = 0;
 };
 
-// One row of the time series: outcomes that ended within the interval ending at t_s.
-struct IntervalRow {
-    double t_s = 0;      // end of the interval, seconds since the run started
-    double length_s = 0; // the last interval of a run may be shorter
-    double rps = 0;      // outcomes per second (ok, errors and timeouts alike)
-    std::uint64_t p50_us = 0, p99_us = 0; // corrected latency; 0 when nothing ended
-    std::uint64_t errors = 0;             // errors and timeouts
-    bool warmup = false;                  // the interval lies within the warm-up
-};
+using report::IntervalRow;
 
 // How the run was driven, for the table, the JSON and the plot's title.
 struct RunMode {
@@ -102,6 +96,9 @@ public:
     void late_reply() { ++late_replies_; }
     void invalid_reply(std::string_view message = {});
     void late_start() { ++late_starts_; }
+    // --start-at: the run began this long after the time asked for (0: on time).
+    void start_late(double late_ms) { start_late_ms_ = late_ms; }
+    std::optional<double> start_late_ms() const { return start_late_ms_; }
     void finish(double elapsed_s);
     // How many requests went to each endpoint (sends, not outcomes).
     void endpoint_sent(const std::string& endpoint, std::uint64_t sent);
@@ -157,11 +154,20 @@ public:
     // HdrHistogram's percentile distribution of the corrected latency, in milliseconds.
     void hist_write(const std::string& path) const;
     void plot_write(const std::string& path) const;
+    // --hlog: an HdrHistogram interval log (stats/hlog.hpp), one row per tag at every
+    // interval_close: "corrected" and "uncorrected" latency, warm-up included like the
+    // time series. hlog_open creates the file (throws when it can't); hlog_start writes
+    // the header with the run's start in ms since the epoch; hlog_finish writes what
+    // ended after the last closed interval, up to t_s, and closes the file.
+    void hlog_open(const std::string& path);
+    void hlog_start(std::int64_t start_epoch_ms);
+    void hlog_finish(double t_s);
 
 private:
     GroupStats& server(std::string_view name);
     void interval_record(const Outcome* o, bool error);
     void message_record(std::string_view code, std::string_view message);
+    void hlog_rows(double start_s, double length_s);
     std::string json_text() const;
 
     std::string op_;
@@ -186,8 +192,17 @@ private:
     double grace_s_ = 0;
     std::vector<SloResult> slo_results_;
 
+    std::optional<double> start_late_ms_;
+    struct FileClose {
+        void operator()(std::FILE* f) const { std::fclose(f); }
+    };
+    std::unique_ptr<std::FILE, FileClose> hlog_;
+    std::string hlog_path_;
+    double interval_end_s_ = 0; // where the last closed interval ended
+
     // The interval in progress: reset when it closes, so memory stays fixed.
     Histogram interval_us_;
+    Histogram interval_uncorrected_us_; // only with --hlog
     std::uint64_t interval_count_ = 0;
     std::uint64_t interval_errors_ = 0;
     std::vector<IntervalRow> intervals_;

@@ -1,51 +1,24 @@
-// The report's files, written once the run is over: --json, --hist and --plot.
-#include "client/plot.hpp"
+// The report's files, written once the run is over: --json, --hist and --plot; and the
+// --hlog interval log, written as the run goes, one row per tag and interval.
 #include "client/report.hpp"
+#include "report/files.hpp"
+#include "report/plot.hpp"
+#include "stats/hlog.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <functional>
-#include <iostream>
 #include <sstream>
 #include <stdexcept>
 
 namespace zlb::client {
 namespace {
 
-std::string json_string(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\')
-            out += '\\', out += c;
-        else if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else
-            out += c;
-    }
-    return out + "\"";
-}
-
-std::string json_latency(const Histogram& h) {
-    char buf[320];
-    std::snprintf(buf, sizeof buf,
-                  "{\"min\": %llu, \"mean\": %.1f, \"p50\": %llu, \"p90\": %llu, \"p99\": %llu, "
-                  "\"p999\": %llu, \"max\": %llu}",
-                  static_cast<unsigned long long>(h.min()), h.mean(),
-                  static_cast<unsigned long long>(h.percentile(50)),
-                  static_cast<unsigned long long>(h.percentile(90)),
-                  static_cast<unsigned long long>(h.percentile(99)),
-                  static_cast<unsigned long long>(h.percentile(99.9)),
-                  static_cast<unsigned long long>(h.max()));
-    return buf;
-}
+using report::file_write;
+using report::json_interval;
+using report::json_latency;
+using report::json_string;
 
 std::string json_group(const GroupStats& g) {
     return "{\"count\": " + std::to_string(g.count) + ", \"ok\": " + std::to_string(g.ok) +
@@ -54,49 +27,6 @@ std::string json_group(const GroupStats& g) {
            ", \"attempt_timeouts\": " + std::to_string(g.attempt_timeouts) +
            ", \"latency_us\": " + json_latency(g.latency_us) +
            ", \"service_us\": " + json_latency(g.service_us) + "}";
-}
-
-std::string json_interval(const IntervalRow& r) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "{\"t_s\": %.3f, \"length_s\": %.3f, \"rps\": %.1f, \"p50_us\": %llu, "
-                  "\"p99_us\": %llu, \"errors\": %llu, \"warmup\": %s}",
-                  r.t_s, r.length_s, r.rps, static_cast<unsigned long long>(r.p50_us),
-                  static_cast<unsigned long long>(r.p99_us),
-                  static_cast<unsigned long long>(r.errors), r.warmup ? "true" : "false");
-    return buf;
-}
-
-// Writes a temporary file beside path, then renames it over path: a reader (or a run
-// killed while writing) sees the old file, no file or the whole new one, never a part.
-void file_write(const std::string& path, const std::function<void(std::ostream&)>& fill) {
-    namespace fs = std::filesystem;
-    fs::path target(path);
-    fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::string name = ".";
-    name += target.filename().string();
-    name += ".XXXXXX";
-    std::string tmp = (dir / name).string();
-    int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
-    mode_t mask = ::umask(0);
-    ::umask(mask);
-    ::fchmod(fd, 0666 & ~mask);
-    ::close(fd);
-    bool ok = false;
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        if (out) {
-            fill(out);
-            out.flush();
-            ok = static_cast<bool>(out);
-        }
-    }
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw std::runtime_error("cannot write " + path + (ok ? std::string(": ") + std::strerror(err) : ""));
-    }
 }
 
 } // namespace
@@ -117,7 +47,9 @@ std::string Report::json_text() const {
         << ",\n  \"failed\": " << overall_.errors << ",\n  \"timeouts\": " << overall_.timeouts
         << ",\n  \"retried\": " << retried_ << ",\n  \"late_replies\": " << late_replies_
         << ",\n  \"invalid_replies\": " << invalid_replies_
-        << ",\n  \"late_starts\": " << late_starts_ << ",\n  \"elapsed_s\": " << elapsed_s_
+        << ",\n  \"late_starts\": " << late_starts_;
+    if (start_late_ms_) out << ",\n  \"start_late_ms\": " << *start_late_ms_;
+    out << ",\n  \"elapsed_s\": " << elapsed_s_
         << ",\n  \"measured_s\": " << measured_s()
         << ",\n  \"throughput_rps\": " << throughput();
     if (op_ == "factor")
@@ -208,7 +140,7 @@ void Report::hist_write(const std::string& path) const {
 }
 
 void Report::plot_write(const std::string& path) const {
-    PlotInput in;
+    report::PlotInput in;
     in.title = "zlb-client " + op_ + ": " + std::to_string(overall_.count) + " requests";
     char mode[64] = ", closed loop";
     if (mode_.open_loop) std::snprintf(mode, sizeof mode, ", open loop at %g req/s", mode_.rate);
@@ -221,7 +153,41 @@ void Report::plot_write(const std::string& path) const {
     in.intervals = &intervals_;
     in.warmup_s = mode_.warmup_s;
     in.open_loop = mode_.open_loop;
-    file_write(path, [&](std::ostream& out) { svg_write(out, in); });
+    file_write(path, [&](std::ostream& out) { report::svg_write(out, in); });
+}
+
+void Report::hlog_open(const std::string& path) {
+    hlog_.reset(std::fopen(path.c_str(), "w"));
+    if (!hlog_) throw std::runtime_error("cannot write " + path + ": " + std::strerror(errno));
+    hlog_path_ = path;
+}
+
+void Report::hlog_start(std::int64_t start_epoch_ms) {
+    if (!hlog_) return;
+    const std::string header = hdr::log_header(
+        start_epoch_ms, "zlb-client " + op_ + ": latency in microseconds, Interval_Max in ms");
+    std::fputs(header.c_str(), hlog_.get());
+    std::fflush(hlog_.get());
+}
+
+// Written and flushed at every interval, so a reader sees whole rows as the run goes.
+// A full disk is reported once, at the end (hlog_finish), not per row.
+void Report::hlog_rows(double start_s, double length_s) {
+    const std::string rows = hdr::log_interval("corrected", start_s, length_s, interval_us_) +
+                             hdr::log_interval("uncorrected", start_s, length_s,
+                                               interval_uncorrected_us_);
+    std::fputs(rows.c_str(), hlog_.get());
+    std::fflush(hlog_.get());
+    interval_uncorrected_us_.reset();
+}
+
+void Report::hlog_finish(double t_s) {
+    if (!hlog_) return;
+    if (interval_us_.count() > 0 || interval_uncorrected_us_.count() > 0)
+        hlog_rows(interval_end_s_, std::max(t_s - interval_end_s_, 0.0));
+    const bool failed = std::ferror(hlog_.get()) != 0;
+    if (std::fclose(hlog_.release()) != 0 || failed)
+        throw std::runtime_error("cannot write " + hlog_path_);
 }
 
 } // namespace zlb::client

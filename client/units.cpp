@@ -3,6 +3,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +49,31 @@ double parse_duration_s(std::string_view text, std::string_view flag) {
         throw std::invalid_argument(std::string(flag) + ": '" + std::string(text) +
                                     "' is not a duration (like 30s, 1m, 500ms, or 1.5 seconds)");
     return value * per / 1e6;
+}
+
+std::int64_t parse_start_at_ms(std::string_view text) {
+    using namespace std::chrono;
+    const auto now_ms = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+    constexpr std::int64_t kDayMs = 86'400'000;
+    std::int64_t at = 0;
+    if (!text.empty() && text.front() == '+') {
+        const double s = parse_duration_s(text.substr(1), "--start-at");
+        if (s * 1000 > double(kDayMs)) throw std::invalid_argument("--start-at: more than a day from now");
+        return now_ms + std::llround(s * 1000);
+    }
+    const std::string digits(text);
+    char* end = nullptr;
+    errno = 0;
+    at = std::strtoll(digits.c_str(), &end, 10);
+    if (digits.empty() || end != digits.c_str() + digits.size() || errno != 0 || at < 0)
+        throw std::invalid_argument("--start-at: '" + digits +
+                                    "' is neither ms since the epoch nor +DURATION (like +5s)");
+    // Seconds since the epoch are ten digits today; ms thirteen.
+    if (at < 100'000'000'000)
+        throw std::invalid_argument("--start-at: " + digits +
+                                    " looks like seconds; give milliseconds since the epoch");
+    if (at - now_ms > kDayMs) throw std::invalid_argument("--start-at: more than a day from now");
+    return at;
 }
 
 Slo parse_slo(std::string_view text) {
@@ -99,11 +126,6 @@ std::string ms_text(std::uint64_t us) {
     else if (ms < 1000) std::snprintf(buf, sizeof buf, "%.1f", ms);
     else std::snprintf(buf, sizeof buf, "%.0f", ms);
     return buf;
-}
-
-TableUnit table_unit(std::uint64_t max_us) {
-    if (max_us >= 100'000'000) return {"s", 1e-6};
-    return {"ms", 1e-3};
 }
 
 unsigned terminal_width(int fd) {

@@ -14,6 +14,10 @@ namespace zlb::client {
 // ("1.5", "30s", "500ms", "1m", "2h"). Throws std::invalid_argument naming `flag`.
 double parse_duration_s(std::string_view text, std::string_view flag);
 
+// --start-at: ms since the epoch ("1767225600000"), or "+5s" (any duration) from now.
+// Throws std::invalid_argument for seconds given as ms, a time over a day away or junk.
+std::int64_t parse_start_at_ms(std::string_view text);
+
 // 'p99<5ms', 'p50<=800us', 'max<1s', 'error_rate<0.01', 'error_rate<1%'. A latency
 // without a unit is in milliseconds. Throws std::invalid_argument with the reason.
 Slo parse_slo(std::string_view text);
@@ -21,13 +25,6 @@ Slo parse_slo(std::string_view text);
 // A latency in microseconds as milliseconds with a precision that suits its size:
 // "0.062", "12.35", "123.4", "1234".
 std::string ms_text(std::uint64_t us);
-
-// The unit of the table: milliseconds, or seconds once values reach 100 s.
-struct TableUnit {
-    const char* name; // "ms" or "s"
-    double per_us;    // factor from microseconds
-};
-TableUnit table_unit(std::uint64_t max_us);
 
 // The width of the terminal on fd: TIOCGWINSZ, else $COLUMNS, else 80.
 unsigned terminal_width(int fd);

@@ -16,7 +16,7 @@ void pack_ops(Packer& pk, std::uint32_t ops) {
 void encode_ready(msgpack::sbuffer& buf, const Ready& r) {
     buf.clear();
     Packer pk(buf);
-    pk.pack_map(4);
+    pk.pack_map(r.heartbeat_ms ? 5 : 4);
     pack_str(pk, "v");
     pk.pack_uint64(kVersion);
     pack_str(pk, "name");
@@ -25,6 +25,10 @@ void encode_ready(msgpack::sbuffer& buf, const Ready& r) {
     pack_ops(pk, r.ops);
     pack_str(pk, "credit");
     pk.pack_uint32(r.credit);
+    if (r.heartbeat_ms) {
+        pack_str(pk, "heartbeat_ms");
+        pk.pack_uint32(r.heartbeat_ms);
+    }
 }
 
 std::optional<Ready> decode_ready(std::string_view body) {
@@ -45,6 +49,11 @@ std::optional<Ready> decode_ready(std::string_view body) {
     r.name = text;
     if (!cr || !as_uint(*cr, credit) || credit == 0 || credit > 1'000'000) return std::nullopt;
     r.credit = static_cast<std::uint32_t>(credit);
+    if (const auto* hb = find(m, "heartbeat_ms")) {
+        std::uint64_t ms = 0;
+        if (!as_uint(*hb, ms) || ms == 0 || ms > kMaxHeartbeatMs) return std::nullopt;
+        r.heartbeat_ms = static_cast<std::uint32_t>(ms);
+    }
     if (!ops || ops->type != msgpack::type::ARRAY) return std::nullopt;
     for (std::uint32_t i = 0; i < ops->via.array.size; ++i) {
         if (!as_text(ops->via.array.ptr[i], text)) return std::nullopt;

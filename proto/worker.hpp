@@ -2,8 +2,8 @@
 // The worker protocol between zlb-broker's backend (ROUTER) and zlb-server workers
 // (DEALER). See PROTOCOL.md. Every message starts with a command frame:
 //
-//   worker -> broker  [READY, msgpack {v, name, ops, credit}]
-//                     [HEARTBEAT]
+//   worker -> broker  [READY, msgpack {v, name, ops, credit, heartbeat_ms?}]
+//                     [HEARTBEAT]                 (answered by a HEARTBEAT)
 //                     [BYE]                       (draining: send me nothing new)
 //                     [REQUEST, token, "", reply] (a reply; one credit comes back)
 //   broker -> worker  [REQUEST, token, "", request]
@@ -31,7 +31,12 @@ struct Ready {
     std::string name;
     std::uint32_t ops = 0; // bit (1 << Op) for each op served
     std::uint32_t credit = 1;
+    // The worker's heartbeat interval (optional on the wire; 0: not sent). The broker
+    // waits for a worker at the slower of the two intervals, so a worker and a broker
+    // started with different --heartbeat-ms do not keep dropping each other.
+    std::uint32_t heartbeat_ms = 0;
 };
+inline constexpr std::uint32_t kMaxHeartbeatMs = 3'600'000;
 
 inline constexpr std::uint32_t op_bit(Op op) { return 1u << static_cast<unsigned>(op); }
 

@@ -23,6 +23,8 @@ PACKAGES=(
   tmux                          # the client's live view, read at 60 columns in a test
   lintian file help2man         # the .deb cpack builds: its checks and its manual pages (test_package.py)
   librsvg2-bin fonts-dejavu-core  # rsvg-convert renders zlb-client --plot SVGs in the tests
+  zlib1g-dev                    # zlib: the V2 compressed histograms of --hlog interval logs (stats/)
+  default-jre-headless libhdrhistogram-java  # Java's HdrHistogram reads --hlog files (tests/integration/test_hlog.py)
 )
 # A clang build (CXX=clang++, scripts/clang-build.sh, scripts/fuzz.sh) also needs clang and its
 # runtime libraries (sanitizers, libFuzzer).

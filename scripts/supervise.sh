@@ -8,8 +8,10 @@
 #   --base-port P   port of the first server (default 8000); auto: N free consecutive ports
 #                   outside the kernel's ephemeral range, chosen here and printed on stderr
 #   --mode MODE     cpu | io | all (default all)
-#   --broker PORT   also run zlb-broker: clients on PORT, workers on PORT+1; servers join it
-#                   (auto: two free ports, as for --base-port)
+#   --broker PORT   also run a zlb-broker: clients on PORT, workers on PORT+1; servers join it
+#                   (auto: two free ports, as for --base-port). Repeatable, up to 8: every server
+#                   joins every broker, so clients connected to all of them lose nothing when one
+#                   dies. One broker is the program zlb-broker; several are zlb-broker-1..N.
 #   --dir RUN_DIR   run directory for the rendered config, socket and logs (default <repo>/run/supervise)
 # Control: supervisorctl -c RUN_DIR/supervisord.conf status (printed on stderr at start).
 # Env: ZLB_BIN_DIR (default build/bin, relative to the repo root; installed: PREFIX/bin),
@@ -27,8 +29,8 @@ source "$LIB"
 TEMPLATE="$ZLB_SHARE_DIR/supervisord.conf"
 
 parse_args() {
-  SERVERS=4 BASE_PORT=8000 MODE=all RUN_DIR="$ROOT/run/supervise" BROKER_PORT=""
-  EXTRA=()
+  SERVERS=4 BASE_PORT=8000 MODE=all RUN_DIR="$ROOT/run/supervise"
+  EXTRA=() BROKER_PORTS=()
   while (($#)); do
     case $1 in
       -h|--help) usage; exit 0 ;;
@@ -36,7 +38,7 @@ parse_args() {
         (($# >= 2)) || bad_usage "$1 needs a value"
         case $1 in
           --servers) SERVERS=$2 ;; --base-port) BASE_PORT=$2 ;; --mode) MODE=$2 ;; --dir) RUN_DIR=$2 ;;
-          --broker) BROKER_PORT=$2 ;;
+          --broker) BROKER_PORTS+=("$2") ;;
         esac
         shift ;;
       --) shift; EXTRA=("$@"); break ;;
@@ -49,7 +51,9 @@ parse_args() {
   base_port_arg BASE_PORT "$SERVERS" --base-port
   [[ $MODE == cpu || $MODE == io || $MODE == all ]] || bad_usage "--mode must be cpu, io or all: $MODE"
   [[ -n $RUN_DIR ]] || bad_usage "empty --dir"
-  [[ -z $BROKER_PORT ]] || base_port_arg BROKER_PORT 2 --broker
+  ((${#BROKER_PORTS[@]} <= 8)) || bad_usage "at most 8 --broker ports (a server joins at most 8 brokers)"
+  local i
+  for i in "${!BROKER_PORTS[@]}"; do base_port_arg "BROKER_PORTS[$i]" 2 --broker; done
 }
 
 # choose_ports: pick the 'auto' ports. The locks on their blocks stay with supervisord (exec
@@ -62,13 +66,15 @@ choose_ports() {
   else
     warn_if_ephemeral "$BASE_PORT" $((BASE_PORT + SERVERS - 1))
   fi
-  if [[ $BROKER_PORT == auto ]]; then
-    pick_ports 2
-    BROKER_PORT=$PORT_BASE
-  elif [[ -n $BROKER_PORT ]]; then
-    warn_if_ephemeral "$BROKER_PORT" $((BROKER_PORT + 1))
-  fi
-  [[ -z $BROKER_PORT ]] || BROKER_BACKEND_PORT=$((BROKER_PORT + 1))
+  local i
+  for i in "${!BROKER_PORTS[@]}"; do
+    if [[ ${BROKER_PORTS[i]} == auto ]]; then
+      pick_ports 2
+      BROKER_PORTS[i]=$PORT_BASE
+    else
+      warn_if_ephemeral "${BROKER_PORTS[i]}" $((BROKER_PORTS[i] + 1))
+    fi
+  done
 }
 
 preflight() {
@@ -85,12 +91,15 @@ preflight() {
   for ((port = BASE_PORT; port < BASE_PORT + SERVERS; port++)); do
     port_in_use "$port" && die "port $port is already in use"
   done
-  if [[ -n $BROKER_PORT ]]; then
-    for port in "$BROKER_PORT" "$BROKER_BACKEND_PORT"; do
+  local seen=" " broker
+  for broker in ${BROKER_PORTS[@]+"${BROKER_PORTS[@]}"}; do
+    for port in "$broker" $((broker + 1)); do
       ((port < BASE_PORT || port >= BASE_PORT + SERVERS)) || die "broker port $port overlaps the servers' ports"
+      [[ $seen != *" $port "* ]] || die "broker port $port is given twice (each broker takes PORT and PORT+1)"
+      seen+="$port "
       port_in_use "$port" && die "broker port $port is already in use"
     done
-  fi
+  done
   return 0
 }
 
@@ -114,13 +123,18 @@ render() {
     value=${value//%/%%}
     conf=${conf//"@$name@"/"$value"}
   done
-  if [[ -n $BROKER_PORT ]]; then
-    conf+=$'\n'$(<"$ZLB_SHARE_DIR/supervisord-broker.conf")
-    for name in BIN_DIR BIND_HOST BROKER_PORT BROKER_BACKEND_PORT ROOT RUN_DIR; do
+  local i n=${#BROKER_PORTS[@]} section BROKER_NAME BROKER_PORT BROKER_BACKEND_PORT
+  for ((i = 0; i < n; i++)); do
+    # shellcheck disable=SC2034  # read through ${!name} below
+    BROKER_NAME=zlb-broker BROKER_PORT=${BROKER_PORTS[i]} BROKER_BACKEND_PORT=$((BROKER_PORTS[i] + 1))
+    ((n == 1)) || BROKER_NAME+="-$((i + 1))"
+    section=$(<"$ZLB_SHARE_DIR/supervisord-broker.conf")
+    for name in BIN_DIR BIND_HOST BROKER_NAME BROKER_PORT BROKER_BACKEND_PORT ROOT RUN_DIR; do
       value=${!name}
-      conf=${conf//"@$name@"/"${value//%/%%}"}
+      section=${section//"@$name@"/"${value//%/%%}"}
     done
-  fi
+    conf+=$'\n'$section
+  done
   printf '%s\n' "$conf" >"$RUN_DIR/supervisord.conf"
 }
 
@@ -133,13 +147,18 @@ main() {
   BIND_HOST=${ZLB_BIND_HOST:-127.0.0.1}
   choose_ports
   preflight
-  if [[ -n $BROKER_PORT ]]; then
+  local broker
+  if ((${#BROKER_PORTS[@]})); then
     [[ -x "$BIN_DIR/zlb-broker" ]] || die "broker binary not found: $BIN_DIR/zlb-broker"
-    EXTRA+=(--broker "tcp://$BIND_HOST:$BROKER_BACKEND_PORT")
   fi
+  for broker in ${BROKER_PORTS[@]+"${BROKER_PORTS[@]}"}; do
+    EXTRA+=(--broker "tcp://$BIND_HOST:$((broker + 1))")
+  done
   render
   log "$SERVERS $MODE server(s) on ports $BASE_PORT..$((BASE_PORT + SERVERS - 1)), logs in $RUN_DIR"
-  [[ -z $BROKER_PORT ]] || log "broker for clients at tcp://$BIND_HOST:$BROKER_PORT (workers on $BROKER_BACKEND_PORT)"
+  for broker in ${BROKER_PORTS[@]+"${BROKER_PORTS[@]}"}; do
+    log "broker for clients at tcp://$BIND_HOST:$broker (workers on $((broker + 1)))"
+  done
   log "control with: supervisorctl -c $RUN_DIR/supervisord.conf status"
   exec supervisord -n -c "$RUN_DIR/supervisord.conf"
 }

@@ -60,11 +60,11 @@ void BrokerLink::send_command(std::string_view command) {
     socket_->send(zmq::buffer(command), zmq::send_flags::dontwait);
 }
 
-bool BrokerLink::request_read(std::vector<zmq::message_t>& frames) {
-    if (!recv_frames(*socket_, frames)) return false;
+BrokerLink::Read BrokerLink::message_read(std::vector<zmq::message_t>& frames) {
+    if (!recv_frames(*socket_, frames)) return Read::empty;
     broker_expiry_ = time_.now() + kLiveness * heartbeat_; // any message shows it is alive
     std::string_view command = view(frames[0]);
-    if (command == worker::kRequest) return true;
+    if (command == worker::kRequest) return Read::request;
     if (command == worker::kBye) {
         LOG_WARN("broker %s asked to re-register", endpoint_.c_str());
         connect();
@@ -72,7 +72,7 @@ bool BrokerLink::request_read(std::vector<zmq::message_t>& frames) {
         LOG_WARN("ignoring a message from broker %s with command frame of %zu bytes",
                  endpoint_.c_str(), frames[0].size());
     }
-    return false;
+    return Read::control;
 }
 
 void BrokerLink::tick(Clock::time_point now) {

@@ -29,9 +29,14 @@ public:
                std::optional<Curve> curve);
 
     zmq::socket_t& socket() { return *socket_; }
-    // Reads one message. Returns true with frames = [REQUEST, token, "", body] for a
-    // request to serve; handles heartbeats and BYE itself and returns false for them.
-    bool request_read(std::vector<zmq::message_t>& frames);
+    const std::string& endpoint() const { return endpoint_; }
+    std::uint32_t credit() const { return ready_.credit; }
+
+    enum class Read { empty, request, control };
+    // Reads one message without waiting: `request` with frames = [REQUEST, token, "",
+    // body] for a request to serve; `control` for a heartbeat or BYE, handled here;
+    // `empty` when nothing is queued. One call per message, no poll before it.
+    Read message_read(std::vector<zmq::message_t>& frames);
     // Sends heartbeats when due and restarts the link when the broker went silent.
     void tick(Clock::time_point now);
     Clock::time_point next_tick() const { return next_heartbeat_; }

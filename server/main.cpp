@@ -16,12 +16,20 @@ int main(int argc, char** argv) {
     unsigned heartbeat_ms = 1000;
     CLI::App app{"zlb-server: serves echo, factor and fetch requests over ZeroMQ (protocol v1)"};
     app.add_option("--bind", s.binds, "Endpoint to bind, e.g. tcp://127.0.0.1:8004 (repeatable)");
-    app.add_option("--broker", s.broker,
-                   "Serve as a worker of the zlb-broker backend at this endpoint (with or without --bind)");
+    app.add_option("--broker", s.brokers,
+                   "Serve as a worker of the zlb-broker backend at this endpoint (with or without "
+                   "--bind; repeatable, up to 8: the worker joins every broker)");
     app.add_option("--credit", s.credit,
-                   "Requests the broker may have here at once (default: threads for cpu, "
+                   "Requests the brokers may have here at once (default: threads for cpu, "
                    "--max-inflight for io, both for all)")
         ->check(CLI::Range(1u, 1'000'000u));
+    std::string credit_policy = "split";
+    app.add_option("--credit-policy", credit_policy,
+                   "With several --broker: split the credit between them (at least 1 each), or "
+                   "give each all of it (shared: nothing idles while a broker is down; the excess "
+                   "waits in the factor queue or is answered overloaded)")
+        ->check(CLI::IsMember({"split", "shared"}))
+        ->capture_default_str();
     app.add_option("--heartbeat-ms", heartbeat_ms, "ZMTP and broker heartbeat interval; peers dead after 3")
         ->check(CLI::Range(50u, 3'600'000u))
         ->capture_default_str();
@@ -73,9 +81,10 @@ int main(int argc, char** argv) {
     app.add_option("--curve-secret", s.curve_secret,
                    "Server key file from zlb-keygen (NAME.key): turns CURVE encryption on")
         ->check(CLI::ExistingFile);
-    app.add_option("--broker-key", s.broker_key,
+    app.add_option("--broker-key", s.broker_keys,
                    "The broker's public key file (NAME.pub): with --curve-secret, the broker "
-                   "link is encrypted and this server's key is its worker key")
+                   "link is encrypted and this server's key is its worker key (one for all "
+                   "brokers, or one per --broker, in the same order)")
         ->check(CLI::ExistingFile);
     app.add_option("--curve-allow", s.curve_allow,
                    "Directory of authorized client public keys (*.pub); any change to it applies to the next handshake")
@@ -96,13 +105,15 @@ int main(int argc, char** argv) {
     }
     try { // before anything binds: a port past 65535 would wrap
         for (const auto& ep : s.binds) zlb::endpoint_check(ep, true);
-        if (!s.broker.empty()) zlb::endpoint_check(s.broker);
+        for (const auto& ep : s.brokers) zlb::endpoint_check(ep);
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "zlb-server: %s\n", e.what());
         return 2;
     }
     if (s.name.empty()) s.name = zlb::process_name_default();
     s.mode = mode == "cpu" ? Mode::cpu : mode == "io" ? Mode::io : Mode::all;
+    s.credit_policy = credit_policy == "shared" ? zlb::server::CreditPolicy::shared
+                                                : zlb::server::CreditPolicy::split;
     s.stats_interval = std::chrono::milliseconds(static_cast<long>(stats_interval_s * 1000));
     s.heartbeat = std::chrono::milliseconds(heartbeat_ms);
     s.max_factor = std::chrono::milliseconds(max_factor_ms);

@@ -15,8 +15,10 @@ Server::Server(Settings settings, EngineEnv env)
     : settings_(std::move(settings)), ctx_(env.zmq), time_(env.time), stop_fd_(env.stop_fd),
       router_(ctx_, zmq::socket_type::router), intake_(settings_.max_msg_bytes),
       last_stats_(time_.now()) {
-    if (settings_.binds.empty() && settings_.broker.empty())
+    if (settings_.binds.empty() && settings_.brokers.empty())
         throw std::runtime_error("give --bind ENDPOINT, --broker ENDPOINT, or both");
+    if (settings_.brokers.size() > kMaxBrokers)
+        throw std::runtime_error("at most " + std::to_string(kMaxBrokers) + " --broker endpoints");
     // Well above the request limit, so an oversized request still arrives and can be
     // answered too_large instead of the connection being dropped.
     const auto max_frame = settings_.max_msg_bytes * 2 + 65536;
@@ -42,10 +44,7 @@ Server::Server(Settings settings, EngineEnv env)
         fetcher_ = std::make_unique<Fetcher>(
             fs, [this](FetchJob& job, const FetchOutcome& o) { fetch_done(job, o); });
     }
-    if (!settings_.broker.empty())
-        broker_ = std::make_unique<BrokerLink>(
-            ctx_, time_, settings_.broker, ready_info(threads), settings_.heartbeat,
-            curve_keys_ ? std::optional<BrokerLink::Curve>({*curve_keys_, broker_key_}) : std::nullopt);
+    brokers_join(threads);
     LOG_INFO("server %s ready: %u factor workers, queue %zu, max %zu fetches in flight",
              settings_.name.c_str(), pool_ ? threads : 0, pool_ ? queue : 0,
              fetcher_ ? settings_.max_inflight : 0);
@@ -59,16 +58,20 @@ void Server::curve_setup() {
     const auto& s = settings_;
     if (s.curve_secret.empty()) {
         if (!s.curve_allow.empty()) throw std::runtime_error("--curve-allow needs --curve-secret");
-        if (!s.broker_key.empty()) throw std::runtime_error("--broker-key needs --curve-secret");
+        if (!s.broker_keys.empty()) throw std::runtime_error("--broker-key needs --curve-secret");
         return;
     }
     if (!s.binds.empty() && s.curve_allow.empty())
         throw std::runtime_error("--curve-secret needs --curve-allow DIR, the authorized client keys");
-    if (!s.broker.empty() && s.broker_key.empty())
+    if (!s.brokers.empty() && s.broker_keys.empty())
         throw std::runtime_error("with --curve-secret the broker link is encrypted too: give "
                                  "--broker-key BROKER.pub (the broker's public key)");
+    if (s.broker_keys.size() > 1 && s.broker_keys.size() != s.brokers.size())
+        throw std::runtime_error("give one --broker-key for every broker, or one for all (" +
+                                 std::to_string(s.broker_keys.size()) + " keys for " +
+                                 std::to_string(s.brokers.size()) + " brokers)");
     curve_keys_ = curve_secret_read(s.curve_secret);
-    if (!s.broker_key.empty()) broker_key_ = curve_public_read(s.broker_key);
+    for (const auto& key : s.broker_keys) broker_keys_.push_back(curve_public_read(key));
     if (s.binds.empty()) return;
     zap_ = std::make_unique<ZapHandler>(ctx_, std::map<std::string, std::string>{
                                                   {kZapDomainServer, s.curve_allow}});
@@ -80,7 +83,8 @@ void Server::curve_setup() {
 proto::worker::Ready Server::ready_info(unsigned threads) const {
     using proto::worker::op_bit;
     proto::worker::Ready r{settings_.name, op_bit(proto::Op::echo) | op_bit(proto::Op::status),
-                           settings_.credit};
+                           settings_.credit,
+                           static_cast<std::uint32_t>(settings_.heartbeat.count())};
     if (pool_) r.ops |= op_bit(proto::Op::factor);
     if (fetcher_) r.ops |= op_bit(proto::Op::fetch);
     // By default the broker may keep every worker thread or fetch slot busy, and no more:
@@ -88,6 +92,25 @@ proto::worker::Ready Server::ready_info(unsigned threads) const {
     if (r.credit == 0)
         r.credit = static_cast<std::uint32_t>((pool_ ? threads : 0) + (fetcher_ ? settings_.max_inflight : 0));
     return r;
+}
+
+// One link per broker, each with its share of the credit. Split: the total is divided
+// (the first brokers get the remainder), at least 1 each, so in flight never exceeds what
+// the server can run. Shared: every broker gets it all, so no credit sits idle behind a
+// dead broker; the excess waits in the bounded factor queue or is answered overloaded.
+void Server::brokers_join(unsigned threads) {
+    const std::size_t n = settings_.brokers.size();
+    const auto ready = ready_info(threads);
+    for (std::size_t i = 0; i < n; ++i) {
+        auto share = ready;
+        if (settings_.credit_policy == CreditPolicy::split)
+            share.credit = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(
+                                                          ready.credit / n + (i < ready.credit % n)));
+        std::optional<BrokerLink::Curve> curve;
+        if (curve_keys_) curve = BrokerLink::Curve{*curve_keys_, broker_keys_.size() == 1 ? broker_keys_[0] : broker_keys_[i]};
+        brokers_.push_back(std::make_unique<BrokerLink>(ctx_, time_, settings_.brokers[i], share,
+                                                        settings_.heartbeat, std::move(curve)));
+    }
 }
 
 Server::~Server() {
@@ -120,8 +143,8 @@ void Server::poll_once(milliseconds max_wait) {
     if (pool_) items_.push_back({pool_->results().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t zap_at = items_.size();
     if (zap_) items_.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
-    const std::size_t broker_at = items_.size();
-    if (broker_) items_.push_back({broker_->socket().handle(), 0, ZMQ_POLLIN, 0});
+    const std::size_t brokers_at = items_.size();
+    for (auto& link : brokers_) items_.push_back({link->socket().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t curl_first = items_.size();
     long wait_ms = max_wait.count();
     if (fetcher_) {
@@ -129,7 +152,8 @@ void Server::poll_once(milliseconds max_wait) {
         if (long t = fetcher_->timer_ms(); t >= 0) wait_ms = std::min(wait_ms, t);
     }
     auto stats_due = last_stats_ + settings_.stats_interval;
-    auto wake = broker_ ? std::min(stats_due, broker_->next_tick()) : stats_due;
+    auto wake = stats_due;
+    for (auto& link : brokers_) wake = std::min(wake, link->next_tick());
     wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(wake - time_.now()).count()));
     // Held replies are tried again every millisecond: libzmq does not say when a
     // ROUTER peer's queue has room.
@@ -142,7 +166,8 @@ void Server::poll_once(milliseconds max_wait) {
         drain_begin();
     }
     if (pool_ && (items_[pool_at].revents & ZMQ_POLLIN)) {
-        std::array<zmq::socket_t*, kOriginCount> outputs{output(Origin::router), output(Origin::broker)};
+        std::array<zmq::socket_t*, kOriginCount> outputs{};
+        for (std::size_t i = 0; i < kOriginCount; ++i) outputs[i] = output(static_cast<Origin>(i));
         std::size_t n = pool_->results_forward(outputs, kMaxReadsPerTurn, counters_.replies_dropped);
         cpu_forwarded_ += n;
         counters_.answered += n;
@@ -153,33 +178,33 @@ void Server::poll_once(milliseconds max_wait) {
         for (std::size_t i = 0; i < kMaxReadsPerTurn && recv_frames(router_, frames_); ++i)
             request_handle(time_.now());
     }
-    if (broker_ && (items_[broker_at].revents & ZMQ_POLLIN)) broker_serve();
-    if (broker_) broker_->tick(time_.now());
+    for (std::size_t i = 0; i < brokers_.size(); ++i)
+        if (items_[brokers_at + i].revents & ZMQ_POLLIN) broker_serve(i);
+    for (auto& link : brokers_) link->tick(time_.now());
     if (fetcher_) fetcher_->poll_items_ready(items_.data() + curl_first, items_.size() - curl_first);
     if (time_.now() >= stats_due) stats_log();
 }
 
-// request_read's false means either "nothing waiting" or "a command, handled", so
-// whether another message waits is asked of the socket: ZMQ_EVENTS, far cheaper than a
-// zmq::poll of one item (about 1,100 instructions a request less under callgrind). The
-// link may replace its socket on BYE, so it is asked for the socket each time.
-void Server::broker_serve() {
-    origin_ = Origin::broker;
+void Server::broker_serve(std::size_t link) {
+    origin_ = broker_origin(link);
     for (std::size_t i = 0; i < kMaxReadsPerTurn; ++i) {
-        if (!(broker_->socket().get(zmq::sockopt::events) & ZMQ_POLLIN)) break;
-        if (broker_->request_read(frames_)) request_handle(time_.now());
+        auto read = brokers_[link]->message_read(frames_);
+        if (read == BrokerLink::Read::empty) break;
+        if (read == BrokerLink::Read::request) request_handle(time_.now());
     }
 }
 
+// The socket a reply to origin goes out on; null for a link this server does not have.
 zmq::socket_t* Server::output(Origin origin) {
-    if (origin == Origin::router) return &router_;
-    return broker_ ? &broker_->socket() : nullptr;
+    const auto index = static_cast<std::size_t>(origin);
+    if (index == 0) return &router_;
+    return index <= brokers_.size() ? &brokers_[index - 1]->socket() : nullptr;
 }
 
 void Server::drain_begin() {
     if (draining_) return;
     draining_ = true;
-    if (broker_) broker_->leave();
+    for (auto& link : brokers_) link->leave();
     drain_deadline_ = time_.now() + settings_.drain_timeout;
     LOG_INFO("draining: %zu factor jobs and %zu fetches in flight", cpu_pending(),
              fetcher_ ? fetcher_->inflight() : 0);

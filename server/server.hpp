@@ -56,7 +56,8 @@ private:
     zmq::socket_t* output(Origin origin);
     std::uint64_t us_since(Clock::time_point t) const { return us_between(t, time_.now()); }
     void inflight_note();
-    void broker_serve();
+    void broker_serve(std::size_t link);
+    void brokers_join(unsigned threads);
     proto::worker::Ready ready_info(unsigned threads) const;
     void fetch_done(FetchJob& job, const FetchOutcome& outcome);
     std::size_t cpu_pending() const { return cpu_submitted_ - cpu_forwarded_; }
@@ -70,10 +71,10 @@ private:
     zmq::socket_t router_;
     std::unique_ptr<ZapHandler> zap_; // only with CURVE and --bind
     std::optional<CurveKeyPair> curve_keys_;
-    std::string broker_key_; // the broker's public key, Z85
+    std::vector<std::string> broker_keys_; // each broker's public key, Z85, by link
     std::unique_ptr<CpuPool> pool_;
     std::unique_ptr<Fetcher> fetcher_;
-    std::unique_ptr<BrokerLink> broker_;
+    std::vector<std::unique_ptr<BrokerLink>> brokers_; // link i serves Origin broker_origin(i)
     Origin origin_ = Origin::router; // the socket of the request being handled
     bool draining_ = false;
     Clock::time_point drain_deadline_;

@@ -8,11 +8,16 @@
 namespace zlb::server {
 
 enum class Mode { cpu, io, all };
+// How a worker of several brokers hands out its credit: split the total between them
+// (never more in flight than it can run), or give each broker all of it (no credit
+// idle while a broker is down; the excess waits in the server's own bounded queues).
+enum class CreditPolicy { split, shared };
 
 struct Settings {
     std::vector<std::string> binds;
-    std::string broker;      // a zlb-broker backend to serve as a worker of
-    std::uint32_t credit = 0; // requests the broker may have here at once; 0 = by mode
+    std::vector<std::string> brokers; // zlb-broker backends to serve as a worker of (at most kMaxBrokers)
+    std::uint32_t credit = 0; // requests the brokers may have here at once; 0 = by mode
+    CreditPolicy credit_policy = CreditPolicy::split;
     std::string name; // defaults to host:pid
     Mode mode = Mode::all;
     unsigned threads = 0;             // factor workers; 0 = number of cores
@@ -31,7 +36,7 @@ struct Settings {
     std::chrono::milliseconds max_fetch_timeout{60'000}; // and its timeout_ms to this
     std::string curve_secret; // the server's .key file; turns CURVE on
     std::string curve_allow;  // directory of allowed client .pub files
-    std::string broker_key;   // the broker's .pub file; needed with CURVE and --broker
+    std::vector<std::string> broker_keys; // the brokers' .pub files: one for all, or one per broker
     std::chrono::milliseconds heartbeat{1'000}; // ZMTP ping interval; peers dead after 3
 };
 

@@ -46,6 +46,19 @@ public:
             if (counts_[i] != 0) f(highest_equivalent(value_at(i)), counts_[i]);
     }
 
+    // The counts array, index by index, for the HdrHistogram V2 encoding (stats/hdr_codec):
+    // the layout equals HdrHistogram's with lowestDiscernibleValue 1 and 3 significant
+    // digits (2048 sub-buckets, index = bucket * 1024 + (value >> bucket)), so counts are
+    // encoded as they are. index_count() covers [1, max_value]; index_value(i) is the
+    // lowest value counted at i.
+    std::size_t index_count() const { return counts_.size(); }
+    std::uint64_t count_at(std::size_t index) const { return counts_[index]; }
+    std::uint64_t index_value(std::size_t index) const { return value_at(index); }
+    std::size_t value_index(std::uint64_t value) const { return index_of(value); }
+    std::uint64_t max_trackable() const { return max_value_; }
+    // The highest value equivalent to v (the top of its bucket).
+    std::uint64_t value_highest(std::uint64_t v) const { return highest_equivalent(v); }
+
 private:
     int bucket_index(std::uint64_t value) const;
     std::uint64_t rank_at(double p) const;

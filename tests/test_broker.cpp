@@ -168,11 +168,11 @@ struct FakeWorker {
     msgpack::sbuffer buf;
 
     FakeWorker(Rig& rig, std::string worker_name, std::uint32_t credit,
-               std::uint32_t ops = wp::op_bit(proto::Op::echo))
+               std::uint32_t ops = wp::op_bit(proto::Op::echo), std::uint32_t heartbeat_ms = 0)
         : socket(rig.ctx, zmq::socket_type::dealer), name(std::move(worker_name)) {
         socket.set(zmq::sockopt::linger, 0);
         socket.connect(rig.backend);
-        wp::encode_ready(buf, {name, ops, credit});
+        wp::encode_ready(buf, {name, ops, credit, heartbeat_ms});
         socket.send(zmq::buffer(wp::kReady), zmq::send_flags::sndmore);
         socket.send(zmq::buffer(buf.data(), buf.size()));
     }
@@ -309,6 +309,29 @@ TEST_CASE("a silent worker is dropped and its requests go to another; its late r
     CHECK(got[0].server == "alive");
     rig.step(10);
     CHECK(!c.reply()); // exactly one reply
+}
+
+TEST_CASE("a worker with a slower heartbeat is waited for at its own; its heartbeats are answered") {
+    zlb::broker::Settings s;
+    s.heartbeat = 200ms;
+    s.liveness = 3;
+    Rig rig(s);
+    FakeWorker slow(rig, "slow", 1, wp::op_bit(proto::Op::echo), 1000);
+    FakeClient c(rig);
+    rig.step();
+    slow.read();
+    int before = slow.heartbeats;
+    slow.command(wp::kHeartbeat); // answered now, not at the broker's next heartbeat
+    REQUIRE(rig.step_until([&] {
+        slow.read();
+        return slow.heartbeats > before;
+    }));
+    rig.time.advance(2500ms); // past 3 of the broker's intervals, within 3 of the worker's
+    rig.step();
+    CHECK(workers_of(c.status(rig)).size() == 1);
+    rig.time.advance(1000ms);
+    rig.step();
+    CHECK(workers_of(c.status(rig)).empty());
 }
 
 TEST_CASE("a reply with a stale or garbled token is dropped, and the broker goes on serving") {

@@ -2,7 +2,7 @@
 // interval series, the percentile curve behind the plot, and the SVG itself.
 #include "client/endpoints.hpp"
 #include "core/endpoint.hpp"
-#include "client/plot.hpp"
+#include "report/plot.hpp"
 #include "client/report.hpp"
 #include "client/units.hpp"
 
@@ -19,6 +19,7 @@
 #include <vector>
 
 using namespace zlb::client;
+using namespace zlb::report;
 using zlb::Histogram;
 
 namespace {

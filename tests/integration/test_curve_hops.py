@@ -52,14 +52,15 @@ real = Server("--broker", broker.backend, "--broker-key", broker_pub, "--curve-s
 REFUSED = ("--timeout-ms", "500", "--connect-wait-ms", "300", "--retries", "0")
 
 
-def curve_status(secret_key):
-    """The broker's status over CURVE, as the holder of secret_key; None if no answer."""
+def curve_status(secret_key, frontend=None, server_pub=None):
+    """A broker's status over CURVE (by default the one above), as the holder of secret_key;
+    None if no answer."""
     s = zmq.Context.instance().socket(zmq.DEALER)
     s.linger = 0
-    s.curve_serverkey = key_field(broker_pub, "public").encode()
+    s.curve_serverkey = key_field(server_pub or broker_pub, "public").encode()
     s.curve_publickey = key_field(secret_key, "public").encode()
     s.curve_secretkey = key_field(secret_key, "secret").encode()
-    s.connect(broker.frontend)
+    s.connect(frontend or broker.frontend)
     s.send_multipart([b"", msgpack.packb({"v": 1, "id": 1, "op": "status"})])
     try:
         if not s.poll(2000):
@@ -176,6 +177,27 @@ def test_a_key_overwritten_in_place_is_revoked():
     server.stop()
 
 
+def test_worker_of_two_brokers_with_their_own_keys():
+    """One --broker-key per --broker, in order: the worker joins both over CURVE. A key count
+    that matches neither one-for-all nor one-per-broker is refused at startup."""
+    other_key, other_pub = keygen("other-broker")
+    other = Broker("--curve-secret", other_key, "--curve-allow-clients", clients_dir,
+                   "--curve-allow-workers", workers_dir)
+    both = Server("--broker", broker.backend, "--broker", other.backend, "--broker-key", broker_pub,
+                  "--broker-key", other_pub, "--curve-secret", worker_key, "--mode", "cpu",
+                  "--threads", "2", name="both", bind=False)
+    wait_for(lambda: "both" in worker_names(), 10, "the worker at the first broker")
+    wait_for(lambda: (st := curve_status(client_key, other.frontend, other_pub))
+             and [w["name"] for w in st["workers"]] == ["both"], 10, "the worker at the second broker")
+    bad = subprocess.run([SERVER, "--broker", broker.backend, "--broker", other.backend,
+                          "--broker", broker.backend, "--broker-key", broker_pub, "--broker-key",
+                          other_pub, "--curve-secret", worker_key], capture_output=True, text=True,
+                         timeout=10)
+    assert bad.returncode == 1 and "one --broker-key for every broker" in bad.stderr, bad.stderr
+    both.stop()
+    other.stop()
+
+
 def test_keygen_secret_is_never_readable_by_others():
     prefix = os.path.join(tmpdir(), "race")
     seen = []
@@ -209,4 +231,5 @@ if __name__ == "__main__":
           test_curve_server_refuses_a_plain_broker_link,
           test_curve_worker_never_serves_a_plain_broker,
           test_a_key_overwritten_in_place_is_revoked,
+          test_worker_of_two_brokers_with_their_own_keys,
           test_keygen_secret_is_never_readable_by_others])

@@ -14,7 +14,7 @@ import subprocess
 from zlbtest import ADDR_IN_USE, BIN_DIR, free_port, main, tmpdir, wait_for
 
 BUILD_DIR = os.path.dirname(os.path.abspath(BIN_DIR))
-PROGRAMS = ["zlb-server", "zlb-client", "zlb-broker", "zlb-keygen"]
+PROGRAMS = ["zlb-server", "zlb-client", "zlb-broker", "zlb-keygen", "zlb-report"]
 SCRIPTS = ["zlb-start-servers", "zlb-stop-servers", "zlb-supervise"]
 EXPECTED = ([f"usr/bin/{p}" for p in PROGRAMS + SCRIPTS] +
             ["usr/lib/zlb/lib.sh", "usr/lib/zlb/zlb-server-port.sh",

@@ -5,6 +5,7 @@ is timed in test_timing_scripts.py."""
 import atexit
 import contextlib
 import datetime
+import json
 import os
 import re
 import signal
@@ -148,15 +149,17 @@ def test_supervisord_restarts_a_killed_server():
 
 
 @contextlib.contextmanager
-def supervised(count, mode, *server_flags):
-    """supervise.sh running `count` servers; yields (conf, run_dir, base port, {name: pid}) once
-    all of them are RUNNING. supervisord is stopped afterwards (TERM, so the servers drain)."""
+def supervised(count, mode, *server_flags, brokers=()):
+    """supervise.sh running `count` servers (and a broker on each of the `brokers` port pairs);
+    yields (conf, run_dir, base port, {name: pid}) once all of them are RUNNING. supervisord is
+    stopped afterwards (TERM, so the servers drain)."""
     run_dir = tmpdir()
     base = free_range(count)
+    broker_args = [arg for port in brokers for arg in ("--broker", str(port))]
     with open(os.path.join(run_dir, "supervise.out"), "wb") as out:
         sup = subprocess.Popen([os.path.join(SCRIPTS, "supervise.sh"), "--servers", str(count),
-                                "--base-port", str(base), "--mode", mode, "--dir", run_dir, "--",
-                                *server_flags],
+                                "--base-port", str(base), "--mode", mode, "--dir", run_dir,
+                                *broker_args, "--", *server_flags],
                                env=script_env(run_dir), stdout=out, stderr=out,
                                start_new_session=True)
     conf = os.path.join(run_dir, "supervisord.conf")
@@ -166,7 +169,7 @@ def supervised(count, mode, *server_flags):
             logs = [f"--- {f}\n" + open(os.path.join(run_dir, f)).read()[-500:]
                     for f in sorted(os.listdir(run_dir)) if f.endswith((".log", ".out"))]
             raise AssertionError("supervised servers failed to start:\n" + "\n".join(logs))
-        return (p := server_pids(conf)) and len(p) == count and p
+        return (p := server_pids(conf)) and len(p) == count + len(brokers) and p
 
     try:
         pids = wait_for(all_running, 30, f"{count} supervised servers")
@@ -178,6 +181,41 @@ def supervised(count, mode, *server_flags):
         except subprocess.TimeoutExpired:
             os.killpg(sup.pid, signal.SIGKILL)
             sup.wait(timeout=10)
+
+
+def broker_workers(frontend_port):
+    """Names of the workers a broker has registered (its --status), or None while it is down."""
+    out = subprocess.run([os.path.join(BIN_DIR, "zlb-broker"), "--status",
+                          f"tcp://127.0.0.1:{frontend_port}"],
+                         capture_output=True, text=True, timeout=10)
+    return sorted(w["name"] for w in json.loads(out.stdout)["workers"]) if out.returncode == 0 else None
+
+
+def test_supervised_two_brokers():
+    """Two supervised brokers with every server joined to both; a client connected to both
+    loses nothing when one broker is killed, and the restarted broker has every worker back."""
+    ports = [free_range(2), free_range(2)]
+    with supervised(3, "cpu", "--threads", "1", "--heartbeat-ms", "200",
+                    brokers=ports) as (conf, run_dir, base, pids):
+        assert {"zlb-broker-1", "zlb-broker-2"} <= set(pids), pids
+        for port in ports:
+            wait_for(lambda: (w := broker_workers(port)) and len(w) == 3, 20,
+                     f"3 workers at the broker on {port}")
+        results = os.path.join(tmpdir(), "results.csv")
+        requests = 12_000
+        proc = subprocess.Popen([CLIENT, "--connect", f"tcp://127.0.0.1:{ports[0]}", "--connect",
+                                 f"tcp://127.0.0.1:{ports[1]}", "--op", "factor", "--random",
+                                 str(requests), "--bits", "56", "--semiprimes", "--rate", "2000",
+                                 "--heartbeat-ms", "200", "--results", results, "-q"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        atexit.register(lambda: proc.poll() is None and proc.kill())
+        wait_for(lambda: rows_done(results) > 2000, 60, "the run to get going")
+        os.kill(pids["zlb-broker-1"], signal.SIGKILL)
+        wait_for(lambda: (p := server_pids(conf).get("zlb-broker-1")) and p != pids["zlb-broker-1"],
+                 15, "supervisord to restart the killed broker")
+        wait_for(lambda: (w := broker_workers(ports[0])) and len(w) == 3, 20,
+                 "the workers to rejoin the restarted broker")
+        finish_client(proc, results, requests)
 
 
 _http = []
@@ -315,5 +353,5 @@ def test_supervisorctl_stop_drains():
 
 if __name__ == "__main__":
     main([test_start_and_stop_servers, test_auto_ports_survive_a_lost_race,
-          test_supervisord_restarts_a_killed_server,
+          test_supervisord_restarts_a_killed_server, test_supervised_two_brokers,
           test_supervisord_kill_spans_client_run, test_supervisorctl_stop_drains])

@@ -130,6 +130,9 @@ class Broker:
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def signal(self, sig):
+        os.kill(self.proc.pid, sig)
+
     def status(self):
         out = subprocess.run([BROKER, "--status", self.frontend], capture_output=True, text=True,
                              timeout=10, check=True).stdout

@@ -1,11 +1,11 @@
-#include "client/plot.hpp"
+#include "report/plot.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ostream>
 
-namespace zlb::client {
+namespace zlb::report {
 namespace {
 
 constexpr double kWidth = 960, kHeight = 900;
@@ -315,4 +315,4 @@ void svg_write(std::ostream& out, const PlotInput& in) {
     out << "</svg>\n";
 }
 
-} // namespace zlb::client
+} // namespace zlb::report
