@@ -98,6 +98,10 @@ void Broker::poll_once(milliseconds max_wait) {
     if (zap_) items[count++] = {zap_->socket().handle(), 0, ZMQ_POLLIN, 0};
     const std::size_t stop_at = count;
     if (stop_fd_ >= 0) items[count++] = {nullptr, stop_fd_, ZMQ_POLLIN, 0};
+    // Held replies are tried again every millisecond: libzmq does not say when a
+    // client's queue has room.
+    if (!backlog_.empty()) backlog_.retry(frontend_, now);
+    if (!backlog_.empty()) wake = std::min(wake, now + 1ms);
     zmq::poll(items.data(), count, std::max(ceil<milliseconds>(wake - now), 0ms));
     now_ = time_.now();
     if (stop_fd_ >= 0 && (items[stop_at].revents & ZMQ_POLLIN)) {

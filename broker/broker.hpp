@@ -140,6 +140,8 @@ private:
     Clock::time_point last_stats_;
     Counters counters_;
     Counters last_counters_;
+    // Replies to clients whose queue was full for a moment (see ReplyBacklog).
+    ReplyBacklog backlog_{settings_.peer_queue_bytes / 16, counters_.replies_dropped};
     bool stopping_ = false;
 
     // Reused for every message.

@@ -150,10 +150,11 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
     client_send(routing, {reply_.data(), reply_.size()});
 }
 
-// Every reply to a client goes out here. A client whose queue is full (it does not read)
-// or who is gone loses it: the broker never holds more for it than --peer-queue-bytes.
+// Every reply to a client goes out here. A client whose queue is full for a moment has it
+// held in the bounded backlog; one that does not read, or is gone, loses it: the broker
+// never holds more for it than --peer-queue-bytes and the backlog's bound.
 void Broker::client_send(std::span<zmq::message_t> routing, std::string_view body) {
-    if (!send_routed(frontend_, routing, body)) counters_.replies_dropped.note();
+    (void)backlog_.send(frontend_, routing, body, now_); // counts what it drops
     ++counters_.replied;
 }
 

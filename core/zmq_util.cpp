@@ -69,12 +69,71 @@ bool frame_route(zmq::socket_t& socket, zmq::message_t& frame, zmq::send_flags f
     }
 }
 
-bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body) {
-    for (auto& frame : routing)
-        if (!frame_route(socket, frame, zmq::send_flags::sndmore)) return false;
+namespace {
+
+enum class Routed { sent, full, gone };
+
+// send_routed, telling a full queue (EAGAIN: try later) from a peer that is gone.
+Routed routed_send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
+                   std::string_view body) {
+    for (auto& frame : routing) {
+        try {
+            if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+                return Routed::full;
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EHOSTUNREACH) return Routed::gone;
+            throw;
+        }
+    }
     socket.send(zmq::message_t(), zmq::send_flags::sndmore);
     socket.send(zmq::message_t(body.data(), body.size()), zmq::send_flags::none);
+    return Routed::sent;
+}
+
+} // namespace
+
+bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body) {
+    return routed_send(socket, routing, body) == Routed::sent;
+}
+
+bool ReplyBacklog::send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
+                        std::string_view body, std::chrono::steady_clock::time_point now) {
+    Routed r = routed_send(socket, routing, body);
+    if (r == Routed::sent) return true;
+    if (r == Routed::gone || held_.size() >= kMaxHeld || bytes_ + body.size() > max_bytes_) {
+        dropped_.note();
+        return false;
+    }
+    Held h{{}, std::string(body), now};
+    h.routing.reserve(routing.size());
+    for (auto& frame : routing) h.routing.push_back(std::move(frame));
+    bytes_ += h.body.size();
+    held_.push_back(std::move(h));
     return true;
+}
+
+// A peer whose queue is still full is tried once a turn: its other replies wait
+// untried, so a full backlog costs a comparison per reply, not a send.
+void ReplyBacklog::retry(zmq::socket_t& socket, std::chrono::steady_clock::time_point now) {
+    std::vector<std::string_view> full; // first routing frame of each peer found full
+    for (std::size_t n = held_.size(); n > 0; --n) {
+        Held h = std::move(held_.front());
+        held_.pop_front();
+        std::string_view peer = h.routing.empty() ? std::string_view() : view(h.routing[0]);
+        Routed r = Routed::full;
+        if (h.routing.empty() || now - h.since > kMaxAge) r = Routed::gone;
+        else if (std::find(full.begin(), full.end(), peer) == full.end())
+            r = routed_send(socket, h.routing, h.body);
+        if (r == Routed::full) {
+            held_.push_back(std::move(h));
+            // The frame was not sent, so its bytes stay where the view points.
+            if (std::find(full.begin(), full.end(), peer) == full.end())
+                full.push_back(view(held_.back().routing[0]));
+            continue;
+        }
+        bytes_ -= h.body.size();
+        if (r == Routed::gone) dropped_.note();
+    }
 }
 
 void DroppedReplies::note() {

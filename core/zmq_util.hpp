@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,6 +37,42 @@ bool frame_route(zmq::socket_t& socket, zmq::message_t& frame, zmq::send_flags f
 struct DroppedReplies {
     std::uint64_t count = 0;
     void note();
+};
+
+// Replies a ROUTER could not take at once because the peer's queue was full. libzmq
+// counts a queue in messages and learns of its reader's progress only every HWM/2
+// messages read, so a burst (a thousand fetches ending together, a window of 256
+// answered in one turn) can meet a full queue while its reader keeps up: dropping those
+// stalled the client for a whole timeout. They wait here instead and are sent again each
+// turn (retry). Bounded: at most max_bytes of bodies and kMaxHeld replies, each held at
+// most kMaxAge; past any bound, and for a peer that is gone, the reply is dropped and
+// counted as before, so a peer that never reads costs its queue plus max_bytes.
+class ReplyBacklog {
+public:
+    static constexpr std::size_t kMaxHeld = 16384;
+    static constexpr std::chrono::milliseconds kMaxAge{5000};
+
+    ReplyBacklog(std::size_t max_bytes, DroppedReplies& dropped)
+        : max_bytes_(max_bytes), dropped_(dropped) {}
+
+    // send_routed, or hold the reply when the peer's queue is full; false when dropped.
+    bool send(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body,
+              std::chrono::steady_clock::time_point now);
+    // Sends what is held, oldest first; drops what is past kMaxAge.
+    void retry(zmq::socket_t& socket, std::chrono::steady_clock::time_point now);
+    bool empty() const { return held_.empty(); }
+    std::size_t size() const { return held_.size(); }
+
+private:
+    struct Held {
+        std::vector<zmq::message_t> routing;
+        std::string body;
+        std::chrono::steady_clock::time_point since;
+    };
+    std::size_t max_bytes_;
+    DroppedReplies& dropped_;
+    std::deque<Held> held_;
+    std::size_t bytes_ = 0;
 };
 
 // Binds every endpoint and logs where it listens (`what` names the socket in messages).

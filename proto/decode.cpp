@@ -4,6 +4,7 @@
 #include "proto/codec.hpp"
 #include "proto/msgpack_view.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace zlb::proto {
@@ -89,29 +90,33 @@ void decode_request(const msgpack::object& root, Request& r) {
     if (root.type != msgpack::type::MAP)
         throw Fail{ErrorCode::bad_request, "request must be a msgpack map"};
     const Map& m = root.via.map;
-    if (const auto* id = find(m, "id")) {
+    // The head's keys in one pass; the op's own keys are looked up by its decoder.
+    std::array<const msgpack::object*, 5> head;
+    index(m, std::array<std::string_view, 5>{"id", "v", "op", "deadline_ms", "data"}, head);
+    const auto [id_at, v_at, op_at, deadline_at, data_at] = head;
+    if (const auto* id = id_at) {
         std::uint64_t v = 0;
         if (!as_uint(*id, v)) throw Fail{ErrorCode::bad_request, "id must be an unsigned integer"};
         r.id = v;
     }
-    const auto* v = find(m, "v");
+    const auto* v = v_at;
     std::uint64_t version = 0;
     if (!v || !as_uint(*v, version)) throw Fail{ErrorCode::bad_request, "v must be 1"};
     if (version != kVersion)
         throw Fail{ErrorCode::unsupported_version, "this server speaks protocol v1"};
     if (!r.id) throw Fail{ErrorCode::bad_request, "id is missing"};
     std::string_view op_name;
-    const auto* op = find(m, "op");
+    const auto* op = op_at;
     if (!op || op->type != msgpack::type::STR || !as_text(*op, op_name))
         throw Fail{ErrorCode::bad_request, "op must be a string"};
     auto parsed = parse_op(op_name);
     if (!parsed) throw Fail{ErrorCode::unsupported_op, "unknown op " + std::string(op_name)};
     r.op = *parsed;
-    if (find(m, "deadline_ms"))
+    if (deadline_at)
         r.deadline_ms = static_cast<std::uint32_t>(need_uint(m, "deadline_ms", 0, UINT32_MAX));
     switch (r.op) {
     case Op::echo:
-        if (const auto* d = find(m, "data"); !d || !as_text(*d, r.data))
+        if (const auto* d = data_at; !d || !as_text(*d, r.data))
             throw Fail{ErrorCode::bad_request, "echo needs data as bin or str"};
         else r.data_is_str = d->type == msgpack::type::STR;
         break;
@@ -128,7 +133,136 @@ namespace detail {
 // Strings and bins are referenced in place instead of copied into the zone.
 static bool reference_all(msgpack::type::object_type, std::size_t, void*) { return true; }
 
+namespace {
+
+// Big-endian unsigned of n bytes at p.
+std::uint64_t be(const unsigned char* p, std::size_t n) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v = (v << 8) | p[i];
+    return v;
+}
+
+// One scalar at p (below end) into o, as msgpack-c's unpacker would make it: ints that are
+// not negative are POSITIVE_INTEGER whatever their wire type, strings and bins point into
+// the message. False for anything else (arrays, maps, floats, ext, the reserved 0xc1) and
+// for a value cut short: the full parser takes those, and says what is wrong.
+bool scalar_read(const unsigned char*& p, const unsigned char* end, msgpack::object& o) {
+    const unsigned b = *p++;
+    std::size_t len = 0, head = 0; // head: length bytes of a str or bin
+    auto need = [&](std::size_t n) { return static_cast<std::size_t>(end - p) >= n; };
+    auto set_int = [&](std::int64_t v) {
+        if (v < 0) {
+            o.type = msgpack::type::NEGATIVE_INTEGER;
+            o.via.i64 = v;
+        } else {
+            o.type = msgpack::type::POSITIVE_INTEGER;
+            o.via.u64 = static_cast<std::uint64_t>(v);
+        }
+    };
+    if (b <= 0x7f) {
+        o.type = msgpack::type::POSITIVE_INTEGER;
+        o.via.u64 = b;
+        return true;
+    }
+    if (b >= 0xe0) {
+        set_int(static_cast<std::int8_t>(b));
+        return true;
+    }
+    if (b >= 0xa0 && b <= 0xbf) {
+        len = b & 0x1f;
+        o.type = msgpack::type::STR;
+    } else {
+        switch (b) {
+        case 0xc0: o.type = msgpack::type::NIL; return true;
+        case 0xc2:
+        case 0xc3:
+            o.type = msgpack::type::BOOLEAN;
+            o.via.boolean = b == 0xc3;
+            return true;
+        case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+            const std::size_t n = std::size_t{1} << (b - 0xcc);
+            if (!need(n)) return false;
+            o.type = msgpack::type::POSITIVE_INTEGER;
+            o.via.u64 = be(p, n);
+            p += n;
+            return true;
+        }
+        case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+            const std::size_t n = std::size_t{1} << (b - 0xd0);
+            if (!need(n)) return false;
+            std::uint64_t u = be(p, n);
+            p += n;
+            // Sign-extend from n bytes.
+            const unsigned shift = static_cast<unsigned>(64 - 8 * n);
+            set_int(static_cast<std::int64_t>(u << shift) >> shift);
+            return true;
+        }
+        case 0xd9: case 0xda: case 0xdb:
+            head = std::size_t{1} << (b - 0xd9);
+            o.type = msgpack::type::STR;
+            break;
+        case 0xc4: case 0xc5: case 0xc6:
+            head = std::size_t{1} << (b - 0xc4);
+            o.type = msgpack::type::BIN;
+            break;
+        default: return false;
+        }
+        if (!need(head)) return false;
+        len = be(p, head);
+        p += head;
+    }
+    if (!need(len)) return false;
+    // str and bin share one layout in msgpack::object's union.
+    o.via.str.ptr = reinterpret_cast<const char*>(p);
+    o.via.str.size = static_cast<std::uint32_t>(len);
+    p += len;
+    return true;
+}
+
+// The hot path: a request or reply is a map of scalars (echo, fetch, status, a single n;
+// echo and fetch replies). Read without msgpack-c's general parser, into the same objects
+// it would build. False when the message is anything else.
+constexpr std::uint32_t kFlatMaxEntries = 16;
+
+bool flat_map_parse(msgpack::zone& zone, std::string_view message, msgpack::object& root) {
+    const auto* p = reinterpret_cast<const unsigned char*>(message.data());
+    const auto* end = p + message.size();
+    std::uint32_t n = 0;
+    if ((*p & 0xf0) == 0x80) {
+        n = *p++ & 0x0f;
+    } else if (*p == 0xde && end - p >= 3) {
+        n = static_cast<std::uint32_t>(be(p + 1, 2));
+        p += 3;
+    } else {
+        return false;
+    }
+    if (n > kFlatMaxEntries) return false;
+    // Straight into the zone: on a fallback the full parser clears it again.
+    msgpack::object_kv* kv = nullptr;
+    if (n)
+        kv = static_cast<msgpack::object_kv*>(
+            zone.allocate_align(sizeof(msgpack::object_kv) * n, alignof(msgpack::object_kv)));
+    for (std::uint32_t i = 0; i < n; ++i) {
+        if (p == end || !scalar_read(p, end, kv[i].key)) return false;
+        if (p == end || !scalar_read(p, end, kv[i].val)) return false;
+    }
+    if (p != end) return false; // trailing bytes: the full parser words the error
+    root.type = msgpack::type::MAP;
+    root.via.map.size = n;
+    root.via.map.ptr = kv;
+    return true;
+}
+
+} // namespace
+
 const char* parse_root(msgpack::zone& zone, std::string_view message, msgpack::object& root) {
+    zone.clear();
+    if (message.empty()) return "empty message";
+    if (flat_map_parse(zone, message, root)) return nullptr;
+    return parse_root_full(zone, message, root);
+}
+
+const char* parse_root_full(msgpack::zone& zone, std::string_view message, msgpack::object& root) {
     zone.clear();
     if (message.empty()) return "empty message";
     try {

@@ -2,6 +2,8 @@
 // Small read helpers over msgpack objects, shared by the request and reply decoders.
 #include <msgpack.hpp>
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -16,6 +18,24 @@ inline const msgpack::object* find(const Map& map, std::string_view key) {
             return &map.ptr[i].val;
     }
     return nullptr;
+}
+
+// find() for several keys in one pass over the map: out[i] is the first value of keys[i],
+// or nullptr. The keys must be distinct.
+template <std::size_t N>
+void index(const Map& map, const std::array<std::string_view, N>& keys,
+           std::array<const msgpack::object*, N>& out) {
+    out.fill(nullptr);
+    for (std::uint32_t i = 0; i < map.size; ++i) {
+        const auto& k = map.ptr[i].key;
+        if (k.type != msgpack::type::STR) continue;
+        const std::string_view name(k.via.str.ptr, k.via.str.size);
+        for (std::size_t j = 0; j < N; ++j)
+            if (name == keys[j]) {
+                if (!out[j]) out[j] = &map.ptr[i].val;
+                break;
+            }
+    }
 }
 
 inline bool as_uint(const msgpack::object& o, std::uint64_t& out) {
@@ -33,6 +53,11 @@ inline bool as_text(const msgpack::object& o, std::string_view& out) {
 
 // Parses one whole msgpack value from message into zone, referencing strings in place.
 // Returns nullptr on success, else why it failed. Trailing bytes are an error.
+// A map of at most 16 scalar entries (the hot path's requests and replies) is read by a
+// hand-written reader into the objects msgpack-c would build; anything else, and every
+// malformed message, goes to msgpack-c's parser (parse_root_full), which words the error.
 const char* parse_root(msgpack::zone& zone, std::string_view message, msgpack::object& root);
+// msgpack-c's parser alone: what parse_root must agree with (tests compare the two).
+const char* parse_root_full(msgpack::zone& zone, std::string_view message, msgpack::object& root);
 
 } // namespace zlb::proto::detail

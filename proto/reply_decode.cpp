@@ -41,24 +41,32 @@ bool decode_factors(const msgpack::object& o, Reply& r) {
     return true;
 }
 
-const char* decode_ok_fields(const Map& m, Reply& r) {
-    if (const auto* f = find(m, "factors"); f && !decode_factors(*f, r)) return "bad factors";
-    if (const auto* d = find(m, "data"); d && !as_text(*d, r.data)) return "bad data";
-    if (const auto* s = find(m, "status")) {
+// The top-level keys a reply may carry, looked up in one pass (detail::index).
+enum Key : std::size_t { kV, kId, kOk, kServer, kServiceUs, kError, kFactors, kData, kStatus,
+                         kBytes, kElapsedUs, kContentType, kBody, kKeyCount };
+constexpr std::array<std::string_view, kKeyCount> kKeys{
+    "v", "id", "ok", "server", "service_us", "error", "factors", "data", "status", "bytes",
+    "elapsed_us", "content_type", "body"};
+using Fields = std::array<const msgpack::object*, kKeyCount>;
+
+const char* decode_ok_fields(const Fields& f, Reply& r) {
+    if (f[kFactors] && !decode_factors(*f[kFactors], r)) return "bad factors";
+    if (f[kData] && !as_text(*f[kData], r.data)) return "bad data";
+    if (const auto* s = f[kStatus]) {
         if (s->type != msgpack::type::POSITIVE_INTEGER) return "bad status";
         r.status = static_cast<long>(s->via.u64);
     }
     std::uint64_t v = 0;
-    if (const auto* b = find(m, "bytes"); b && as_uint(*b, v)) r.bytes = v;
-    if (const auto* e = find(m, "elapsed_us"); e && as_uint(*e, v)) r.elapsed_us = v;
-    if (const auto* c = find(m, "content_type")) as_text(*c, r.content_type);
+    if (f[kBytes] && as_uint(*f[kBytes], v)) r.bytes = v;
+    if (f[kElapsedUs] && as_uint(*f[kElapsedUs], v)) r.elapsed_us = v;
+    if (f[kContentType]) as_text(*f[kContentType], r.content_type);
     std::string_view body;
-    if (const auto* b = find(m, "body"); b && as_text(*b, body)) r.body = body;
+    if (f[kBody] && as_text(*f[kBody], body)) r.body = body;
     return nullptr;
 }
 
-const char* decode_error_fields(const Map& m, Reply& r) {
-    const auto* e = find(m, "error");
+const char* decode_error_fields(const Fields& f, Reply& r) {
+    const auto* e = f[kError];
     if (!e || e->type != msgpack::type::MAP) return "error reply without error map";
     const auto* code = find(e->via.map, "code");
     if (!code || !as_text(*code, r.error_code)) return "error reply without code";
@@ -68,17 +76,17 @@ const char* decode_error_fields(const Map& m, Reply& r) {
 
 const char* decode_reply(const msgpack::object& root, Reply& r) {
     if (root.type != msgpack::type::MAP) return "reply is not a map";
-    const Map& m = root.via.map;
+    Fields f;
+    index(root.via.map, kKeys, f);
     std::uint64_t v = 0;
-    const auto* version = find(m, "v");
-    if (!version || !as_uint(*version, v) || v != kVersion) return "reply is not protocol v1";
-    if (const auto* id = find(m, "id"); id && as_uint(*id, v)) r.id = v;
-    const auto* ok = find(m, "ok");
+    if (!f[kV] || !as_uint(*f[kV], v) || v != kVersion) return "reply is not protocol v1";
+    if (f[kId] && as_uint(*f[kId], v)) r.id = v;
+    const auto* ok = f[kOk];
     if (!ok || ok->type != msgpack::type::BOOLEAN) return "reply without ok";
     r.ok = ok->via.boolean;
-    if (const auto* s = find(m, "server")) as_text(*s, r.server);
-    if (const auto* s = find(m, "service_us"); s && as_uint(*s, v)) r.service_us = v;
-    return r.ok ? decode_ok_fields(m, r) : decode_error_fields(m, r);
+    if (f[kServer]) as_text(*f[kServer], r.server);
+    if (f[kServiceUs] && as_uint(*f[kServiceUs], v)) r.service_us = v;
+    return r.ok ? decode_ok_fields(f, r) : decode_error_fields(f, r);
 }
 
 } // namespace

@@ -3,9 +3,12 @@
 #include "core/log.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <stdexcept>
 #include <malloc.h>
 #include <netdb.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 namespace zlb::server {
@@ -65,7 +68,8 @@ FetchOutcome outcome_of(FetchJob& job, CURLcode code) {
 
 Fetcher::Fetcher(const FetcherSettings& settings, DoneFn on_done)
     : settings_(settings), on_done_(std::move(on_done)), multi_(make_curl_multi()),
-      jobs_(settings.max_inflight) {
+      jobs_(settings.max_inflight), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+    if (!epoll_) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
     free_.reserve(jobs_.size());
     for (auto& job : jobs_) free_.push_back(&job);
     CURLM* m = multi_.get();
@@ -227,12 +231,36 @@ bool Fetcher::proxy_target_allowed(FetchJob& job) {
     return ok;
 }
 
-int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self, void*) {
-    auto& sockets = static_cast<Fetcher*>(self)->sockets_;
-    if (what == CURL_POLL_REMOVE) sockets.erase(s);
-    else
-        sockets[s] = static_cast<short>(((what & CURL_POLL_IN) ? ZMQ_POLLIN : 0) |
-                                        ((what & CURL_POLL_OUT) ? ZMQ_POLLOUT : 0));
+// curl says which events it wants on a socket, or that it is done with it. The socket
+// pointer curl keeps for each socket (curl_multi_assign) marks those already in the set.
+// Level-triggered, as curl expects from poll. A socket curl has already closed has left
+// the set by itself, so a failed EPOLL_CTL_DEL is no error.
+int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self_p, void* known) {
+    auto* self = static_cast<Fetcher*>(self_p);
+    const int ep = self->epoll_.get();
+    if (what == CURL_POLL_REMOVE) {
+        if (known) {
+            ::epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr);
+            --self->sockets_;
+        }
+        return 0;
+    }
+    epoll_event ev{};
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.data.fd = s;
+    int op = known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int rc = ::epoll_ctl(ep, op, s, &ev);
+    // An fd number curl reused after closing the old socket: the set no longer has it.
+    if (rc != 0 && errno == ENOENT && op == EPOLL_CTL_MOD) rc = ::epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+    else if (rc != 0 && errno == EEXIST) rc = ::epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev);
+    if (rc != 0) {
+        LOG_ERROR("epoll_ctl on a curl socket: %s", std::strerror(errno));
+        return -1; // curl fails the transfer on this socket
+    }
+    if (!known) {
+        curl_multi_assign(self->multi_.get(), s, self);
+        ++self->sockets_;
+    }
     return 0;
 }
 
@@ -246,7 +274,7 @@ int Fetcher::on_timer(CURLM*, long timeout_ms, void* self) {
 }
 
 void Fetcher::poll_items_add(std::vector<zmq::pollitem_t>& items) const {
-    for (const auto& [fd, events] : sockets_) items.push_back({nullptr, fd, events, 0});
+    items.push_back({nullptr, epoll_.get(), ZMQ_POLLIN, 0});
 }
 
 long Fetcher::timer_ms() const {
@@ -261,19 +289,32 @@ void Fetcher::socket_action(curl_socket_t s, int mask) {
 }
 
 void Fetcher::poll_items_ready(const zmq::pollitem_t* items, std::size_t count) {
-    for (std::size_t i = 0; i < count; ++i) {
-        short r = items[i].revents;
-        if (!r) continue;
-        int mask = ((r & ZMQ_POLLIN) ? CURL_CSELECT_IN : 0) |
-                   ((r & ZMQ_POLLOUT) ? CURL_CSELECT_OUT : 0) |
-                   ((r & ZMQ_POLLERR) ? CURL_CSELECT_ERR : 0);
-        socket_action(items[i].fd, mask);
-    }
+    if (count > 0 && (items[0].revents & ZMQ_POLLIN)) sockets_ready();
     if (timer_at_ && Clock::now() >= *timer_at_) {
         timer_at_.reset();
         socket_action(CURL_SOCKET_TIMEOUT, 0);
     }
     messages_read();
+}
+
+// The sockets that are ready, a batch at a time, at most kMaxBatches batches a turn so
+// that the engine's other sockets are looked at too (level-triggered: what is left is
+// still ready next turn).
+void Fetcher::sockets_ready() {
+    constexpr int kBatch = 256;
+    constexpr int kMaxBatches = 8;
+    epoll_event events[kBatch];
+    for (int b = 0; b < kMaxBatches; ++b) {
+        int n = ::epoll_wait(epoll_.get(), events, kBatch, 0);
+        for (int i = 0; i < n; ++i) {
+            std::uint32_t r = events[i].events;
+            int mask = ((r & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                       ((r & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                       ((r & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+            socket_action(events[i].data.fd, mask);
+        }
+        if (n < kBatch) break;
+    }
 }
 
 void Fetcher::messages_read() {

@@ -1,7 +1,11 @@
 #pragma once
 // HTTP fetches on one libcurl multi handle, driven from the socket thread's poll loop
 // (curl_multi_socket_action): no thread per request, connections reused across jobs.
+// curl's sockets live in one epoll set (libcurl's ephiperfifo pattern) whose single fd
+// sits in the engine's poll set, so a turn of the loop costs the same whatever the
+// number of fetches in flight: only ready sockets are visited.
 #include "core/clock.hpp"
+#include "core/unique_fd.hpp"
 #include "server/curl_util.hpp"
 #include "server/fetch_policy.hpp"
 #include "server/origin.hpp"
@@ -14,7 +18,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace zlb::server {
@@ -74,9 +77,11 @@ public:
                      std::chrono::milliseconds timeout, bool deadline_bound);
     std::size_t inflight() const { return jobs_.size() - free_.size(); }
 
-    // Poll-loop integration: append curl's sockets, then hand back the results.
+    // Poll-loop integration: append the one epoll fd that holds curl's sockets, then hand
+    // back the results (the item appended, count 1).
     void poll_items_add(std::vector<zmq::pollitem_t>& items) const;
     void poll_items_ready(const zmq::pollitem_t* items, std::size_t count);
+    std::size_t sockets() const { return sockets_; } // curl sockets in the epoll set
     // Milliseconds until curl wants a timeout call, or -1 for none.
     long timer_ms() const;
 
@@ -88,6 +93,7 @@ private:
     static int on_prereq(void* job, char*, char*, int, int);
     static bool proxy_target_allowed(FetchJob& job);
     void socket_action(curl_socket_t s, int mask);
+    void sockets_ready();
     void messages_read();
     void job_finish(FetchJob& job, CURLcode code);
 
@@ -96,7 +102,8 @@ private:
     CurlMulti multi_;
     std::vector<FetchJob> jobs_;
     std::vector<FetchJob*> free_;
-    std::unordered_map<curl_socket_t, short> sockets_; // fd -> ZMQ_POLLIN/ZMQ_POLLOUT
+    UniqueFd epoll_;          // curl's sockets, with the events curl wants on each
+    std::size_t sockets_ = 0; // how many
     std::optional<Clock::time_point> timer_at_; // curl's own timer: real steady time
 };
 

@@ -149,14 +149,16 @@ void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::u
 
 void Server::reply_send(std::span<zmq::message_t> routing) { reply_out(origin_, routing); }
 
-// Sends reply_ on the socket the request came in on. A peer whose queue is full (it does
-// not read) loses the reply rather than the server holding it: said once, then counted.
+// Sends reply_ on the socket the request came in on. A ROUTER peer whose queue is full
+// has the reply held in the bounded backlog; past its bounds (a peer that does not read)
+// the reply is lost rather than held: said once, then counted.
 // A reply far larger than usual gives its buffer back, so one big body is not kept.
 void Server::reply_out(Origin origin, std::span<zmq::message_t> routing) {
     ++counters_.answered;
     zmq::socket_t* out = output(origin);
-    if (out && !send_routed(*out, routing, {reply_.data(), reply_.size()}))
-        counters_.replies_dropped.note();
+    const std::string_view body(reply_.data(), reply_.size());
+    if (out == &router_) (void)backlog_.send(router_, routing, body, time_.now()); // counts drops
+    else if (out && !send_routed(*out, routing, body)) counters_.replies_dropped.note();
     if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
 }
 

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "core/signals.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace zlb::server {
@@ -24,17 +25,17 @@ Server::Server(Settings settings, EngineEnv env)
     router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(max_frame));
     router_.set(zmq::sockopt::linger, 2000);
     // A peer that sends and never reads can make this server hold at most
-    // --peer-queue-bytes of its replies (an echo reply is as large as its request);
-    // replies past that are dropped and counted, not queued.
+    // --peer-queue-bytes of its replies (an echo reply is as large as its request), and
+    // a sixteenth of that in the backlog; replies past that are dropped and counted.
     queues_bound(router_, settings_.peer_queue_bytes, settings_.max_msg_bytes + 4096, max_frame);
+    unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
+    if (threads == 0) threads = 1;
+    std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
     // Heartbeats drop dead clients, whose queued replies would otherwise pile up.
     heartbeats_set(router_, settings_.heartbeat);
     curve_setup();
     if (!settings_.metrics.empty()) metrics_start(); // before binding: every peer counted
     endpoints_bind(router_, settings_.binds, "server");
-    unsigned threads = settings_.threads ? settings_.threads : std::thread::hardware_concurrency();
-    if (threads == 0) threads = 1;
-    std::size_t queue = settings_.cpu_queue ? settings_.cpu_queue : 256 * threads;
     if (settings_.mode != Mode::io)
         pool_ = std::make_unique<CpuPool>(ctx_, time_, threads, queue, settings_.name, &series_);
     if (settings_.mode != Mode::cpu) {
@@ -155,6 +156,10 @@ void Server::poll_once(milliseconds max_wait) {
     auto wake = stats_due;
     for (auto& link : brokers_) wake = std::min(wake, link->next_tick());
     wait_ms = std::min<long>(wait_ms, std::max<long>(0, ceil<milliseconds>(wake - time_.now()).count()));
+    // Held replies are tried again every millisecond: libzmq does not say when a
+    // ROUTER peer's queue has room.
+    if (!backlog_.empty()) backlog_.retry(router_, time_.now());
+    if (!backlog_.empty()) wait_ms = std::min<long>(wait_ms, 1);
     zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
 
     if (stop_fd_ >= 0 && (items_[stop_at].revents & ZMQ_POLLIN)) {
@@ -208,7 +213,7 @@ void Server::drain_begin() {
 }
 
 bool Server::drained() const {
-    return cpu_pending() == 0 && (!fetcher_ || fetcher_->inflight() == 0);
+    return cpu_pending() == 0 && (!fetcher_ || fetcher_->inflight() == 0) && backlog_.empty();
 }
 
 void Server::stats_log() {

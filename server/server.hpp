@@ -95,6 +95,8 @@ private:
     FactorScratch inline_scratch_;
 
     Counters counters_;
+    // Replies to ROUTER peers whose queue was full for a moment (see ReplyBacklog).
+    ReplyBacklog backlog_{settings_.peer_queue_bytes / 16, counters_.replies_dropped};
     std::uint64_t cpu_submitted_ = 0;
     std::uint64_t cpu_forwarded_ = 0;
     Counters last_counters_;

@@ -1,5 +1,6 @@
 // Protocol v1 codec: round trips and malformed input.
 #include "proto/codec.hpp"
+#include "proto/msgpack_view.hpp"
 
 #include <doctest/doctest.h>
 
@@ -259,4 +260,124 @@ TEST_CASE("op and error code names round trip") {
         CHECK(parse_error_code(to_string(c)) == c);
     }
     CHECK_FALSE(parse_op("nope"));
+}
+
+// The hand-written flat-map reader must build exactly what msgpack-c builds, or leave the
+// message to msgpack-c: random flat maps of every scalar encoding, cut and extended.
+namespace {
+
+bool same_object(const msgpack::object& a, const msgpack::object& b) {
+    if (a.type != b.type) return false;
+    switch (a.type) {
+    case msgpack::type::NIL: return true;
+    case msgpack::type::BOOLEAN: return a.via.boolean == b.via.boolean;
+    case msgpack::type::POSITIVE_INTEGER: return a.via.u64 == b.via.u64;
+    case msgpack::type::NEGATIVE_INTEGER: return a.via.i64 == b.via.i64;
+    case msgpack::type::STR:
+    case msgpack::type::BIN:
+        return std::string_view(a.via.str.ptr, a.via.str.size) ==
+               std::string_view(b.via.str.ptr, b.via.str.size);
+    case msgpack::type::MAP:
+        if (a.via.map.size != b.via.map.size) return false;
+        for (std::uint32_t i = 0; i < a.via.map.size; ++i)
+            if (!same_object(a.via.map.ptr[i].key, b.via.map.ptr[i].key) ||
+                !same_object(a.via.map.ptr[i].val, b.via.map.ptr[i].val))
+                return false;
+        return true;
+    default: return a == b;
+    }
+}
+
+void scalar_pack(Packer& pk, std::mt19937_64& rng) {
+    std::string text(rng() % 3 == 0 ? rng() % 300 : rng() % 40, 'x');
+    std::int64_t sv = static_cast<std::int64_t>(rng()) >> (rng() % 64);
+    std::uint64_t uv = rng() >> (rng() % 64);
+    switch (rng() % 14) {
+    case 0: pk.pack_nil(); break;
+    case 1: pk.pack(rng() % 2 == 0); break;
+    case 2: pk.pack_uint64(uv); break;
+    case 3: pk.pack_int64(sv); break;
+    case 4: pk.pack_fix_int8(static_cast<std::int8_t>(sv)); break;
+    case 5: pk.pack_fix_int16(static_cast<std::int16_t>(sv)); break;
+    case 6: pk.pack_fix_int32(static_cast<std::int32_t>(sv)); break;
+    case 7: pk.pack_fix_int64(sv); break;
+    case 8: pk.pack_fix_uint16(static_cast<std::uint16_t>(uv)); break;
+    case 9: pk.pack_fix_uint64(uv); break;
+    case 10: pk.pack_str(static_cast<std::uint32_t>(text.size())); pk.pack_str_body(text.data(), static_cast<std::uint32_t>(text.size())); break;
+    case 11: pk.pack_bin(static_cast<std::uint32_t>(text.size())); pk.pack_bin_body(text.data(), static_cast<std::uint32_t>(text.size())); break;
+    case 12: pk.pack_double(1.5); break; // not flat: the full parser takes it
+    default: pk.pack_array(1); pk.pack_uint8(1); break; // not flat either
+    }
+}
+
+} // namespace
+
+TEST_CASE("the flat-map fast path agrees with msgpack-c on every input") {
+    std::mt19937_64 rng(12);
+    msgpack::zone za, zb;
+    for (int round = 0; round < 20000; ++round) {
+        msgpack::sbuffer buf;
+        Packer pk(buf);
+        std::uint32_t n = static_cast<std::uint32_t>(rng() % 20);
+        pk.pack_map(n);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            scalar_pack(pk, rng);
+            scalar_pack(pk, rng);
+        }
+        std::string msg(buf.data(), buf.size());
+        if (round % 3 == 1 && !msg.empty()) msg.resize(rng() % msg.size()); // cut short
+        if (round % 7 == 2) msg.push_back('\x01');                          // trailing byte
+        msgpack::object a, b;
+        const char* ea = detail::parse_root(za, msg, a);
+        const char* eb = detail::parse_root_full(zb, msg, b);
+        CAPTURE(round);
+        REQUIRE((ea == nullptr) == (eb == nullptr));
+        if (ea) CHECK(std::string_view(ea) == std::string_view(eb));
+        else CHECK(same_object(a, b));
+    }
+}
+
+TEST_CASE("hand-written echo encoders write the packer's bytes") {
+    for (std::size_t size : {0u, 16u, 31u, 32u, 255u, 256u, 70000u}) {
+        std::string data(size, 'd');
+        for (std::uint64_t id : {0ull, 127ull, 128ull, 65536ull, 1ull << 40}) {
+            for (bool is_str : {false, true}) {
+                msgpack::sbuffer fast, slow;
+                const std::string server(size % 40 + 1, 's');
+                ReplyHeader h{id, server, id * 3};
+                encode_echo(fast, h, data, is_str);
+                Packer pk(slow);
+                encode_reply_begin(pk, h, true, 1);
+                pack_str(pk, "data");
+                if (is_str) pack_str(pk, data);
+                else {
+                    pk.pack_bin(static_cast<std::uint32_t>(data.size()));
+                    pk.pack_bin_body(data.data(), static_cast<std::uint32_t>(data.size()));
+                }
+                CHECK(view(fast) == view(slow));
+            }
+            msgpack::sbuffer req, req_deadline;
+            encode_echo_request(req, id, data);
+            encode_echo_request(req_deadline, id, data, 300u);
+            for (auto* b : {&req, &req_deadline}) {
+                RequestDecoder d;
+                Request r;
+                DecodeError e;
+                REQUIRE(d.decode(view(*b), r, e));
+                CHECK(r.id == id);
+                CHECK(r.op == Op::echo);
+                CHECK(r.data == data);
+                CHECK(r.deadline_ms == (b == &req ? std::nullopt : std::optional<std::uint32_t>(300)));
+            }
+        }
+    }
+    // A nil id (a refusal) is packed as nil.
+    msgpack::sbuffer fast, slow;
+    encode_echo(fast, {std::nullopt, "s", 1}, "x", false);
+    Packer pk(slow);
+    encode_reply_begin(pk, {std::nullopt, "s", 1}, true, 1);
+    pack_str(pk, "data");
+    pk.pack_bin(1);
+    pk.pack_bin_body("x", 1);
+    CHECK(view(fast) == view(slow));
 }

@@ -4,10 +4,11 @@
 // client keeps no per-request state. Latencies are kept exactly and sorted at the end.
 //
 //   zlb-bare-echo-client --connect EP [--connect EP ...] [--window W] [--size B]
-//                        [--duration S] [--warmup S]
+//                        [--duration S] [--warmup S] [--count N]
 //
 // As in zlb-client, requests are issued for --duration seconds in all, and those sent within the
-// first --warmup seconds are left out of the statistics.
+// first --warmup seconds are left out of the statistics. --count N stops after N requests
+// (whichever comes first), for bounded runs under callgrind.
 //
 // Output, one key=value per line: requests elapsed_s throughput_rps p50_us p99_us p999_us
 #include <zmq.hpp>
@@ -30,7 +31,7 @@ using Clock = std::chrono::steady_clock;
 [[noreturn]] void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s --connect EP [--connect EP ...] [--window W] [--size B>=16] "
-                 "[--duration S] [--warmup S]\n",
+                 "[--duration S] [--warmup S] [--count N]\n",
                  argv0);
     std::exit(2);
 }
@@ -53,6 +54,7 @@ double rank(const std::vector<std::int64_t>& v, double p) {
 int main(int argc, char** argv) {
     std::vector<std::string> endpoints;
     std::size_t window = 1, size = 16;
+    std::uint64_t count = UINT64_MAX;
     double duration = 3, warmup = 0.5;
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
@@ -63,6 +65,7 @@ int main(int argc, char** argv) {
         else if (a == "--size") size = std::strtoul(v, nullptr, 10);
         else if (a == "--duration") duration = std::strtod(v, nullptr);
         else if (a == "--warmup") warmup = std::strtod(v, nullptr);
+        else if (a == "--count") count = std::strtoull(v, nullptr, 10);
         else usage(argv[0]);
     }
     if (endpoints.empty() || window == 0 || size < 16 || duration <= warmup || warmup < 0)
@@ -93,8 +96,8 @@ int main(int argc, char** argv) {
     lat.reserve(1 << 20);
     std::int64_t first_measured = 0, last_reply = 0;
 
-    for (std::size_t i = 0; i < window; ++i) send_one();
-    std::size_t inflight = window;
+    std::size_t inflight = 0;
+    for (; inflight < window && seq < count; ++inflight) send_one();
     zmq::message_t delim, body;
     while (inflight > 0) {
         if (!sock.recv(delim, zmq::recv_flags::none)) continue;
@@ -108,7 +111,7 @@ int main(int argc, char** argv) {
             lat.push_back(now - sent);
             last_reply = now;
         }
-        if (now < stop_issuing) {
+        if (now < stop_issuing && seq < count) {
             send_one();
             ++inflight;
         }
