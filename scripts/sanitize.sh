@@ -26,6 +26,6 @@ CC=gcc CXX=g++ ZLB_BUILD_DIR="$BUILD_DIR" ZLB_BUILD_TYPE=RelWithDebInfo \
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-EXCLUDE=${ZLB_ASAN_EXCLUDE_LABELS-timing|limits|bench}
+EXCLUDE=${ZLB_ASAN_EXCLUDE_LABELS-timing|limits|bench|slow}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${ZLB_TEST_JOBS:-2}" \
   ${EXCLUDE:+-LE "$EXCLUDE"} "$@"

@@ -6,7 +6,7 @@ ascending order, with multiplicity.
 
 This file is the CI sample (default label): a few random numbers at every size from 2 to 128
 bits, balanced semiprimes at the sieve's sizes and the edge cases. test_factor_oracle_slow.py
-runs the thorough set (label `slow`, ZLB_SLOW_TESTS=1) through the same code.
+runs the thorough set (label `slow`) through the same code.
 Exit code 77 (skipped) when gp is not installed.
 """
 import os
