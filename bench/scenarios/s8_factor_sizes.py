@@ -11,7 +11,7 @@ from common import alternate, keyvals, log, med, random_prime, row, run, write_l
 TITLE = "Factorization by size (zlb vs PARI/GP vs GNU factor)"
 SEED = 20261201
 SIZES = (40, 64, 80, 96, 112, 128)
-GNU_MAX_BITS = 96  # GNU factor needs ~0.4 s per 96-bit semiprime and far more above
+GNU_MAX_BITS = 80  # GNU factor needs ~30 ms per 80-bit semiprime, ~0.5 s at 96, far more above
 GNU_TIMEOUT_S = 120
 
 
