@@ -555,20 +555,42 @@ struct FakeSignals {
     int fds[2];
 };
 
-TEST_CASE("a stop signal stops sending, waits the grace for replies in flight, and reports") {
+// One server and 10 echoes at `window`; stop_in_flight() raises the stop signal once the
+// whole window is in flight there, and lets the client see it.
+struct StopRig {
     zmq::context_t ctx;
     ManualTime time;
     FakeSignals stop;
-    FakeServer a(ctx, inproc_name("stop-a"), "A");
-    auto s = settings_of({a.endpoint}, 10);
-    s.window = 4;
-    s.timeout = 30s;
-    s.grace = 1s;
-    Client client(s, {ctx, time, stop.fd()});
+    FakeServer a;
+    std::size_t window;
+    Client client;
 
-    REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == 4; }, 20));
-    stop.raise();
-    client.poll_once(0ms);
+    StopRig(const char* name, std::size_t window_size, std::chrono::milliseconds grace,
+            std::chrono::milliseconds timeout)
+        : a(ctx, inproc_name(name), "A"), window(window_size),
+          client(settings(a.endpoint, window, grace, timeout), {ctx, time, stop.fd()}) {}
+
+    static Settings settings(const std::string& endpoint, std::size_t window,
+                             std::chrono::milliseconds grace, std::chrono::milliseconds timeout) {
+        auto s = settings_of({endpoint}, 10);
+        s.window = window;
+        s.grace = grace;
+        s.timeout = timeout;
+        return s;
+    }
+    void stop_in_flight() {
+        REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == window; }, 20));
+        stop.raise();
+        client.poll_once(0ms);
+    }
+};
+
+TEST_CASE("a stop signal stops sending, waits the grace for replies in flight, and reports") {
+    StopRig rig("stop-a", 4, 1s, 30s);
+    auto& time = rig.time;
+    auto& a = rig.a;
+    auto& client = rig.client;
+    rig.stop_in_flight();
     a.reply_echo(a.received[0]);
     a.reply_echo(a.received[1]);
     REQUIRE(step_until(client, [&] { return client.report().overall().ok == 2; }, 20));
@@ -588,17 +610,10 @@ TEST_CASE("a stop signal stops sending, waits the grace for replies in flight, a
 }
 
 TEST_CASE("after a stop signal the run ends as soon as nothing is in flight") {
-    zmq::context_t ctx;
-    ManualTime time;
-    FakeSignals stop;
-    FakeServer a(ctx, inproc_name("stop-b"), "A");
-    auto s = settings_of({a.endpoint}, 10);
-    s.window = 2;
-    s.grace = 60s;
-    Client client(s, {ctx, time, stop.fd()});
-    REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == 2; }, 20));
-    stop.raise();
-    client.poll_once(0ms);
+    StopRig rig("stop-b", 2, 60s, 100ms);
+    auto& a = rig.a;
+    auto& client = rig.client;
+    rig.stop_in_flight();
     for (const auto& r : a.received) a.reply_echo(r);
     REQUIRE(step_until(client, [&] { return client.done(); }, 20)); // no 60 s wait
     CHECK(client.finish() == 130);
@@ -606,17 +621,10 @@ TEST_CASE("after a stop signal the run ends as soon as nothing is in flight") {
 }
 
 TEST_CASE("a second stop signal ends the run at once, without waiting for the grace") {
-    zmq::context_t ctx;
-    ManualTime time;
-    FakeSignals stop;
-    FakeServer a(ctx, inproc_name("stop-c"), "A");
-    auto s = settings_of({a.endpoint}, 10);
-    s.window = 2;
-    s.grace = 60s;
-    Client client(s, {ctx, time, stop.fd()});
-    REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == 2; }, 20));
-    stop.raise();
-    client.poll_once(0ms);
+    StopRig rig("stop-c", 2, 60s, 100ms);
+    auto& stop = rig.stop;
+    auto& client = rig.client;
+    rig.stop_in_flight();
     CHECK_FALSE(client.done());
     stop.raise();
     REQUIRE(step_until(client, [&] { return client.done(); }, 5));

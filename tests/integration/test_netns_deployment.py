@@ -6,13 +6,12 @@ once, the cut broker serves again once its link is back, and the two clients' in
 merge into one report whose count is the sum of theirs and whose percentiles are those of every
 request's latency. Without the rights to make namespaces the test exits 77 (skipped)."""
 import json
-import os
 import subprocess
 import time
 
-from netns import Network, main_or_skip
+from netns import Network, NsProcess, clients_start, main_or_skip
 from reportutil import assert_percentiles, csv_latencies, merge_json
-from zlbtest import BROKER, CLIENT, SERVER, finish_client, rows_done, tmpdir, wait_for
+from zlbtest import BROKER, SERVER, finish_client, rows_done, wait_for
 
 FRONTEND, BACKEND = 5555, 5556
 HB_MS = "200"           # every hop: a silent peer is dropped after 3 intervals
@@ -29,27 +28,6 @@ def addr(host):
     return net.hosts[host][1]
 
 
-class NsProcess:
-    """A zlb binary on a host of the network, its stderr in a log file."""
-
-    def __init__(self, host, argv, ready):
-        self.host = host
-        self.log_path = os.path.join(tmpdir(), f"{host}.log")
-        with open(self.log_path, "wb") as log:
-            self.proc = net.popen(host, argv, stdout=log, stderr=log)
-        wait_for(lambda: ready in self.log_text() or self.proc.poll() is not None, 10,
-                 f"{host} to start")
-        assert self.proc.poll() is None, f"{host} exited early:\n{self.log_text()}"
-
-    def log_text(self):
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        self.proc.terminate()
-        return self.proc.wait(timeout=30)
-
-
 def broker_status(from_host, broker_host):
     """A broker's status, asked from another host (the cut one can't be asked)."""
     p = net.popen(from_host, [BROKER, "--status", f"tcp://{addr(broker_host)}:{FRONTEND}"],
@@ -64,29 +42,18 @@ def workers_at(broker_host):
 
 
 def test_two_brokers_one_cut_nothing_lost_one_report():
-    brokers = [NsProcess(h, [BROKER, "--frontend", f"tcp://{addr(h)}:{FRONTEND}", "--backend",
+    brokers = [NsProcess(net, h, [BROKER, "--frontend", f"tcp://{addr(h)}:{FRONTEND}", "--backend",
                              f"tcp://{addr(h)}:{BACKEND}", "--heartbeat-ms", HB_MS, "--name", h],
                          "backend listening") for h in BROKER_HOSTS]
     links = [a for h in BROKER_HOSTS for a in ("--broker", f"tcp://{addr(h)}:{BACKEND}")]
-    workers = [NsProcess(h, [SERVER, *links, "--mode", "cpu", "--threads", "1", "--heartbeat-ms",
+    workers = [NsProcess(net, h, [SERVER, *links, "--mode", "cpu", "--threads", "1", "--heartbeat-ms",
                              HB_MS, "--name", h], "joining broker") for h in WORKER_HOSTS]
     for b in BROKER_HOSTS:
         wait_for(lambda: workers_at(b) == WORKER_HOSTS, 15, f"every worker at {b}")
 
     connect = [a for h in BROKER_HOSTS for a in ("--connect", f"tcp://{addr(h)}:{FRONTEND}")]
-    start_at = str(int(time.time() * 1000) + 1500)
-    d = tmpdir()
-    clients = []
-    for i, host in enumerate(CLIENT_HOSTS):
-        paths = {k: os.path.join(d, f"{host}.{k}") for k in ("hlog", "csv", "json")}
-        proc = net.popen(host, [CLIENT, *connect, "--op", "factor", "--random", "100000",
-                                "--bits", "48", "--seed", str(i + 1), "--rate", str(RATE),
-                                "--duration", str(DURATION_S), "--start-at", start_at,
-                                "--heartbeat-ms", HB_MS, "--interval", "250ms",
-                                "--hlog", paths["hlog"], "--results", paths["csv"],
-                                "--json", paths["json"], "-q"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        clients.append((host, proc, paths))
+    clients = clients_start(net, CLIENT_HOSTS, connect, RATE, DURATION_S, "--heartbeat-ms", HB_MS,
+                            "--interval", "250ms")
 
     # Cut brk1 a quarter into the run, plug it back in 2 s later.
     wait_for(lambda: rows_done(clients[0][2]["csv"]) > RATE * DURATION_S // 4, 60,

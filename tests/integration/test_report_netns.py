@@ -7,13 +7,9 @@ request's latency, built here from the three CSVs. Without the rights to make na
 the test exits 77 (skipped)."""
 import json
 import math
-import os
-import subprocess
-import time
 
-from netns import Network, NsServer, main_or_skip
+from netns import Network, NsServer, clients_start, main_or_skip
 from reportutil import assert_percentiles, csv_latencies, exact_at, merge_json
-from zlbtest import CLIENT, tmpdir
 
 PORT = 5555
 RATE = 400         # requests per second, each client
@@ -30,19 +26,7 @@ for i, name in enumerate(CLIENT_HOSTS, 1):
 def test_three_client_hosts_merge_into_one_exact_report():
     servers = [NsServer(net, name, PORT, "--mode", "cpu", "--threads", "1") for name in SERVER_HOSTS]
     connect = [a for s in servers for a in ("--connect", s.endpoint)]
-    start_at = str(int(time.time() * 1000) + 2000)  # time for all three to connect first
-    d = tmpdir()
-    clients = []
-    for i, host in enumerate(CLIENT_HOSTS):
-        paths = {k: os.path.join(d, f"{host}.{k}") for k in ("hlog", "csv", "json")}
-        # Factoring random 48-bit numbers: replies of a few hundred us to a few ms.
-        proc = net.popen(host, [CLIENT, *connect, "--op", "factor", "--random", "100000",
-                                "--bits", "48", "--seed", str(i + 1), "--rate", str(RATE),
-                                "--duration", str(DURATION_S), "--start-at", start_at,
-                                "--hlog", paths["hlog"], "--results", paths["csv"],
-                                "--json", paths["json"], "-q"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        clients.append((host, proc, paths))
+    clients = clients_start(net, CLIENT_HOSTS, connect, RATE, DURATION_S)
     reps = []
     for host, proc, paths in clients:
         out, err = proc.communicate(timeout=120)
