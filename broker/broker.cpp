@@ -79,7 +79,7 @@ int Broker::run() {
 // a worker's time to answer, the end of a quarantine while requests wait.
 Clock::time_point Broker::wake_next(Clock::time_point until) const {
     auto wake = std::min({until, next_heartbeat_, last_stats_ + settings_.stats_interval});
-    if (!expiries_.empty()) wake = std::min(wake, expiries_.top().first);
+    if (!expiries_.empty()) wake = std::min(wake, expiries_.top().at);
     if (!work_expiries_.empty()) wake = std::min(wake, work_expiries_.top().at);
     if (queued() > 0)
         for (const auto& [id, w] : workers_)

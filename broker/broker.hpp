@@ -11,6 +11,7 @@
 // another worker, and is quarantined with a doubling backoff until it answers again.
 // The workers that failed a request are remembered, so neither the broker's re-dispatch
 // nor the client's resend of it goes back to them.
+#include "broker/expiry_heap.hpp"
 #include "broker/failures.hpp"
 #include "broker/pending.hpp"
 #include "broker/settings.hpp"
@@ -28,7 +29,6 @@
 #include <array>
 #include <deque>
 #include <memory>
-#include <queue>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -127,15 +127,17 @@ private:
     PendingSlab pending_;
     FailureMemory failures_;
     std::array<OpQueue, proto::kOpCount> queues_;
-    using Expiry = std::pair<Clock::time_point, std::uint64_t>; // queue deadline, token
-    std::priority_queue<Expiry, std::vector<Expiry>, std::greater<>> expiries_;
+    struct QueueExpiry { // when a queued request must have gone to a worker
+        Clock::time_point at;
+        std::uint64_t token;
+    };
+    ExpiryHeap<QueueExpiry> expiries_;
     struct WorkExpiry { // when the worker holding a request must have answered it
         Clock::time_point at;
         std::uint64_t token;
         std::uint32_t dispatch; // Pending::dispatches when it was sent
-        bool operator>(const WorkExpiry& o) const { return at > o.at; }
     };
-    std::priority_queue<WorkExpiry, std::vector<WorkExpiry>, std::greater<>> work_expiries_;
+    ExpiryHeap<WorkExpiry> work_expiries_;
     Clock::time_point next_heartbeat_;
     Clock::time_point last_stats_;
     Counters counters_;

@@ -166,7 +166,10 @@ void Broker::request_queue(std::uint64_t token, bool front) {
     if (front) q.tokens.push_front(token);
     else q.tokens.push_back(token);
     ++q.live;
-    expiries_.emplace(p.deadline, token);
+    expiries_.push({p.deadline, token}, pending_.used(), [&](const QueueExpiry& e) {
+        const Pending* q = pending_.find(e.token);
+        return !q || !q->queued;
+    });
 }
 
 // A request left its op's queue early (expired). Its token stays in the deque until
@@ -215,7 +218,11 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
     if (!std::exchange(p.sent, true))
         series_.queue_wait[static_cast<std::size_t>(p.op)].observe_us(us_between(p.received, now_));
     ++w.inflight;
-    work_expiries_.push({std::min(now_ + settings_.worker_timeout, p.deadline), token, p.dispatches});
+    work_expiries_.push({std::min(now_ + settings_.worker_timeout, p.deadline), token, p.dispatches},
+                        pending_.used(), [&](const WorkExpiry& e) {
+                            const Pending* q = pending_.find(e.token);
+                            return !q || q->queued || q->dispatches != e.dispatch;
+                        });
     return true;
 }
 
@@ -273,8 +280,8 @@ void Broker::queue_dispatch() {
 }
 
 void Broker::queue_expire() {
-    while (!expiries_.empty() && expiries_.top().first <= now_) {
-        std::uint64_t token = expiries_.top().second;
+    while (!expiries_.empty() && expiries_.top().at <= now_) {
+        std::uint64_t token = expiries_.top().token;
         expiries_.pop();
         Pending* p = pending_.find(token);
         if (!p || !p->queued) continue; // dispatched meanwhile

@@ -366,7 +366,18 @@ bool Client::attempt_send(Slot& s, std::optional<std::size_t> avoid) {
     s.sent = now;
     s.waiting = false;
     deadlines_.push_back({s.sent + settings_.timeout, s.id, s.attempt});
+    // Answered attempts leave their deadline behind until it reaches the front. Behind one
+    // slow attempt that is every attempt sent for a whole timeout (30 s at 400,000 req/s:
+    // 288 MB), so once the stale outnumber the live (at most one per slot) they are swept.
+    // Amortised O(1) per send; the order, and so the front, is kept.
+    if (deadlines_.size() > 2 * slots_.size() + kDeadlineSlack)
+        std::erase_if(deadlines_, [&](const Deadline& d) { return !deadline_live(d); });
     return true;
+}
+
+bool Client::deadline_live(const Deadline& d) const {
+    const Slot& s = slots_[d.id % slots_.size()];
+    return s.busy && !s.waiting && s.id == d.id && s.attempt == d.attempt;
 }
 
 // Open loop: at most an even share of the window per server up (rounded up), so a stalled
@@ -513,7 +524,7 @@ void Client::timeouts_expire(Clock::time_point now) {
     while (!deadlines_.empty()) {
         Deadline d = deadlines_.front();
         Slot& s = slots_[d.id % slots_.size()];
-        bool live = s.busy && !s.waiting && s.id == d.id && s.attempt == d.attempt;
+        bool live = deadline_live(d);
         if (live && d.at > now) break;
         deadlines_.pop_front();
         if (!live) continue;

@@ -105,7 +105,10 @@ public:
     // Closes the statistics and writes every output file. Returns the exit code: 130
     // when interrupted, 3 when an --slo failed, 1 when a request failed, else 0.
     int finish();
+    static constexpr std::size_t kDeadlineSlack = 1024; // stale deadlines kept before a sweep
     const Report& report() const { return report_; }
+    // Attempt deadlines held, stale ones included: at most 2 x window + kDeadlineSlack.
+    std::size_t deadlines_held() const { return deadlines_.size(); }
     // A second stop signal came: the run ends at once, without a report (the result
     // files hold whole rows only). run() returns 130 without calling finish().
     bool aborted() const { return aborted_; }
@@ -143,6 +146,7 @@ private:
     void outcome_error(Slot& s, std::string_view server, std::string_view code,
                        std::uint64_t service_us);
     void timeouts_expire(Clock::time_point now);
+    bool deadline_live(const Deadline& d) const;
     void unsent_fail(std::string_view why);
     void slot_release(Slot& s);
     // Writes the request's --results row and --output line. reply: the one that ended

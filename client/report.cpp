@@ -19,6 +19,25 @@ GroupStats& Report::server(std::string_view name) {
     return it->second;
 }
 
+void Report::group_record(GroupStats& g, const Outcome& o) {
+    g.latency_us.record(o.latency.corrected_us);
+    g.service_us.record(o.service_us);
+    overall_stale_ = true;
+}
+
+const GroupStats& Report::overall() const {
+    if (overall_stale_) {
+        overall_.latency_us.reset();
+        overall_.service_us.reset();
+        for (const auto& [name, g] : servers_) {
+            overall_.latency_us.merge(g.latency_us);
+            overall_.service_us.merge(g.service_us);
+        }
+        overall_stale_ = false;
+    }
+    return overall_;
+}
+
 // The time series covers the whole run, warm-up included, so the warm-up can be seen.
 void Report::interval_record(const Outcome* o, bool error) {
     ++interval_count_;
@@ -38,12 +57,12 @@ void Report::outcome_ok(const Outcome& o) {
     uncorrected_us_.record(o.latency.uncorrected_us);
     items_ += o.items;
     if (o.http_status) ++http_status_[o.http_status];
-    for (GroupStats* g : {&overall_, &server(o.server)}) {
-        ++g->count;
-        ++g->ok;
-        g->latency_us.record(o.latency.corrected_us);
-        g->service_us.record(o.service_us);
-    }
+    ++overall_.count;
+    ++overall_.ok;
+    GroupStats& g = server(o.server);
+    ++g.count;
+    ++g.ok;
+    group_record(g, o);
 }
 
 void Report::message_record(std::string_view code, std::string_view message) {
@@ -77,12 +96,12 @@ void Report::outcome_error(const Outcome& o, std::string_view code, std::string_
     }
     uncorrected_us_.record(o.latency.uncorrected_us);
     items_ += o.items;
-    for (GroupStats* g : {&overall_, &server(o.server)}) {
-        ++g->count;
-        ++g->errors;
-        g->latency_us.record(o.latency.corrected_us);
-        g->service_us.record(o.service_us);
-    }
+    ++overall_.count;
+    ++overall_.errors;
+    GroupStats& g = server(o.server);
+    ++g.count;
+    ++g.errors;
+    group_record(g, o);
     auto it = errors_.find(code);
     if (it == errors_.end()) it = errors_.emplace(std::string(code), 0).first;
     ++it->second;
@@ -144,7 +163,7 @@ void Report::interrupted(std::optional<std::uint64_t> unsent, std::uint64_t in_f
 
 void Report::slo_evaluate(const std::vector<Slo>& slos) {
     slo_results_.clear();
-    const Histogram& h = overall_.latency_us;
+    const Histogram& h = overall().latency_us;
     for (const Slo& slo : slos) {
         SloResult r{slo};
         using M = Slo::Metric;
@@ -259,9 +278,9 @@ void Report::table_print(std::FILE* out) const {
     }
     std::fprintf(out, "\n");
     // In a closed loop the uncorrected row would repeat the end-to-end one.
-    std::vector<report::TableRow> rows{{op_ + " end-to-end", overall_.count, overall_.count, &overall_.latency_us}};
+    std::vector<report::TableRow> rows{{op_ + " end-to-end", overall_.count, overall_.count, &overall().latency_us}};
     if (mode_.open_loop) rows.push_back({op_ + " uncorrected", overall_.count, overall_.count, &uncorrected_us_});
-    rows.push_back({op_ + " server service", overall_.count, overall_.count, &overall_.service_us});
+    rows.push_back({op_ + " server service", overall_.count, overall_.count, &overall().service_us});
     for (const auto& [name, g] : servers_)
         rows.push_back({"server " + name, g.count, overall_.count, &g.latency_us});
     report::table_print(out, rows);

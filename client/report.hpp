@@ -118,7 +118,10 @@ public:
     // and starts the next one empty.
     const IntervalRow& interval_close(double t_s, double length_s, bool warmup);
 
-    const GroupStats& overall() const { return overall_; }
+    // The whole run: counts are kept as outcomes come; the histograms are the sum of the
+    // servers' (every measured outcome has one server group), merged here when read, so
+    // an outcome costs four records, not six.
+    const GroupStats& overall() const;
     const Histogram& uncorrected() const { return uncorrected_us_; }
     const std::vector<IntervalRow>& intervals() const { return intervals_; }
     const WarmupStats& warmup() const { return warmup_; }
@@ -165,6 +168,7 @@ public:
 
 private:
     GroupStats& server(std::string_view name);
+    void group_record(GroupStats& g, const Outcome& o);
     void interval_record(const Outcome* o, bool error);
     void message_record(std::string_view code, std::string_view message);
     void hlog_rows(double start_s, double length_s);
@@ -172,7 +176,8 @@ private:
 
     std::string op_;
     RunMode mode_;
-    GroupStats overall_;
+    mutable GroupStats overall_;
+    mutable bool overall_stale_ = false; // servers' histograms changed since overall()
     Histogram uncorrected_us_; // overall, from the actual first send
     std::map<std::string, GroupStats, std::less<>> servers_;
     std::map<std::string, std::uint64_t, std::less<>> errors_;

@@ -56,13 +56,13 @@ std::string Report::json_text() const {
         out << ",\n  \"numbers\": " << items_ << ",\n  \"numbers_per_s\": "
             << (measured_s() > 0 ? double(items_) / measured_s() : 0.0);
     out << ",\n  \"error_rate\": " << error_rate()
-        << ",\n  \"latency_us\": " << json_latency(overall_.latency_us)
+        << ",\n  \"latency_us\": " << json_latency(overall().latency_us)
         << ",\n  \"latency_uncorrected_us\": " << json_latency(uncorrected_us_)
-        << ",\n  \"service_us\": " << json_latency(overall_.service_us)
+        << ",\n  \"service_us\": " << json_latency(overall().service_us)
         << ",\n  \"warmup\": {\"s\": " << mode_.warmup_s << ", \"requests\": " << warmup_.count
         << ", \"ok\": " << warmup_.ok << ", \"failed\": " << warmup_.errors
         << ", \"timeouts\": " << warmup_.timeouts << "}"
-        << ",\n  \"ops\": {" << json_string(op_) << ": " << json_group(overall_) << "}"
+        << ",\n  \"ops\": {" << json_string(op_) << ": " << json_group(overall()) << "}"
         << ",\n  \"servers\": {";
     const char* sep = "\n    ";
     for (const auto& [name, g] : servers_) {
@@ -135,7 +135,7 @@ void Report::json_write(const std::string& path) const {
 // Milliseconds, as wrk2 writes it and HdrHistogram's plotter labels its axis.
 void Report::hist_write(const std::string& path) const {
     file_write(path, [&](std::ostream& out) {
-        overall_.latency_us.write_percentile_distribution(out, 1000.0);
+        overall().latency_us.write_percentile_distribution(out, 1000.0);
     });
 }
 
@@ -145,7 +145,7 @@ void Report::plot_write(const std::string& path) const {
     char mode[64] = ", closed loop";
     if (mode_.open_loop) std::snprintf(mode, sizeof mode, ", open loop at %g req/s", mode_.rate);
     in.title += mode;
-    in.curves.push_back({"all servers", &overall_.latency_us, false});
+    in.curves.push_back({"all servers", &overall().latency_us, false});
     if (mode_.open_loop)
         in.curves.push_back({"all, from actual send (uncorrected)", &uncorrected_us_, true});
     for (const auto& [name, g] : servers_)

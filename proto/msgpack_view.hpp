@@ -5,18 +5,24 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace zlb::proto::detail {
 
 using Map = msgpack::object_map;
 
+// Key names are short and mostly differ in length or first letter: checking those first
+// leaves memcmp to the one name that matches (the hot path looks up every key of every
+// message).
+inline bool key_is(const msgpack::object& k, std::string_view key) {
+    return k.type == msgpack::type::STR && k.via.str.size == key.size() && !key.empty() &&
+           k.via.str.ptr[0] == key[0] && std::memcmp(k.via.str.ptr, key.data(), key.size()) == 0;
+}
+
 inline const msgpack::object* find(const Map& map, std::string_view key) {
-    for (std::uint32_t i = 0; i < map.size; ++i) {
-        const auto& k = map.ptr[i].key;
-        if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key)
-            return &map.ptr[i].val;
-    }
+    for (std::uint32_t i = 0; i < map.size; ++i)
+        if (key_is(map.ptr[i].key, key)) return &map.ptr[i].val;
     return nullptr;
 }
 
@@ -29,9 +35,8 @@ void index(const Map& map, const std::array<std::string_view, N>& keys,
     for (std::uint32_t i = 0; i < map.size; ++i) {
         const auto& k = map.ptr[i].key;
         if (k.type != msgpack::type::STR) continue;
-        const std::string_view name(k.via.str.ptr, k.via.str.size);
         for (std::size_t j = 0; j < N; ++j)
-            if (name == keys[j]) {
+            if (key_is(k, keys[j])) {
                 if (!out[j]) out[j] = &map.ptr[i].val;
                 break;
             }

@@ -588,3 +588,31 @@ TEST_CASE("a request for an op no worker serves is answered at once") {
     c.echo(3);
     REQUIRE(worker_holds(rig, w, 1));
 }
+
+TEST_CASE("deadline heap: earliest first, stale entries swept once they outnumber the live") {
+    struct E {
+        int at;
+        int id;
+    };
+    zlb::broker::ExpiryHeap<E> heap;
+    constexpr std::size_t kLive = 10;
+    auto live_from = [](int newest) { return newest - static_cast<int>(kLive) + 1; };
+    std::size_t most = 0;
+    for (int id = 0; id < 100'000; ++id) {
+        // The 10 newest are live: pushed in reverse order of deadline within each 100.
+        heap.push({1'000'000 - id % 100 + id / 100 * 100, id}, kLive,
+                  [&](const E& e) { return e.id < live_from(id); });
+        most = std::max(most, heap.size());
+    }
+    CHECK(most <= 2 * kLive + decltype(heap)::kSlack + 1);
+    CHECK(heap.size() >= kLive); // the live ones are never swept
+    int last = INT32_MIN;
+    std::size_t live_seen = 0;
+    while (!heap.empty()) {
+        CHECK(heap.top().at >= last);
+        last = heap.top().at;
+        live_seen += heap.top().id >= live_from(99'999);
+        heap.pop();
+    }
+    CHECK(live_seen == kLive);
+}

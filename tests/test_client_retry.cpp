@@ -662,3 +662,37 @@ TEST_CASE("in open loop a server that does not answer holds no more than its sha
     CHECK(client.report().late_starts() == 0); // B and C kept the timetable
     CHECK(client.report().overall().ok == 87);
 }
+
+TEST_CASE("behind one unanswered attempt, the answered ones' deadlines do not pile up") {
+    zmq::context_t ctx;
+    ManualTime time;
+    FakeServer a(ctx, inproc_name("pileup"), "A");
+    constexpr std::size_t kCount = 6000;
+    auto s = settings_of({a.endpoint}, kCount);
+    s.window = 4;
+    s.retries = 0;
+    s.timeout = 10'000ms; // time stands still: only the held request may time out, at the end
+    Client client(s, {ctx, time});
+
+    REQUIRE(step_until(client, [&] { return a.drain(time) == s.window; }, 20));
+    const std::uint64_t held = a.received[0].id; // never answered
+    std::size_t answered = 0, most = 0;
+    std::size_t next = 1;
+    // Every other request is answered as it comes: each leaves a stale deadline behind
+    // the held one's, which stays in front for the whole timeout.
+    REQUIRE(step_until(client, [&] {
+        for (; next < a.received.size(); ++next, ++answered) a.reply_echo(a.received[next]);
+        a.drain(time);
+        most = std::max(most, client.deadlines_held());
+        return client.report().overall().ok == kCount - 1;
+    }, 100'000));
+    CHECK(answered == kCount - 1);
+    CHECK(most <= 2 * s.window + Client::kDeadlineSlack + 1);
+    CHECK(most > 2 * s.window); // the sweep waited for the stale to outnumber the live
+
+    // The held attempt still times out, on time.
+    REQUIRE(advance_until(client, time, 100ms, [&] { return client.done(); }, 200));
+    CHECK(client.report().overall().timeouts == 1);
+    CHECK(client.report().overall().ok == kCount - 1);
+    CHECK(a.ids()[0] == held);
+}

@@ -2,7 +2,8 @@
 its replies costs a server, or a broker, no more than its per-peer queue budget
 (--peer-queue-bytes, 256 MiB by default), also with --max-msg-bytes raised to 2 MB.
 Replies past the budget are dropped and counted; the attacked process serves a normal
-client while the flood sits unread, and after it.
+client while the flood sits unread, and after it. A broker that answered 300,000
+requests holds no more than it did before them.
 
 Peak RSS is read from /proc (VmHWM against VmRSS at idle). Under AddressSanitizer the
 allocator keeps freed memory in quarantine, so these figures are not meaningful there:
@@ -107,5 +108,30 @@ def test_broker_flood():
     broker.stop()
 
 
+def test_broker_flat_over_answered_requests():
+    """Answered requests leave nothing behind: the broker once kept a deadline entry per
+    request for the whole --worker-timeout-ms (60 s), 24 bytes each, so 300,000 echoes
+    grew it by 7 to 14 MiB and a client at full speed by 290 MB a minute."""
+    broker = Broker()
+    workers = [Server("--broker", broker.backend, "--credit", "256", name=f"w{i}", bind=False)
+               for i in range(2)]
+    wait_for(lambda: len(broker.status()["workers"]) == 2, 10, "the workers to join")
+    pid = broker.proc.pid
+    _, _, _, rep = run_client("--connect", broker.frontend, "--count", "2000", "--window", "256",
+                              check=0)  # warm: the pending slab and zmq's pipes at full size
+    idle = mem_kib(pid, "VmRSS")
+    count = 300_000
+    _, _, _, rep = run_client("--connect", broker.frontend, "--count", str(count), "--window",
+                              "256", check=0, timeout_s=300)
+    assert rep["ok"] == count, rep
+    grew_mib = (mem_kib(pid, "VmHWM") - idle) / 1024
+    print(f"broker: peak RSS +{grew_mib:.1f} MiB over {count} answered echoes")
+    assert grew_mib < 4, f"broker grew {grew_mib:.1f} MiB over {count} answered requests"
+    for w in workers:
+        w.stop()
+    broker.stop()
+
+
 if __name__ == "__main__":
-    main([test_server_flood_defaults, test_server_flood_with_2mb_messages, test_broker_flood])
+    main([test_server_flood_defaults, test_server_flood_with_2mb_messages, test_broker_flood,
+          test_broker_flat_over_answered_requests])
