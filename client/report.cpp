@@ -13,10 +13,25 @@ constexpr std::string_view kNoServer = "(no reply)";
 
 } // namespace
 
-GroupStats& Report::server(std::string_view name) {
-    auto it = servers_.find(name);
-    if (it == servers_.end()) it = servers_.try_emplace(std::string(name)).first;
+// A server's name and an error code are what the peer says: each becomes a key of the
+// report, printable (no terminal escapes), at most kMaxKeyBytes, and at most kMaxKeys
+// distinct of a kind, past which they share `other`. A hostile server that names itself
+// anew in every reply would otherwise add a pair of histograms (360 KB) per reply.
+template <class Map>
+auto& bounded_entry(Map& map, std::string_view raw, std::size_t max_keys, std::string_view other) {
+    auto it = map.find(raw);
+    if (it != map.end()) return it->second;
+    std::string key(raw.substr(0, Report::kMaxKeyBytes));
+    for (char& c : key)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    it = map.find(key);
+    if (it == map.end() && map.size() >= max_keys) it = map.find(key = std::string(other));
+    if (it == map.end()) it = map.try_emplace(std::move(key)).first;
     return it->second;
+}
+
+GroupStats& Report::server(std::string_view name) {
+    return bounded_entry(servers_, name, kMaxServers, "(other servers)");
 }
 
 void Report::group_record(GroupStats& g, const Outcome& o) {
@@ -66,9 +81,7 @@ void Report::outcome_ok(const Outcome& o) {
 }
 
 void Report::message_record(std::string_view code, std::string_view message) {
-    auto it = messages_.find(code);
-    if (it == messages_.end()) it = messages_.try_emplace(std::string(code)).first;
-    auto& m = it->second;
+    auto& m = bounded_entry(messages_, code, kMaxCodes, "(other codes)");
     // One line each, whatever the server sent.
     std::string text(message.substr(0, 200));
     for (char& c : text)
@@ -102,9 +115,7 @@ void Report::outcome_error(const Outcome& o, std::string_view code, std::string_
     ++g.count;
     ++g.errors;
     group_record(g, o);
-    auto it = errors_.find(code);
-    if (it == errors_.end()) it = errors_.emplace(std::string(code), 0).first;
-    ++it->second;
+    ++bounded_entry(errors_, code, kMaxCodes, "(other codes)");
     message_record(code, message.empty() ? "(no message)" : message);
 }
 

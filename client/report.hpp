@@ -122,6 +122,11 @@ public:
     // servers' (every measured outcome has one server group), merged here when read, so
     // an outcome costs four records, not six.
     const GroupStats& overall() const;
+    // Bounds on what servers name (see bounded_entry in report.cpp): distinct server
+    // names (each has a pair of histograms, 360 KB) and error codes, and key length.
+    static constexpr std::size_t kMaxServers = 256;
+    static constexpr std::size_t kMaxCodes = 32;
+    static constexpr std::size_t kMaxKeyBytes = 64;
     const Histogram& uncorrected() const { return uncorrected_us_; }
     const std::vector<IntervalRow>& intervals() const { return intervals_; }
     const WarmupStats& warmup() const { return warmup_; }
@@ -135,6 +140,7 @@ public:
         return messages_;
     }
     const std::map<long, std::uint64_t>& http_statuses() const { return http_status_; }
+    const std::map<std::string, GroupStats, std::less<>>& servers() const { return servers_; }
     std::uint64_t items() const { return items_; }
     // Warm-up requests count here too: a failure is a failure, measured or not.
     bool all_ok() const {

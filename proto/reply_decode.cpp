@@ -53,7 +53,8 @@ const char* decode_ok_fields(const Fields& f, Reply& r) {
     if (f[kFactors] && !decode_factors(*f[kFactors], r)) return "bad factors";
     if (f[kData] && !as_text(*f[kData], r.data)) return "bad data";
     if (const auto* s = f[kStatus]) {
-        if (s->type != msgpack::type::POSITIVE_INTEGER) return "bad status";
+        // HTTP statuses have three digits; anything else would be a key of the report.
+        if (s->type != msgpack::type::POSITIVE_INTEGER || s->via.u64 > 999) return "bad status";
         r.status = static_cast<long>(s->via.u64);
     }
     std::uint64_t v = 0;

@@ -359,3 +359,30 @@ TEST_CASE("endpoints: ports outside 1..65535 and malformed ones are refused, nam
     CHECK(unique == std::vector<std::string>{"tcp://a:1", "tcp://b:1"});
     CHECK(dropped == std::vector<std::string>{"tcp://a:1"});
 }
+
+TEST_CASE("what servers name is bounded: names and codes in number and length, printable") {
+    Report r("echo");
+    // A hostile server names itself anew in every reply, with escapes and at length.
+    for (int i = 0; i < 2000; ++i) {
+        std::string name = "\x1b[31mserver-" + std::to_string(i) + std::string(i % 3 ? 0 : 100'000, 'x');
+        r.outcome_ok(ok_after(100, 10));
+        r.outcome_error({name, {100, 100}, 10, false}, "code-" + std::to_string(i), "m");
+        r.outcome_ok({name, {100, 100}, 10, false});
+    }
+    r.finish(1.0);
+    const auto& servers = r.servers();
+    CHECK(servers.size() <= Report::kMaxServers + 1);
+    REQUIRE(servers.count("(other servers)") == 1);
+    std::uint64_t counted = 0;
+    for (const auto& [name, g] : servers) {
+        CHECK(name.size() <= Report::kMaxKeyBytes);
+        for (char c : name) CHECK((c >= 0x20 && c < 0x7f));
+        counted += g.count;
+    }
+    CHECK(counted == r.overall().count); // every outcome still counted once
+    CHECK(r.overall().count == 6000);
+    CHECK(r.overall().latency_us.count() == 6000);
+    CHECK(servers.count("?[31mserver-1") == 1); // the escape shows as ?, the name stays
+    CHECK(r.error_messages().size() <= Report::kMaxCodes + 1);
+    CHECK(r.error_messages().count("(other codes)") == 1);
+}
