@@ -7,19 +7,21 @@
 
 namespace zlb {
 
+// Each frame is received into the message already at its place in the vector: libzmq
+// reuses a message it receives into, so a frame costs no init, move or close (the vector
+// changes size only when the frame count does). The rest of a multipart message is
+// already here once its first frame is: ZeroMQ delivers it atomically.
 bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
-    frames.clear();
-    zmq::message_t first;
-    if (!socket.recv(first, zmq::recv_flags::dontwait)) return false;
-    bool more = first.more();
-    frames.push_back(std::move(first));
-    // The rest of a multipart message is already here: ZeroMQ delivers it atomically.
-    while (more) {
-        zmq::message_t part;
-        (void)socket.recv(part, zmq::recv_flags::none);
-        more = part.more();
-        frames.push_back(std::move(part));
+    std::size_t n = 0;
+    for (bool more = true; more; ++n) {
+        if (n == frames.size()) frames.emplace_back();
+        if (!socket.recv(frames[n], n ? zmq::recv_flags::none : zmq::recv_flags::dontwait)) {
+            frames.clear(); // nothing waiting: once a turn, not once a message
+            return false;
+        }
+        more = frames[n].more();
     }
+    frames.resize(n);
     return true;
 }
 
