@@ -24,6 +24,7 @@
 #include "factor/factor_detail.hpp"
 #include "factor/montgomery.hpp"
 #include "factor/primes.hpp"
+#include "factor/siqs_kernels.hpp"
 #include "factor/siqs_math.hpp"
 #include "factor/siqs_params.hpp"
 
@@ -89,17 +90,20 @@ private:
     std::uint64_t lp_bound_ = 0;
     std::uint32_t first_sieved_ = 2;
 
-    // The factor base, index 0 for -1 and 1 for 2.
-    std::vector<std::uint32_t> prime_, sqrt_, magic_, ainv_, root1_, root2_, pos1_, pos2_;
+    // The factor base, index 0 for -1 and 1 for 2. The 16-bit arrays are padded to
+    // siqs_kernels::padded(size) entries (stride_), with roots that never match at 0, 1 and
+    // the padding.
+    std::vector<std::uint32_t> prime_, sqrt_, ainv_, pos1_, pos2_;
+    std::vector<std::uint16_t> prime16_, magic16_, root1_, root2_;
     std::vector<std::uint8_t> logp_, sieve_log_; // sieve_log_: 0 for A's primes
-    std::vector<std::uint8_t> hit_;              // trial division's root matches
+    std::size_t stride_ = 0;
 
     // The current A and B.
     unsigned s_ = 0;
     std::array<std::uint32_t, 16> a_idx_{};
     std::array<std::uint64_t, 16> bl_{};
     std::array<int, 16> sign_{};
-    std::vector<std::uint32_t> bainv_; // s_ rows of 2 B_l / A mod p
+    std::vector<std::uint16_t> bainv_; // s_ rows of 2 B_l / A mod p, stride_ apart
     std::uint64_t a_ = 0;
     __int128 b_ = 0, c_ = 0;
     long double a_target_ = 0;
@@ -120,7 +124,9 @@ u128 Siqs::build_factor_base() {
     const auto fb_size = static_cast<std::size_t>(params_.fb_size);
     prime_ = {1, 2};
     sqrt_ = {0, 1};
-    for (std::size_t j = 1; j < kPrimes16Count && prime_.size() < fb_size; ++j) {
+    // Primes below 2^15, as siqs_kernels::root_matches needs: far more than any size here uses.
+    for (std::size_t j = 1; j < kPrimes16Count && kPrimes16[j] < 32768 && prime_.size() < fb_size;
+         ++j) {
         const std::uint32_t p = kPrimes16[j];
         const std::uint32_t np = mod_small(n_, p);
         if (np == 0) return p; // n has no factor below 1024, so p is proper
@@ -131,16 +137,20 @@ u128 Siqs::build_factor_base() {
     }
     const std::size_t size = prime_.size();
     logp_.resize(size);
-    magic_.resize(size);
     sieve_log_.resize(size);
-    hit_.assign(size + 16, 0);
+    stride_ = siqs_kernels::padded(size);
+    constexpr std::uint16_t kPad = 32749; // any odd p < 2^15: its roots 0xffff never match
+    prime16_.assign(stride_, kPad);
+    magic16_.assign(stride_, siqs_kernels::mulhi_magic(kPad));
+    root1_.assign(stride_, 0xffff);
+    root2_.assign(stride_, 0xffff);
     for (std::size_t i = 0; i < size; ++i) {
         logp_[i] = static_cast<std::uint8_t>(std::lround(std::log2(double(prime_[i]))));
-        magic_[i] = static_cast<std::uint32_t>(0xffffffffu / prime_[i] + 1);
+        if (i < 2) continue;
+        prime16_[i] = static_cast<std::uint16_t>(prime_[i]);
+        magic16_[i] = siqs_kernels::mulhi_magic(prime_[i]);
     }
     ainv_.resize(size);
-    root1_.resize(size);
-    root2_.resize(size);
     pos1_.resize(size);
     pos2_.resize(size);
     while (first_sieved_ < size && prime_[first_sieved_] < kSmallPrime)
@@ -244,7 +254,7 @@ void Siqs::first_polynomial() {
         sign_[l] = 1;
         b_ += bl_[l];
     }
-    bainv_.resize(s_ * size);
+    bainv_.resize(s_ * stride_);
     for (std::size_t i = 2; i < size; ++i) {
         const std::uint32_t p = prime_[i];
         const auto am = static_cast<std::uint32_t>(a_ % p);
@@ -252,7 +262,7 @@ void Siqs::first_polynomial() {
             root1_[i] = root2_[i] = 0;
             sieve_log_[i] = 0;
             for (unsigned l = 0; l < s_; ++l)
-                bainv_[l * size + i] = 0;
+                bainv_[l * stride_ + i] = 0;
             continue;
         }
         sieve_log_[i] = logp_[i];
@@ -263,13 +273,13 @@ void Siqs::first_polynomial() {
             const auto blp = static_cast<std::uint32_t>(bl_[l] % p);
             bm += blp;
             const std::uint32_t d = mulmod(blp, ainv, p);
-            bainv_[l * size + i] = d + d >= p ? d + d - p : d + d;
+            bainv_[l * stride_ + i] = static_cast<std::uint16_t>(d + d >= p ? d + d - p : d + d);
         }
         bm %= p;
         const std::uint32_t mm = m_ % p;
         const std::uint32_t t = sqrt_[i];
-        root1_[i] = (mulmod(ainv, (t + p - bm) % p, p) + mm) % p;
-        root2_[i] = (mulmod(ainv, (2 * p - t - bm) % p, p) + mm) % p;
+        root1_[i] = static_cast<std::uint16_t>((mulmod(ainv, (t + p - bm) % p, p) + mm) % p);
+        root2_[i] = static_cast<std::uint16_t>((mulmod(ainv, (2 * p - t - bm) % p, p) + mm) % p);
     }
     budget_.charge(std::uint64_t(size) * (s_ + 8));
 }
@@ -279,19 +289,19 @@ void Siqs::first_polynomial() {
 void Siqs::next_polynomial(unsigned i) {
     const unsigned v = static_cast<unsigned>(std::countr_zero(i));
     const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
-    const std::uint32_t* delta = &bainv_[v * size];
-    const std::uint32_t* prime = prime_.data();
-    std::uint32_t* r1 = root1_.data();
-    std::uint32_t* r2 = root2_.data();
+    const std::uint16_t* delta = &bainv_[v * stride_];
+    const std::uint16_t* prime = prime16_.data();
+    std::uint16_t* r1 = root1_.data();
+    std::uint16_t* r2 = root2_.data();
     const bool add = sign_[v] > 0;
     b_ += add ? -2 * __int128(bl_[v]) : 2 * __int128(bl_[v]);
     sign_[v] = -sign_[v];
-    for (std::uint32_t j = 2; j < size; ++j) {
-        const std::uint32_t p = prime[j];
-        const std::uint32_t d = add ? delta[j] : p - delta[j];
-        std::uint32_t a = r1[j] + d, b = r2[j] + d;
-        a -= a >= p ? p : 0;
-        b -= b >= p ? p : 0;
+    for (std::uint32_t j = 2; j < size; ++j) { // sums below 2p < 2^16
+        const std::uint16_t p = prime[j];
+        const auto d = static_cast<std::uint16_t>(add ? delta[j] : p - delta[j]);
+        auto a = static_cast<std::uint16_t>(r1[j] + d), b = static_cast<std::uint16_t>(r2[j] + d);
+        a = static_cast<std::uint16_t>(a >= p ? a - p : a);
+        b = static_cast<std::uint16_t>(b >= p ? b - p : b);
         r1[j] = a;
         r2[j] = b;
     }
@@ -306,11 +316,9 @@ void Siqs::sieve_polynomial() {
     const std::uint8_t* logp = sieve_log_.data();
     std::uint32_t* pos1 = pos1_.data();
     std::uint32_t* pos2 = pos2_.data();
-    std::copy(root1_.begin(), root1_.end(), pos1_.begin());
-    std::copy(root2_.begin(), root2_.end(), pos2_.begin());
+    std::copy(root1_.begin(), root1_.begin() + size, pos1_.begin());
+    std::copy(root2_.begin(), root2_.begin() + size, pos2_.begin());
     std::uint8_t* s = sieve_.data();
-    std::uint64_t init_word;
-    std::memset(&init_word, init_, 8);
     for (std::uint32_t block = 0; block < blocks_; ++block) {
         budget_.charge(len / 8 + size);
         for (std::uint32_t i = first_sieved_; i < size; ++i) {
@@ -331,27 +339,9 @@ void Siqs::sieve_polynomial() {
             pos1[i] = j1 - len;
             pos2[i] = j2 - len;
         }
-        // Candidates are a few per block: test 64 bytes at once (a loop the compiler
-        // vectorises), and reset them to init_ while they are in hand, so that the block is
-        // ready for the next sieve without a second pass.
-        for (std::uint32_t j = 0; j < len; j += 64) { // len is a multiple of 64
-            std::uint64_t words[8];
-            std::memcpy(words, s + j, 64);
-            std::uint64_t any = 0;
-            for (const std::uint64_t w : words)
-                any |= w;
-            for (std::uint32_t k = 0; k < 64; k += 8)
-                std::memcpy(s + j + k, &init_word, 8);
-            if ((any & 0x8080808080808080ull) == 0) continue;
-            for (std::uint32_t k = 0; k < 8; ++k) {
-                std::uint64_t word = words[k] & 0x8080808080808080ull;
-                while (word != 0) {
-                    const unsigned byte = static_cast<unsigned>(std::countr_zero(word)) / 8;
-                    check_candidate(block * len + j + 8 * k + byte);
-                    word &= word - 1;
-                }
-            }
-        }
+        siqs_kernels::scan_reset(s, len, init_, [&](std::uint32_t j) {
+            check_candidate(block * len + j);
+        });
     }
 }
 
@@ -372,31 +362,13 @@ void Siqs::check_candidate(std::uint32_t idx) {
         while (divide_exactly(v, q))
             f.push_back(a_idx_[l]);
     }
-    // First mark the primes whose roots idx lies on, in a loop without branches or dependent
-    // stores that the compiler can vectorise; idx mod p by a multiplication: with idx, p < 2^16
-    // the quotient floor(idx * magic / 2^32) is exact, and a division would cost several times
-    // as much.
-    const std::uint32_t size = static_cast<std::uint32_t>(prime_.size());
-    const std::uint32_t* prime = prime_.data();
-    const std::uint32_t* magic = magic_.data();
-    const std::uint32_t* r1 = root1_.data();
-    const std::uint32_t* r2 = root2_.data();
-    std::uint8_t* hit = hit_.data();
-    for (std::uint32_t i = 2; i < size; ++i) {
-        const auto q = static_cast<std::uint32_t>((std::uint64_t(idx) * magic[i]) >> 32);
-        const std::uint32_t r = idx - q * prime[i];
-        hit[i] = static_cast<std::uint8_t>((r == r1[i]) | (r == r2[i]));
-    }
-    for (std::uint32_t i = 2; i < size; i += 8) { // hit_ is padded to a multiple of 8
-        std::uint64_t word;
-        std::memcpy(&word, hit + i, 8);
-        while (word != 0) {
-            const std::uint32_t j = i + static_cast<std::uint32_t>(std::countr_zero(word)) / 8;
-            word &= word - 1;
-            while (divide_exactly(v, prime[j])) // false for A's primes, already divided out
-                f.push_back(j);
-        }
-    }
+    // The primes whose roots idx lies on (a vector loop, no division for a miss); A's primes
+    // have roots 0 and are divided out already, so their matches divide nothing.
+    siqs_kernels::root_matches(idx, prime16_.data(), magic16_.data(), root1_.data(),
+                               root2_.data(), stride_, [&](std::size_t j) {
+                                   while (divide_exactly(v, prime_[j]))
+                                       f.push_back(static_cast<std::uint32_t>(j));
+                               });
     if (v >= lp_bound_) return;
     const __int128 ax_b = __int128(a_) * x + b_;
     const u128 y_abs = (ax_b < 0 ? static_cast<u128>(-ax_b) : static_cast<u128>(ax_b)) % n_;
