@@ -44,7 +44,7 @@ namespace {
 using namespace siqs_math;
 
 constexpr std::uint32_t kBlock = 32768; // bytes of sieve: the L1 data cache
-constexpr std::uint32_t kSmallPrime = 30;
+constexpr std::uint32_t kSmallPrime = 60;
 // Relations beyond the factor base: at least this many dependencies, each of which splits n
 // with probability 1/2 or more, so all failing (then sieving on for more) is a 2^-16 event.
 constexpr std::size_t kExtraRelations = 16;

@@ -18,9 +18,10 @@ using Params = SiqsParams;
 // Chosen by callgrind instruction counts per number on balanced semiprimes (the machine's wall
 // clock is too noisy); blocks below 1 sieve a fraction of one block.
 constexpr std::array kParams = {
-    Params{40, 50, 0.125, 20, 3},  Params{64, 60, 0.125, 20, 3},  Params{72, 80, 0.125, 30, 3},
-    Params{80, 140, 0.125, 40, 3}, Params{96, 250, 0.25, 50, 3},  Params{112, 320, 0.25, 60, 4},
-    Params{128, 580, 0.5, 120, 5}, Params{136, 660, 0.5, 120, 5},
+    Params{40, 50, 0.125, 20, 3},    Params{64, 60, 0.125, 20, 3},
+    Params{72, 80, 0.125, 30, 3},    Params{80, 140, 0.125, 40, 4.5},
+    Params{96, 250, 0.25, 50, 6},    Params{112, 320, 0.25, 60, 7.5},
+    Params{128, 580, 0.5, 120, 10.5}, Params{136, 660, 0.5, 120, 10.5},
 };
 
 } // namespace
