@@ -93,7 +93,8 @@ private:
     // The factor base, index 0 for -1 and 1 for 2. The 16-bit arrays are padded to
     // siqs_kernels::padded(size) entries (stride_), with roots that never match at 0, 1 and
     // the padding.
-    std::vector<std::uint32_t> prime_, sqrt_, ainv_, pos1_, pos2_;
+    std::vector<std::uint32_t> prime_, sqrt_, mid_, pos1_, pos2_; // mid_: m_ mod p
+    std::vector<Mod16> mod_;
     std::vector<std::uint16_t> prime16_, magic16_, root1_, root2_;
     std::vector<std::uint8_t> logp_, sieve_log_; // sieve_log_: 0 for A's primes
     std::size_t stride_ = 0;
@@ -124,16 +125,19 @@ u128 Siqs::build_factor_base() {
     const auto fb_size = static_cast<std::size_t>(params_.fb_size);
     prime_ = {1, 2};
     sqrt_ = {0, 1};
+    mod_.assign(2, Mod16{});
     // Primes below 2^15, as siqs_kernels::root_matches needs: far more than any size here uses.
     for (std::size_t j = 1; j < kPrimes16Count && kPrimes16[j] < 32768 && prime_.size() < fb_size;
          ++j) {
         const std::uint32_t p = kPrimes16[j];
+        const Mod16 mp(p);
         const std::uint32_t np = mod_small(n_, p);
         if (np == 0) return p; // n has no factor below 1024, so p is proper
-        const std::uint32_t knp = mulmod(np, k_ % p, p);
-        if (knp != 0 && powmod(knp, (p - 1) / 2, p) != 1) continue;
+        const std::uint32_t root = mp.sqrt(mp.mul(np, mp.reduce(k_)));
+        if (root == ~std::uint32_t(0)) continue; // kn is a non-residue
         prime_.push_back(p);
-        sqrt_.push_back(sqrtmod(knp, p));
+        sqrt_.push_back(root);
+        mod_.push_back(mp);
     }
     const std::size_t size = prime_.size();
     logp_.resize(size);
@@ -150,7 +154,6 @@ u128 Siqs::build_factor_base() {
         prime16_[i] = static_cast<std::uint16_t>(prime_[i]);
         magic16_[i] = siqs_kernels::mulhi_magic(prime_[i]);
     }
-    ainv_.resize(size);
     pos1_.resize(size);
     pos2_.resize(size);
     while (first_sieved_ < size && prime_[first_sieved_] < kSmallPrime)
@@ -162,6 +165,9 @@ u128 Siqs::build_factor_base() {
                                      : static_cast<std::uint32_t>(params_.blocks * kBlock) & ~63u;
     blocks_ = std::clamp(static_cast<std::uint32_t>(params_.blocks), 1u, 2u); // idx < 2^16
     m_ = blocks_ * block_len_ / 2;
+    mid_.assign(size, 0);
+    for (std::size_t i = 2; i < size; ++i)
+        mid_[i] = m_ % prime_[i];
     const std::uint64_t pmax = prime_.back();
     lp_bound_ = std::min<std::uint64_t>(pmax * pmax - 1,
                                         static_cast<std::uint64_t>(params_.lp_mult * pmax));
@@ -248,7 +254,8 @@ void Siqs::first_polynomial() {
     for (unsigned l = 0; l < s_; ++l) {
         const std::uint32_t q = prime_[a_idx_[l]];
         const std::uint64_t al = a_ / q;
-        std::uint32_t g = mulmod(sqrt_[a_idx_[l]], invmod(al % q, q), q);
+        const Mod16& mq = mod_[a_idx_[l]];
+        std::uint32_t g = mq.mul(sqrt_[a_idx_[l]], invmod(mq.of(al), q));
         if (g > q / 2) g = q - g;
         bl_[l] = al * g;
         sign_[l] = 1;
@@ -256,8 +263,9 @@ void Siqs::first_polynomial() {
     }
     bainv_.resize(s_ * stride_);
     for (std::size_t i = 2; i < size; ++i) {
-        const std::uint32_t p = prime_[i];
-        const auto am = static_cast<std::uint32_t>(a_ % p);
+        const Mod16& mp = mod_[i];
+        const std::uint32_t p = mp.p;
+        const std::uint32_t am = mp.of(a_);
         if (am == 0) { // one of A's primes: not sieved, divided out separately
             root1_[i] = root2_[i] = 0;
             sieve_log_[i] = 0;
@@ -267,19 +275,22 @@ void Siqs::first_polynomial() {
         }
         sieve_log_[i] = logp_[i];
         const std::uint32_t ainv = invmod(am, p);
-        ainv_[i] = ainv;
         std::uint32_t bm = 0; // B mod p: every sign is + in the first polynomial
         for (unsigned l = 0; l < s_; ++l) {
-            const auto blp = static_cast<std::uint32_t>(bl_[l] % p);
+            const std::uint32_t blp = mp.of(bl_[l]);
             bm += blp;
-            const std::uint32_t d = mulmod(blp, ainv, p);
+            const std::uint32_t d = mp.mul(blp, ainv);
             bainv_[l * stride_ + i] = static_cast<std::uint16_t>(d + d >= p ? d + d - p : d + d);
         }
-        bm %= p;
-        const std::uint32_t mm = m_ % p;
+        bm = mp.reduce(bm);
+        // x = (+-t - B) / A + M (mod p), the sieve's offset of a root.
         const std::uint32_t t = sqrt_[i];
-        root1_[i] = static_cast<std::uint16_t>((mulmod(ainv, (t + p - bm) % p, p) + mm) % p);
-        root2_[i] = static_cast<std::uint16_t>((mulmod(ainv, (2 * p - t - bm) % p, p) + mm) % p);
+        auto root = [&](std::uint32_t numerator) {
+            const std::uint32_t r = mp.mul(ainv, mp.reduce(numerator)) + mid_[i];
+            return static_cast<std::uint16_t>(r >= p ? r - p : r);
+        };
+        root1_[i] = root(t + p - bm);
+        root2_[i] = root(2 * p - t - bm);
     }
     budget_.charge(std::uint64_t(size) * (s_ + 8));
 }
