@@ -27,6 +27,7 @@
 #include "factor/siqs_kernels.hpp"
 #include "factor/siqs_math.hpp"
 #include "factor/siqs_params.hpp"
+#include "factor/siqs_relations.hpp"
 
 #include <algorithm>
 #include <array>
@@ -34,7 +35,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -75,7 +75,7 @@ private:
     void next_polynomial(unsigned i);
     void sieve_polynomial();
     void check_candidate(std::uint32_t idx);
-    void add_relation(std::uint64_t large);
+    void add_relation(u128 y, std::uint64_t large);
 
     u128 n_;
     Budget& budget_;
@@ -112,9 +112,13 @@ private:
     std::uint64_t rng_ = 0x9e3779b97f4a7c15ull;
 
     std::vector<std::uint8_t> sieve_ = std::vector<std::uint8_t>(kBlock);
-    std::vector<SiqsRelation> relations_;
-    std::unordered_map<std::uint64_t, SiqsRelation> partials_;
-    SiqsRelation scratch_;
+    SiqsRelations relations_, partials_;
+    PartialIndex partial_index_;
+    std::vector<std::uint32_t> scratch_; // the factors of the candidate in hand
+    // Columns that occur in some relation: the rank is at most their count, so this many
+    // relations and kExtraRelations more have at least that many dependencies.
+    std::vector<std::uint8_t> seen_;
+    std::size_t seen_count_ = 0;
 };
 
 u128 Siqs::build_factor_base() {
@@ -360,7 +364,7 @@ void Siqs::check_candidate(std::uint32_t idx) {
     const std::int64_t x = std::int64_t(idx) - m_;
     const __int128 g = (__int128(a_) * x + 2 * b_) * x + c_;
     if (g == 0) return;
-    std::vector<std::uint32_t>& f = scratch_.factors;
+    std::vector<std::uint32_t>& f = scratch_;
     f.clear();
     if (g < 0) f.push_back(0);
     u128 v = g < 0 ? static_cast<u128>(-g) : static_cast<u128>(g);
@@ -383,43 +387,49 @@ void Siqs::check_candidate(std::uint32_t idx) {
     if (v >= lp_bound_) return;
     const __int128 ax_b = __int128(a_) * x + b_;
     const u128 y_abs = (ax_b < 0 ? static_cast<u128>(-ax_b) : static_cast<u128>(ax_b)) % n_;
-    scratch_.y = ax_b < 0 && y_abs != 0 ? n_ - y_abs : y_abs;
-    add_relation(static_cast<std::uint64_t>(v));
+    add_relation(ax_b < 0 && y_abs != 0 ? n_ - y_abs : y_abs, static_cast<std::uint64_t>(v));
 }
 
-void Siqs::add_relation(std::uint64_t large) {
+void Siqs::add_relation(u128 y, std::uint64_t large) {
+    const std::uint32_t* f = scratch_.data();
+    const std::uint32_t* f_end = f + scratch_.size();
     if (large == 1) {
-        scratch_.large = 1;
-        relations_.push_back(scratch_);
-        return;
+        relations_.add(y, 1, f, f_end);
+    } else {
+        const auto fresh = static_cast<std::uint32_t>(partials_.size());
+        const std::uint32_t row = partial_index_.find_or_insert(large, fresh);
+        if (row == fresh) {
+            partials_.add(y, large, f, f_end);
+            return;
+        }
+        const u128 y2 = mont_.from(mont_.mul(mont_.to(partials_.y[row]), mont_.to(y)));
+        relations_.add(y2, large, partials_.begin(row), partials_.end(row), f, f_end);
     }
-    const auto [it, fresh] = partials_.try_emplace(large, scratch_);
-    if (fresh) return;
-    SiqsRelation combined;
-    combined.y = mont_.from(mont_.mul(mont_.to(it->second.y), mont_.to(scratch_.y)));
-    combined.large = large;
-    combined.factors = it->second.factors;
-    combined.factors.insert(combined.factors.end(), scratch_.factors.begin(),
-                            scratch_.factors.end());
-    relations_.push_back(std::move(combined));
+    const std::size_t r = relations_.size() - 1;
+    for (const std::uint32_t* c = relations_.begin(r); c != relations_.end(r); ++c) {
+        seen_count_ += seen_[*c] ^ 1;
+        seen_[*c] = 1;
+    }
 }
 
 u128 Siqs::run() {
     if (const u128 p = build_factor_base(); p != 0) return p;
-    std::size_t wanted = prime_.size() + kExtraRelations;
+    seen_.assign(prime_.size(), 0);
+    std::size_t extra = kExtraRelations;
+    auto enough = [&] { return relations_.size() >= seen_count_ + extra; };
     for (int attempt = 0; attempt < 4; ++attempt) {
-        while (relations_.size() < wanted) {
+        while (!enough()) {
             if (!choose_a()) return 0;
             first_polynomial();
             const unsigned count = 1u << (s_ - 1);
-            for (unsigned i = 0; i < count && relations_.size() < wanted; ++i) {
+            for (unsigned i = 0; i < count && !enough(); ++i) {
                 if (i != 0) next_polynomial(i);
                 sieve_polynomial();
             }
         }
         budget_.charge(std::uint64_t(relations_.size()) * relations_.size() / 8);
         if (const u128 g = siqs_combine(n_, prime_, relations_); g != 0) return g;
-        wanted += kExtraRelations;
+        extra += kExtraRelations;
     }
     return 0;
 }

@@ -17,7 +17,7 @@
 // from halved exponents and the large primes that occur in pairs. X^2 == Y^2 (mod n), and
 // gcd(X - Y, n) is a proper factor with probability about 1/2 per dependency.
 #include "factor/montgomery.hpp"
-#include "factor/siqs.hpp"
+#include "factor/siqs_relations.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -29,7 +29,7 @@ namespace {
 
 // The factor from one dependency (the kept rows whose bits are set in `deps`), or 0.
 u128 try_dependency(u128 n, const std::vector<std::uint32_t>& primes,
-                    const std::vector<SiqsRelation>& relations,
+                    const SiqsRelations& relations,
                     const std::vector<std::uint32_t>& kept, const std::uint64_t* deps,
                     std::vector<std::uint32_t>& exponents) {
     const Mont128 mont(n);
@@ -38,11 +38,11 @@ u128 try_dependency(u128 n, const std::vector<std::uint32_t>& primes,
     u128 y = mont.one();
     for (std::size_t k = 0; k < kept.size(); ++k) {
         if (((deps[k / 64] >> (k % 64)) & 1) == 0) continue;
-        const SiqsRelation& rel = relations[kept[k]];
-        x = mont.mul(x, mont.to(rel.y));
-        y = mont.mul(y, mont.to(rel.large));
-        for (const std::uint32_t f : rel.factors)
-            ++exponents[f];
+        const std::uint32_t r = kept[k];
+        x = mont.mul(x, mont.to(relations.y[r]));
+        y = mont.mul(y, mont.to(relations.large[r]));
+        for (const std::uint32_t* f = relations.begin(r); f != relations.end(r); ++f)
+            ++exponents[*f];
     }
     for (std::size_t i = 1; i < primes.size(); ++i) {
         if (exponents[i] & 1) return 0; // cannot happen for a true dependency
@@ -58,18 +58,18 @@ struct ParityRows {
     std::vector<std::uint32_t> odd, start;
 };
 
-ParityRows parity_rows(std::size_t cols, const std::vector<SiqsRelation>& relations) {
+ParityRows parity_rows(std::size_t cols, const SiqsRelations& relations) {
     ParityRows p;
     p.start.reserve(relations.size() + 1);
     p.start.push_back(0);
     std::vector<std::uint8_t> parity(cols, 0);
-    for (const SiqsRelation& rel : relations) {
-        for (const std::uint32_t f : rel.factors)
-            parity[f] ^= 1;
-        for (const std::uint32_t f : rel.factors) {
-            if (parity[f] == 0) continue;
-            parity[f] = 0; // each odd column once
-            p.odd.push_back(f);
+    for (std::size_t r = 0; r < relations.size(); ++r) {
+        for (const std::uint32_t* f = relations.begin(r); f != relations.end(r); ++f)
+            parity[*f] ^= 1;
+        for (const std::uint32_t* f = relations.begin(r); f != relations.end(r); ++f) {
+            if (parity[*f] == 0) continue;
+            parity[*f] = 0; // each odd column once
+            p.odd.push_back(*f);
         }
         p.start.push_back(static_cast<std::uint32_t>(p.odd.size()));
     }
@@ -79,7 +79,7 @@ ParityRows parity_rows(std::size_t cols, const std::vector<SiqsRelation>& relati
 } // namespace
 
 u128 siqs_combine(u128 n, const std::vector<std::uint32_t>& primes,
-                  const std::vector<SiqsRelation>& relations) {
+                  const SiqsRelations& relations) {
     const std::size_t cols = primes.size();
     const ParityRows par = parity_rows(cols, relations);
     // Singleton removal: passes over the live rows until one removes nothing.
