@@ -45,9 +45,10 @@ using namespace siqs_math;
 
 constexpr std::uint32_t kBlock = 32768; // bytes of sieve: the L1 data cache
 constexpr std::uint32_t kSmallPrime = 60;
-// Relations beyond the factor base: at least this many dependencies, each of which splits n
-// with probability 1/2 or more, so all failing (then sieving on for more) is a 2^-16 event.
-constexpr std::size_t kExtraRelations = 16;
+// Relations beyond the columns that occur: at least this many dependencies, each of which
+// splits n with probability 1/2 or more, so all failing is a 2^-8 event at most, and costs
+// only sieving on for this many more (the last relations come fastest) and a second matrix.
+constexpr std::size_t kExtraRelations = 8;
 
 // v /= p if p divides v; 64-bit arithmetic once v fits, a 128-bit division is a library call.
 inline bool divide_exactly(u128& v, std::uint32_t p) {
