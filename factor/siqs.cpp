@@ -99,6 +99,7 @@ private:
     std::vector<std::uint16_t> prime16_, magic16_, root1_, root2_;
     std::vector<std::uint8_t> logp_, sieve_log_; // sieve_log_: 0 for A's primes
     std::size_t stride_ = 0;
+    std::vector<std::uint32_t> masks_; // root matches of a candidate, a bit per prime
 
     // The current A and B.
     unsigned s_ = 0;
@@ -148,6 +149,7 @@ u128 Siqs::build_factor_base() {
     logp_.resize(size);
     sieve_log_.resize(size);
     stride_ = siqs_kernels::padded(size);
+    masks_.assign(stride_ / 32, 0);
     constexpr std::uint16_t kPad = 32749; // any odd p < 2^15: its roots 0xffff never match
     prime16_.assign(stride_, kPad);
     magic16_.assign(stride_, siqs_kernels::mulhi_magic(kPad));
@@ -380,11 +382,16 @@ void Siqs::check_candidate(std::uint32_t idx) {
     }
     // The primes whose roots idx lies on (a vector loop, no division for a miss); A's primes
     // have roots 0 and are divided out already, so their matches divide nothing.
-    siqs_kernels::root_matches(idx, prime16_.data(), magic16_.data(), root1_.data(),
-                               root2_.data(), stride_, [&](std::size_t j) {
-                                   while (divide_exactly(v, prime_[j]))
-                                       f.push_back(static_cast<std::uint32_t>(j));
-                               });
+    std::uint32_t* masks = masks_.data();
+    siqs_kernels::root_match_masks(idx, prime16_.data(), magic16_.data(), root1_.data(),
+                                   root2_.data(), stride_, masks);
+    for (std::size_t w = 0; w < stride_ / 32; ++w) {
+        for (std::uint32_t mask = masks[w]; mask != 0; mask &= mask - 1) {
+            const std::size_t j = 32 * w + static_cast<std::size_t>(std::countr_zero(mask));
+            while (divide_exactly(v, prime_[j]))
+                f.push_back(static_cast<std::uint32_t>(j));
+        }
+    }
     if (v >= lp_bound_) return;
     const __int128 ax_b = __int128(a_) * x + b_;
     const u128 y_abs = (ax_b < 0 ? static_cast<u128>(-ax_b) : static_cast<u128>(ax_b)) % n_;

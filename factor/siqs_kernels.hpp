@@ -1,7 +1,7 @@
 #pragma once
 // The two vector loops of the SIQS sieve (siqs.cpp): finding the candidates in a sieved block,
 // and finding which factor-base primes divide a candidate's value. SSE2 (part of every x86-64)
-// where the target has it, plain loops otherwise.
+// where the target has it, plain loops otherwise; the second also in AVX2.
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -14,7 +14,7 @@
 namespace zlb::detail::siqs_kernels {
 
 // Per-prime arrays are padded to a multiple of this many entries.
-constexpr std::size_t kLanes = 16;
+constexpr std::size_t kLanes = 32;
 constexpr std::size_t padded(std::size_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
 // ceil(2^16 / p): with it the quotient estimate in root_matches is exact or one too big.
@@ -22,44 +22,17 @@ constexpr std::uint16_t mulhi_magic(std::uint32_t p) {
     return static_cast<std::uint16_t>((65536 + p - 1) / p);
 }
 
-// Calls hit(i) for each i < count (a multiple of kLanes), in increasing order, with
-// idx mod p[i] equal to r1[i] or r2[i]. Needs idx < 2^16, odd p[i] < 2^15, m[i] =
-// mulhi_magic(p[i]) and roots below p[i] (a root of 0xffff never matches: padding).
+// Sets bit i % 32 of masks[i / 32], for each i < count (a multiple of kLanes), exactly when
+// idx mod p[i] is r1[i] or r2[i]. Needs idx < 2^16, odd p[i] < 2^15, m[i] = mulhi_magic(p[i])
+// and roots below p[i] (a root of 0xffff never matches: padding). AVX2 when the processor has
+// it (chosen once, at start-up), SSE2 otherwise (siqs_kernels.cpp).
 //
-// idx mod p without a division, eight 16-bit lanes at once: q' = floor(idx * m / 2^16) is
+// idx mod p without a division, sixteen 16-bit lanes at once: q' = floor(idx * m / 2^16) is
 // floor(idx / p) or one more, since idx * (m p - 2^16) / (p 2^16) < idx / 2^16 < 1; so
 // idx - q' p lies in [-p, p) and one signed correction gives the remainder.
-template <class Hit>
-inline void root_matches(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t* m,
-                         const std::uint16_t* r1, const std::uint16_t* r2, std::size_t count,
-                         Hit&& hit) {
-#if defined(__SSE2__)
-    const __m128i x = _mm_set1_epi16(static_cast<short>(idx));
-    const __m128i zero = _mm_setzero_si128();
-    auto lanes = [&](std::size_t i) {
-        const __m128i vp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-        const __m128i q = _mm_mulhi_epu16(x, _mm_loadu_si128(reinterpret_cast<const __m128i*>(m + i)));
-        __m128i r = _mm_sub_epi16(x, _mm_mullo_epi16(q, vp));
-        r = _mm_add_epi16(r, _mm_and_si128(_mm_cmpgt_epi16(zero, r), vp));
-        return _mm_or_si128(
-            _mm_cmpeq_epi16(r, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + i))),
-            _mm_cmpeq_epi16(r, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r2 + i))));
-    };
-    for (std::size_t i = 0; i < count; i += kLanes) {
-        auto mask = static_cast<std::uint32_t>(
-            _mm_movemask_epi8(_mm_packs_epi16(lanes(i), lanes(i + 8))));
-        while (mask != 0) {
-            hit(i + static_cast<std::size_t>(std::countr_zero(mask)));
-            mask &= mask - 1;
-        }
-    }
-#else
-    for (std::size_t i = 0; i < count; ++i) {
-        const std::uint32_t r = idx % p[i];
-        if (r == r1[i] || r == r2[i]) hit(i);
-    }
-#endif
-}
+void root_match_masks(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t* m,
+                      const std::uint16_t* r1, const std::uint16_t* r2, std::size_t count,
+                      std::uint32_t* masks);
 
 // Calls found(j) for each byte s[j] (j < len, a multiple of 64) with bit 7 set, in increasing
 // order, and resets the whole block to `init` in the same pass: candidates are a few per block,
