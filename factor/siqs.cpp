@@ -50,16 +50,18 @@ constexpr std::uint32_t kSmallPrime = 60;
 // only sieving on for this many more (the last relations come fastest) and a second matrix.
 constexpr std::size_t kExtraRelations = 8;
 
-// v /= p if p divides v; 64-bit arithmetic once v fits, a 128-bit division is a library call.
-inline bool divide_exactly(u128& v, std::uint32_t p) {
+// v /= p if p divides v, by multiplication with p's inverse (TrialPrime, primes.hpp): a
+// division costs several multiplications, and a 128-bit one is a library call. 64-bit
+// arithmetic once v fits.
+inline bool divide_exactly(u128& v, const TrialPrime& t) {
     if ((v >> 64) == 0) {
-        const auto w = static_cast<std::uint64_t>(v);
-        if (w % p != 0) return false;
-        v = w / p;
+        const std::uint64_t q = static_cast<std::uint64_t>(v) * t.inv64;
+        if (q > t.lim64) return false;
+        v = q;
         return true;
     }
-    const u128 q = v / p;
-    if (q * p != v) return false;
+    const u128 q = v * t.inv128;
+    if (q > t.lim128) return false;
     v = q;
     return true;
 }
@@ -96,6 +98,7 @@ private:
     // the padding.
     std::vector<std::uint32_t> prime_, sqrt_, mid_, pos1_, pos2_; // mid_: m_ mod p
     std::vector<Mod16> mod_;
+    std::vector<TrialPrime> exact_; // divisibility tests, for the candidates' trial division
     std::vector<std::uint16_t> prime16_, magic16_, root1_, root2_;
     std::vector<std::uint8_t> logp_, sieve_log_; // sieve_log_: 0 for A's primes
     std::size_t stride_ = 0;
@@ -146,6 +149,9 @@ u128 Siqs::build_factor_base() {
         mod_.push_back(mp);
     }
     const std::size_t size = prime_.size();
+    exact_.assign(size, TrialPrime{});
+    for (std::size_t i = 2; i < size; ++i)
+        exact_[i] = trial_prime(prime_[i]);
     logp_.resize(size);
     sieve_log_.resize(size);
     stride_ = siqs_kernels::padded(size);
@@ -375,9 +381,8 @@ void Siqs::check_candidate(std::uint32_t idx) {
         f.push_back(1);
     v >>= ctz128(v);
     for (unsigned l = 0; l < s_; ++l) {
-        const std::uint32_t q = prime_[a_idx_[l]];
         f.push_back(a_idx_[l]); // A itself
-        while (divide_exactly(v, q))
+        while (divide_exactly(v, exact_[a_idx_[l]]))
             f.push_back(a_idx_[l]);
     }
     // The primes whose roots idx lies on (a vector loop, no division for a miss); A's primes
@@ -388,7 +393,7 @@ void Siqs::check_candidate(std::uint32_t idx) {
     for (std::size_t w = 0; w < stride_ / 32; ++w) {
         for (std::uint32_t mask = masks[w]; mask != 0; mask &= mask - 1) {
             const std::size_t j = 32 * w + static_cast<std::size_t>(std::countr_zero(mask));
-            while (divide_exactly(v, prime_[j]))
+            while (divide_exactly(v, exact_[j]))
                 f.push_back(static_cast<std::uint32_t>(j));
         }
     }
