@@ -92,6 +92,8 @@ private:
     std::uint8_t init_ = 0; // start value of a sieve byte: bit 7 set means a candidate
     std::uint64_t lp_bound_ = 0;
     std::uint32_t first_sieved_ = 2;
+    // The first sieved primes from len / 4, len / 2 and len on (sieve_polynomial's classes).
+    std::array<std::uint32_t, 3> class_{};
 
     // The factor base, index 0 for -1 and 1 for 2. The 16-bit arrays are padded to
     // siqs_kernels::padded(size) entries (stride_), with roots that never match at 0, 1 and
@@ -178,6 +180,12 @@ u128 Siqs::build_factor_base() {
                                      : static_cast<std::uint32_t>(params_.blocks * kBlock) & ~63u;
     blocks_ = std::clamp(static_cast<std::uint32_t>(params_.blocks), 1u, 2u); // idx < 2^16
     m_ = blocks_ * block_len_ / 2;
+    for (std::size_t c = 0; c < class_.size(); ++c) {
+        const std::uint32_t bound = block_len_ >> (2 - c); // len / 4, len / 2, len
+        class_[c] = static_cast<std::uint32_t>(
+            std::lower_bound(prime_.begin() + first_sieved_, prime_.end(), bound) -
+            prime_.begin());
+    }
     mid_.assign(size, 0);
     for (std::size_t i = 2; i < size; ++i)
         mid_[i] = m_ % prime_[i];
@@ -345,24 +353,54 @@ void Siqs::sieve_polynomial() {
     std::uint8_t* s = sieve_.data();
     for (std::uint32_t block = 0; block < blocks_; ++block) {
         budget_.charge(len / 8 + size);
-        for (std::uint32_t i = first_sieved_; i < size; ++i) {
-            const std::uint32_t p = prime[i];
-            const std::uint8_t lg = logp[i];
-            std::uint32_t j1 = pos1[i], j2 = pos2[i];
-            if (j1 > j2) std::swap(j1, j2);
-            while (j2 < len) {
-                s[j1] += lg;
-                s[j2] += lg;
-                j1 += p;
-                j2 += p;
+        // Primes below len / 4 and from len on: a loop over the hits.
+        auto sieve_loop = [&](std::uint32_t from, std::uint32_t to) {
+            for (std::uint32_t i = from; i < to; ++i) {
+                const std::uint32_t p = prime[i];
+                const std::uint8_t lg = logp[i];
+                std::uint32_t j1 = pos1[i], j2 = pos2[i];
+                if (j1 > j2) std::swap(j1, j2);
+                while (j2 < len) {
+                    s[j1] += lg;
+                    s[j2] += lg;
+                    j1 += p;
+                    j2 += p;
+                }
+                if (j1 < len) {
+                    s[j1] += lg;
+                    j1 += p;
+                }
+                pos1[i] = j1 - len;
+                pos2[i] = j2 - len;
             }
-            if (j1 < len) {
-                s[j1] += lg;
-                j1 += p;
+        };
+        // Primes in [len / K, len) hit each root `sure` times for certain (a position starts
+        // below p) and then at most K - sure more. Those are done without branches: a loop
+        // exit that depends on the root is mispredicted about once per prime, which costs
+        // more than the prime's few stores. A miss adds 0 at the root's first hit.
+        auto sieve_few = [&](std::uint32_t from, std::uint32_t to, std::uint32_t sure,
+                             std::uint32_t maybe) {
+            for (std::uint32_t i = from; i < to; ++i) {
+                const std::uint32_t p = prime[i];
+                const std::uint8_t lg = logp[i];
+                for (std::uint32_t* pos : {pos1 + i, pos2 + i}) {
+                    const std::uint32_t first = *pos;
+                    std::uint32_t j = first;
+                    for (std::uint32_t k = 0; k < sure; ++k, j += p)
+                        s[j] += lg;
+                    for (std::uint32_t k = 0; k < maybe; ++k) {
+                        const bool in = j < len;
+                        s[in ? j : first] += in ? lg : 0;
+                        j += in ? p : 0;
+                    }
+                    *pos = j - len;
+                }
             }
-            pos1[i] = j1 - len;
-            pos2[i] = j2 - len;
-        }
+        };
+        sieve_loop(first_sieved_, class_[0]);
+        sieve_few(class_[0], class_[1], 2, 2);
+        sieve_few(class_[1], class_[2], 1, 1);
+        sieve_loop(class_[2], size);
         siqs_kernels::scan_reset(s, len, init_, [&](std::uint32_t j) {
             check_candidate(block * len + j);
         });
