@@ -93,7 +93,7 @@ private:
     std::uint64_t lp_bound_ = 0;
     std::uint32_t first_sieved_ = 2;
     // The first sieved primes from len / 4, len / 2 and len on (sieve_polynomial's classes).
-    std::array<std::uint32_t, 3> class_{};
+    std::array<std::uint32_t, 4> class_{};
 
     // The factor base, index 0 for -1 and 1 for 2. The 16-bit arrays are padded to
     // siqs_kernels::padded(size) entries (stride_), with roots that never match at 0, 1 and
@@ -181,7 +181,7 @@ u128 Siqs::build_factor_base() {
     blocks_ = std::clamp(static_cast<std::uint32_t>(params_.blocks), 1u, 2u); // idx < 2^16
     m_ = blocks_ * block_len_ / 2;
     for (std::size_t c = 0; c < class_.size(); ++c) {
-        const std::uint32_t bound = block_len_ >> (2 - c); // len / 4, len / 2, len
+        const std::uint32_t bound = block_len_ >> (3 - c); // len / 8, len / 4, len / 2, len
         class_[c] = static_cast<std::uint32_t>(
             std::lower_bound(prime_.begin() + first_sieved_, prime_.end(), bound) -
             prime_.begin());
@@ -398,9 +398,10 @@ void Siqs::sieve_polynomial() {
             }
         };
         sieve_loop(first_sieved_, class_[0]);
-        sieve_few(class_[0], class_[1], 2, 2);
-        sieve_few(class_[1], class_[2], 1, 1);
-        sieve_loop(class_[2], size);
+        sieve_few(class_[0], class_[1], 4, 4);
+        sieve_few(class_[1], class_[2], 2, 2);
+        sieve_few(class_[2], class_[3], 1, 1);
+        sieve_loop(class_[3], size);
         siqs_kernels::scan_reset(s, len, init_, [&](std::uint32_t j) {
             check_candidate(block * len + j);
         });
