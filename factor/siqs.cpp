@@ -10,15 +10,23 @@
 // one sign at a time, so each root moves by one precomputed 2 B_l / A mod p: an addition.
 //
 // Sieve: the interval is cut into 32 KiB blocks (L1-sized); each prime adds its rounded log2 at
-// its two roots' progressions; the scan for candidates (64 bytes at a time) also resets the
-// block to its start value. Primes below kSmallPrime are not sieved (their hits cost most
-// and say least); the threshold allows for them and for one large prime. A candidate is
-// trial-divided by the primes whose roots it lies on (an index test, no division for misses).
-// A cofactor below the large-prime bound is a prime: two partial relations with the same one
-// make a full relation (single large-prime variation).
+// its two roots' progressions. Primes of len / 8 and more (len: the block) hit each root a
+// known number of times for certain and a few more at most, so they are sieved without
+// branches, masked stores standing in for the misses: a data-dependent loop exit costs a
+// misprediction per prime, more than its few stores. The scan for candidates (64 bytes at a
+// time, SSE2) also resets the block to its start value. Primes below kSmallPrime are not
+// sieved (their hits cost most and say least); the threshold allows for them and for one
+// large prime. A candidate is trial-divided by the primes whose roots it lies on: all roots
+// are 16-bit, and siqs_kernels.cpp finds the matches 16 primes at a time (AVX2 when the
+// processor has it) by a multiply-high remainder, then divides by multiplying with the
+// inverse. A cofactor below the large-prime bound is a prime: two partial relations with the
+// same one make a full relation (single large-prime variation). Relations live in flat pools
+// (siqs_relations.hpp), partials in an open-addressing table by their large prime.
 //
-// When the relations outnumber the factor base, siqs_combine (siqs_matrix.cpp) finds the
-// dependencies and takes square roots. Everything is deterministic for a given n.
+// Sieving stops when the relations outnumber the factor-base columns that occur in them (an
+// upper bound on the rank) by kExtraRelations; siqs_combine (siqs_matrix.cpp) then removes
+// singletons, finds the dependencies and takes square roots. Everything is deterministic for
+// a given n.
 #include "factor/siqs.hpp"
 
 #include "factor/factor_detail.hpp"

@@ -27,7 +27,7 @@ constexpr std::uint16_t mulhi_magic(std::uint32_t p) {
 // and roots below p[i] (a root of 0xffff never matches: padding). AVX2 when the processor has
 // it (chosen once, at start-up), SSE2 otherwise (siqs_kernels.cpp).
 //
-// idx mod p without a division, sixteen 16-bit lanes at once: q' = floor(idx * m / 2^16) is
+// idx mod p without a division, 8 (SSE2) or 16 (AVX2) 16-bit lanes at once: q' = floor(idx * m / 2^16) is
 // floor(idx / p) or one more, since idx * (m p - 2^16) / (p 2^16) < idx / 2^16 < 1; so
 // idx - q' p lies in [-p, p) and one signed correction gives the remainder.
 void root_match_masks(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t* m,
