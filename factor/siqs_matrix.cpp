@@ -27,7 +27,9 @@
 namespace zlb::detail {
 namespace {
 
-// The factor from one dependency (the kept rows whose bits are set in `deps`), or 0.
+// The factor from one dependency (the kept rows whose bits are set in `deps`), or 0. Y's
+// small factors (large primes and factor-base primes) are gathered into 64-bit words first:
+// one Montgomery product per word, not one or more per factor.
 u128 try_dependency(u128 n, const std::vector<std::uint32_t>& primes,
                     const SiqsRelations& relations,
                     const std::vector<std::uint32_t>& kept, const std::uint64_t* deps,
@@ -36,18 +38,30 @@ u128 try_dependency(u128 n, const std::vector<std::uint32_t>& primes,
     std::fill(exponents.begin(), exponents.end(), 0u);
     u128 x = mont.one();
     u128 y = mont.one();
+    std::uint64_t word = 1;
+    auto times = [&](std::uint64_t f) {
+        std::uint64_t product;
+        if (!__builtin_mul_overflow(word, f, &product)) {
+            word = product;
+            return;
+        }
+        y = mont.mul(y, mont.to(word));
+        word = f;
+    };
     for (std::size_t k = 0; k < kept.size(); ++k) {
         if (((deps[k / 64] >> (k % 64)) & 1) == 0) continue;
         const std::uint32_t r = kept[k];
         x = mont.mul(x, mont.to(relations.y[r]));
-        y = mont.mul(y, mont.to(relations.large[r]));
+        times(relations.large[r]);
         for (const std::uint32_t* f = relations.begin(r); f != relations.end(r); ++f)
             ++exponents[*f];
     }
     for (std::size_t i = 1; i < primes.size(); ++i) {
         if (exponents[i] & 1) return 0; // cannot happen for a true dependency
-        if (exponents[i] != 0) y = mont.mul(y, mont.pow(mont.to(primes[i]), exponents[i] / 2));
+        for (std::uint32_t e = 0; e < exponents[i] / 2; ++e)
+            times(primes[i]);
     }
+    y = mont.mul(y, mont.to(word));
     const u128 diff = mont.from(mont.sub(x, y));
     const u128 g = binary_gcd<u128>(diff, n);
     return g != 1 && g != n ? g : 0;
