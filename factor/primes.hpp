@@ -40,18 +40,22 @@ struct TrialPrime {
     u128 inv128, lim128;
 };
 
+// The divisibility test's constants for odd p (Newton's iteration doubles the correct low bits
+// of the inverse; p itself is right to 3).
+constexpr TrialPrime trial_prime(std::uint32_t p) {
+    std::uint64_t inv64 = p;
+    for (int k = 0; k < 5; ++k)
+        inv64 *= 2 - p * inv64;
+    u128 inv128 = p;
+    for (int k = 0; k < 6; ++k)
+        inv128 *= 2 - p * inv128;
+    return {p, inv64, ~std::uint64_t(0) / p, inv128, ~u128(0) / p};
+}
+
 inline constexpr auto kTrialPrimes = [] {
     std::array<TrialPrime, kTrialCount> table{};
-    for (std::size_t i = 0; i < kTrialCount; ++i) {
-        const std::uint32_t p = kPrimes16[i + 1];
-        std::uint64_t inv64 = p;
-        for (int k = 0; k < 5; ++k)
-            inv64 *= 2 - p * inv64;
-        u128 inv128 = p;
-        for (int k = 0; k < 6; ++k)
-            inv128 *= 2 - p * inv128;
-        table[i] = {p, inv64, ~std::uint64_t(0) / p, inv128, ~u128(0) / p};
-    }
+    for (std::size_t i = 0; i < kTrialCount; ++i)
+        table[i] = trial_prime(kPrimes16[i + 1]);
     return table;
 }();
 static_assert(kPrimes16[kTrialCount] < kTrialLimit && kPrimes16[kTrialCount + 1] > kTrialLimit);

@@ -5,7 +5,6 @@
 #include "factor/u128.hpp"
 
 #include <cstdint>
-#include <vector>
 
 namespace zlb::detail {
 
@@ -14,20 +13,5 @@ namespace zlb::detail {
 // throws Cancelled when it expires.
 u128 siqs(u128 n, Budget& budget);
 u128 siqs(u128 n);
-
-// One relation (A x + B)^2 == product (mod n): `factors` lists factor-base indices with
-// multiplicity (index 0 stands for -1), `large` is the square root of the large-prime part
-// (1 for a full relation, the shared large prime for two combined partial relations).
-struct SiqsRelation {
-    u128 y = 0; // A x + B mod n, or the product of two such values for a combined pair
-    std::uint64_t large = 1;
-    std::vector<std::uint32_t> factors;
-};
-
-// Gaussian elimination over GF(2) on the relations' exponent vectors, then the square root of
-// each dependency found: returns a proper factor of n, or 0 when every dependency gave a
-// trivial one. primes[i] is the factor-base prime of index i (primes[0], for -1, is unused).
-u128 siqs_combine(u128 n, const std::vector<std::uint32_t>& primes,
-                  const std::vector<SiqsRelation>& relations);
 
 } // namespace zlb::detail

@@ -18,9 +18,10 @@ using Params = SiqsParams;
 // Chosen by callgrind instruction counts per number on balanced semiprimes (the machine's wall
 // clock is too noisy); blocks below 1 sieve a fraction of one block.
 constexpr std::array kParams = {
-    Params{40, 50, 0.125, 20, 3},  Params{64, 60, 0.125, 20, 3},  Params{72, 80, 0.125, 30, 3},
-    Params{80, 140, 0.125, 40, 3}, Params{96, 250, 0.25, 50, 3},  Params{112, 320, 0.25, 60, 4},
-    Params{128, 580, 0.5, 120, 5}, Params{136, 660, 0.5, 120, 5},
+    Params{40, 50, 0.125, 20, 3},    Params{64, 60, 0.125, 20, 3},
+    Params{72, 80, 0.125, 30, 3},    Params{80, 140, 0.125, 40, 4.5},
+    Params{96, 250, 0.25, 50, 6},    Params{112, 320, 0.25, 60, 7.5},
+    Params{128, 580, 0.5, 120, 10.5}, Params{136, 660, 0.5, 120, 10.5},
 };
 
 } // namespace
@@ -40,11 +41,44 @@ SiqsParams siqs_params(double bits) {
     return kParams.back();
 }
 
-// Each odd prime p contributes log(p) / (p - 1) per root of kn mod p; 2 contributes by kn mod 8.
+namespace {
+
+constexpr std::array<std::uint32_t, 38> kMultipliers = {
+    1,  2,  3,  5,  6,  7,  10, 11, 13, 14, 15, 17, 19, 21, 22, 23, 26, 29, 30,
+    31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 46, 47, 51, 53, 55, 57, 58, 59, 61};
+constexpr std::uint32_t kScoreLimit = 512; // odd primes below this are scored
+constexpr std::size_t kScorePrimes = 96;   // their count
+
+// For each scored prime p: the quadratic residues mod p as a bit set, and (k/p) for every
+// multiplier k as 0, 1 or -1. Computed at compile time: at run time each would cost more than
+// the rest of the set-up at 72 bits.
+struct ScoreTables {
+    std::array<std::array<std::uint64_t, kScoreLimit / 64>, kScorePrimes> residue{};
+    std::array<std::array<std::int8_t, kMultipliers.size()>, kScorePrimes> chi{};
+};
+
+constexpr ScoreTables kScoreTables = [] {
+    ScoreTables t;
+    for (std::size_t j = 0; j < kScorePrimes; ++j) {
+        const std::uint32_t p = kPrimes16[j + 1];
+        for (std::uint32_t i = 1; i <= p / 2; ++i) {
+            const std::uint32_t r = i * i % p;
+            t.residue[j][r / 64] |= std::uint64_t(1) << (r % 64);
+        }
+        for (std::size_t i = 0; i < kMultipliers.size(); ++i) {
+            const std::uint32_t kp = kMultipliers[i] % p;
+            t.chi[j][i] = kp == 0 ? 0 : ((t.residue[j][kp / 64] >> (kp % 64)) & 1) ? 1 : -1;
+        }
+    }
+    return t;
+}();
+static_assert(kPrimes16[kScorePrimes] < kScoreLimit && kPrimes16[kScorePrimes + 1] > kScoreLimit);
+
+} // namespace
+
+// Each odd prime p contributes log(p) / (p - 1) per root of kn mod p (two when (kn/p) = 1,
+// one when p divides kn); 2 contributes by kn mod 8.
 std::uint32_t siqs_multiplier(u128 n) {
-    static constexpr std::array<std::uint32_t, 38> kMultipliers = {
-        1,  2,  3,  5,  6,  7,  10, 11, 13, 14, 15, 17, 19, 21, 22, 23, 26, 29, 30,
-        31, 33, 34, 35, 37, 38, 39, 41, 42, 43, 46, 47, 51, 53, 55, 57, 58, 59, 61};
     std::array<double, kMultipliers.size()> score{};
     const auto n8 = static_cast<std::uint32_t>(n & 7);
     for (std::size_t i = 0; i < kMultipliers.size(); ++i) {
@@ -58,22 +92,20 @@ std::uint32_t siqs_multiplier(u128 n) {
         default: break; // k even: 2 divides kn once
         }
     }
-    // The quadratic residues modulo each small prime by a table of squares: a powmod per
-    // multiplier and prime would cost more than the rest of the set-up at 72 bits.
-    std::array<bool, 512> residue{};
-    for (std::size_t j = 1; kPrimes16[j] < residue.size(); ++j) {
-        const std::uint32_t p = kPrimes16[j];
-        std::fill(residue.begin(), residue.begin() + p, false);
-        for (std::uint32_t i = 1; i <= p / 2; ++i)
-            residue[i * i % p] = true;
-        const double contrib = std::log(double(p)) / (p - 1);
+    static const std::array<double, kScorePrimes> kContrib = [] {
+        std::array<double, kScorePrimes> c{};
+        for (std::size_t j = 0; j < kScorePrimes; ++j)
+            c[j] = std::log(double(kPrimes16[j + 1])) / (kPrimes16[j + 1] - 1);
+        return c;
+    }();
+    for (std::size_t j = 0; j < kScorePrimes; ++j) {
+        const std::uint32_t p = kPrimes16[j + 1];
+        const double contrib = kContrib[j];
         const std::uint32_t np = mod_small(n, p);
+        const int chi_n = np == 0 ? 0 : ((kScoreTables.residue[j][np / 64] >> (np % 64)) & 1) ? 1 : -1;
         for (std::size_t i = 0; i < kMultipliers.size(); ++i) {
-            const std::uint32_t knp = np * kMultipliers[i] % p;
-            if (knp == 0)
-                score[i] += contrib;
-            else if (residue[knp])
-                score[i] += 2 * contrib;
+            const int chi = kScoreTables.chi[j][i] * chi_n;
+            score[i] += chi == 0 ? contrib : chi > 0 ? 2 * contrib : 0.0;
         }
     }
     return kMultipliers[std::max_element(score.begin(), score.end()) - score.begin()];

@@ -7,10 +7,13 @@
 #include "factor/primes.hpp"
 #include "tests/expires_after.hpp"
 #include "factor/siqs.hpp"
+#include "factor/siqs_kernels.hpp"
 #include "factor/siqs_math.hpp"
+#include "factor/siqs_relations.hpp"
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -52,6 +55,67 @@ TEST_CASE("siqs_math: square roots and inverses modulo small primes match brute 
             CHECK(std::uint64_t(r) * r % p == a);
         }
     }
+}
+
+TEST_CASE("siqs_math: Mod16 remainders, products and square roots match plain arithmetic") {
+    using namespace zlb::detail::siqs_math;
+    std::mt19937_64 rng(5);
+    for (std::uint32_t p : {3u, 5u, 61u, 1021u, 32749u, 65521u}) {
+        CAPTURE(p);
+        const Mod16 mod(p);
+        for (int i = 0; i < 2000; ++i) {
+            const auto x = static_cast<std::uint32_t>(rng());
+            CHECK(mod.reduce(x) == x % p);
+            const auto a = static_cast<std::uint32_t>(rng() % p), b = static_cast<std::uint32_t>(rng() % p);
+            CHECK(mod.mul(a, b) == std::uint64_t(a) * b % p);
+            const std::uint64_t w = rng();
+            CHECK(mod.of(w) == w % p);
+        }
+        for (std::uint32_t a = 0; a < std::min(p, 3000u); ++a) {
+            bool residue = a == 0;
+            for (std::uint32_t r = 1; r < p && !residue && p < 3000; ++r)
+                residue = std::uint64_t(r) * r % p == a;
+            if (p >= 3000) residue = a == 0 || powmod(a, (p - 1) / 2, p) == 1;
+            const std::uint32_t root = mod.sqrt(a);
+            if (residue)
+                CHECK(std::uint64_t(root) * root % p == a);
+            else
+                CHECK(root == ~std::uint32_t(0));
+        }
+    }
+}
+
+TEST_CASE("siqs_kernels: root matches of every position against brute force") {
+    using namespace zlb::detail::siqs_kernels;
+    std::mt19937_64 rng(9);
+    const std::size_t count = padded(70); // odd primes from 3, then padding that never matches
+    std::vector<std::uint16_t> p(count, 32749), m(count), r1(count, 0xffff), r2(count, 0xffff);
+    for (std::size_t i = 0; i < 70; ++i) {
+        p[i] = zlb::detail::kPrimes16[i + 1 + (i > 40 ? 3400 : 0)]; // small ones and some near 2^15
+        r1[i] = static_cast<std::uint16_t>(rng() % p[i]);
+        r2[i] = static_cast<std::uint16_t>(rng() % p[i]);
+    }
+    for (std::size_t i = 0; i < count; ++i)
+        m[i] = mulhi_magic(p[i]);
+    std::vector<std::uint32_t> masks(count / 32);
+    for (std::uint32_t idx = 0; idx < 65536; idx += (idx < 300 ? 1 : 97)) {
+        root_match_masks(idx, p.data(), m.data(), r1.data(), r2.data(), count, masks.data());
+        for (std::size_t i = 0; i < count; ++i) {
+            const bool want = i < 70 && (idx % p[i] == r1[i] || idx % p[i] == r2[i]);
+            CAPTURE(idx);
+            CAPTURE(i);
+            CHECK(((masks[i / 32] >> (i % 32)) & 1) == (want ? 1u : 0u));
+        }
+    }
+}
+
+TEST_CASE("siqs_relations: the partial index returns the first row stored under a prime") {
+    zlb::detail::PartialIndex index;
+    for (std::uint32_t i = 0; i < 5000; ++i) // grows past its first size several times
+        CHECK(index.find_or_insert(2 * std::uint64_t(i) + 1000003, i) == i);
+    for (std::uint32_t i = 0; i < 5000; ++i)
+        CHECK(index.find_or_insert(2 * std::uint64_t(i) + 1000003, 99999) == i);
+    CHECK(index.find_or_insert(7, 42) == 42);
 }
 
 TEST_CASE("siqs_math: k*n and (k*n - b) / a past 2^128") {
