@@ -32,7 +32,10 @@ void masks_sse2(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t* 
         masks[i / 32] = lo | hi << 16;
     }
 }
-#else
+#endif
+
+// Plain C++: the fallback on targets without SSE2, and the reference the tests hold the
+// vector versions to.
 void masks_plain(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t*,
                  const std::uint16_t* r1, const std::uint16_t* r2, std::size_t count,
                  std::uint32_t* masks) {
@@ -42,7 +45,6 @@ void masks_plain(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t*
         if (r == r1[i] || r == r2[i]) masks[i / 32] |= std::uint32_t(1) << (i % 32);
     }
 }
-#endif
 
 #if defined(ZLB_SIQS_AVX2)
 __attribute__((target("avx2"))) void masks_avx2(std::uint32_t idx, const std::uint16_t* p,
@@ -72,10 +74,7 @@ __attribute__((target("avx2"))) void masks_avx2(std::uint32_t idx, const std::ui
 }
 #endif
 
-using Impl = void (*)(std::uint32_t, const std::uint16_t*, const std::uint16_t*,
-                      const std::uint16_t*, const std::uint16_t*, std::size_t, std::uint32_t*);
-
-Impl choose_impl() {
+RootMatchImpl choose_impl() {
 #if defined(ZLB_SIQS_AVX2)
     if (__builtin_cpu_supports("avx2")) return masks_avx2;
 #endif
@@ -86,9 +85,20 @@ Impl choose_impl() {
 #endif
 }
 
-const Impl kImpl = choose_impl();
+const RootMatchImpl kImpl = choose_impl();
 
 } // namespace
+
+std::vector<RootMatchKernel> root_match_kernels() {
+    std::vector<RootMatchKernel> out{{"plain", masks_plain}};
+#if defined(__SSE2__)
+    out.push_back({"sse2", masks_sse2});
+#endif
+#if defined(ZLB_SIQS_AVX2)
+    if (__builtin_cpu_supports("avx2")) out.push_back({"avx2", masks_avx2});
+#endif
+    return out;
+}
 
 void root_match_masks(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t* m,
                       const std::uint16_t* r1, const std::uint16_t* r2, std::size_t count,

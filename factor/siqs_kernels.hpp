@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -33,6 +34,17 @@ constexpr std::uint16_t mulhi_magic(std::uint32_t p) {
 void root_match_masks(std::uint32_t idx, const std::uint16_t* p, const std::uint16_t* m,
                       const std::uint16_t* r1, const std::uint16_t* r2, std::size_t count,
                       std::uint32_t* masks);
+
+// Every implementation of root_match_masks this build and processor can run (plain always),
+// so tests check each against brute force, not only the one chosen here.
+using RootMatchImpl = void (*)(std::uint32_t, const std::uint16_t*, const std::uint16_t*,
+                               const std::uint16_t*, const std::uint16_t*, std::size_t,
+                               std::uint32_t*);
+struct RootMatchKernel {
+    const char* name;
+    RootMatchImpl fn;
+};
+std::vector<RootMatchKernel> root_match_kernels();
 
 // Calls found(j) for each byte s[j] (j < len, a multiple of 64) with bit 7 set, in increasing
 // order, and resets the whole block to `init` in the same pass: candidates are a few per block,

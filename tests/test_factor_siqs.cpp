@@ -85,7 +85,7 @@ TEST_CASE("siqs_math: Mod16 remainders, products and square roots match plain ar
     }
 }
 
-TEST_CASE("siqs_kernels: root matches of every position against brute force") {
+TEST_CASE("siqs_kernels: root matches of every position against brute force, every kernel") {
     using namespace zlb::detail::siqs_kernels;
     std::mt19937_64 rng(9);
     const std::size_t count = padded(70); // odd primes from 3, then padding that never matches
@@ -98,13 +98,20 @@ TEST_CASE("siqs_kernels: root matches of every position against brute force") {
     for (std::size_t i = 0; i < count; ++i)
         m[i] = mulhi_magic(p[i]);
     std::vector<std::uint32_t> masks(count / 32);
-    for (std::uint32_t idx = 0; idx < 65536; idx += (idx < 300 ? 1 : 97)) {
-        root_match_masks(idx, p.data(), m.data(), r1.data(), r2.data(), count, masks.data());
-        for (std::size_t i = 0; i < count; ++i) {
-            const bool want = i < 70 && (idx % p[i] == r1[i] || idx % p[i] == r2[i]);
-            CAPTURE(idx);
-            CAPTURE(i);
-            CHECK(((masks[i / 32] >> (i % 32)) & 1) == (want ? 1u : 0u));
+    auto kernels = root_match_kernels();
+    kernels.push_back({"chosen", root_match_masks});
+    CHECK(kernels.size() >= 2);
+    for (const auto& kernel : kernels) {
+        CAPTURE(kernel.name);
+        for (std::uint32_t idx = 0; idx < 65536; idx += (idx < 300 ? 1 : 97)) {
+            std::fill(masks.begin(), masks.end(), 0xdeadbeef); // each mask is written whole
+            kernel.fn(idx, p.data(), m.data(), r1.data(), r2.data(), count, masks.data());
+            for (std::size_t i = 0; i < count; ++i) {
+                const bool want = i < 70 && (idx % p[i] == r1[i] || idx % p[i] == r2[i]);
+                CAPTURE(idx);
+                CAPTURE(i);
+                CHECK(((masks[i / 32] >> (i % 32)) & 1) == (want ? 1u : 0u));
+            }
         }
     }
 }
