@@ -185,7 +185,7 @@ void Broker::queue_leave(proto::Op op) {
     });
 }
 
-// [worker, REQUEST, token, "", request]. The body is copied by reference count, not by
+// [worker, REQUEST+token, "", request]. The body is copied by reference count, not by
 // bytes, so a re-dispatch can send it again; a request with deadline_ms is re-encoded
 // with what is left of it, so the worker does not work past the client's deadline.
 bool Broker::request_send(std::uint64_t token, Worker& w) {
@@ -208,8 +208,8 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
         worker_remove(std::string(w.id), "unreachable");
         return false;
     }
-    backend_.send(zmq::buffer(wp::kRequest), zmq::send_flags::sndmore);
-    backend_.send(zmq::buffer(&token, sizeof token), zmq::send_flags::sndmore);
+    const auto head = wp::request_frame(token);
+    backend_.send(zmq::buffer(head), zmq::send_flags::sndmore);
     backend_.send(zmq::message_t(), zmq::send_flags::sndmore);
     backend_.send(body, zmq::send_flags::none);
     p.queued = false;

@@ -48,7 +48,7 @@ void Broker::worker_message() {
     }
     Worker& w = it->second;
     w.expiry = now_ + w.silence_max;
-    if (command == wp::kRequest) worker_reply(w);
+    if (command.starts_with(wp::kRequest)) worker_reply(w);
     else if (command == wp::kHeartbeat) worker_command(id_scratch_, wp::kHeartbeat); // its proof we live
     else if (command == wp::kBye) {
         w.leaving = true;
@@ -63,7 +63,8 @@ void Broker::worker_ready(const std::string& id, std::string_view body) {
     auto ready = wp::decode_ready(body);
     if (!ready) {
         ++counters_.dropped;
-        LOG_WARN("dropped a malformed READY");
+        LOG_WARN("dropped a malformed READY (this broker speaks worker protocol v%llu: a worker of "
+                 "another zlb version?)", static_cast<unsigned long long>(wp::kWorkerVersion));
         return;
     }
     if (workers_.count(id)) worker_remove(id, "registered again");
@@ -85,20 +86,20 @@ void Broker::worker_ready(const std::string& id, std::string_view body) {
     queue_dispatch();
 }
 
-// [worker, REQUEST, token, "", reply] goes back to the client that asked, once. Any
+// [worker, REQUEST+token, "", reply] goes back to the client that asked, once. Any
 // answer ends the worker's quarantine: it has shown it works again.
 void Broker::worker_reply(Worker& w) {
     std::uint64_t token = 0;
     Pending* p = nullptr;
-    if (frames_.size() == 5 && frames_[2].size() == sizeof token && frames_[3].size() == 0) {
-        std::memcpy(&token, frames_[2].data(), sizeof token);
+    if (auto t = wp::request_token(view(frames_[1])); t && frames_.size() == 4 && frames_[2].size() == 0) {
+        token = *t;
         p = pending_.find(token);
     }
     if (!p || p->queued || p->worker != w.id) {
         ++counters_.dropped; // a late reply to a request already dispatched elsewhere
         return;
     }
-    client_send(p->client, view(frames_[4]));
+    client_send(p->client, view(frames_[3]));
     series_.request_relayed(p->op);
     pending_.release(token);
     ++w.served;

@@ -18,7 +18,7 @@ void encode_ready(msgpack::sbuffer& buf, const Ready& r) {
     Packer pk(buf);
     pk.pack_map(r.heartbeat_ms ? 5 : 4);
     pack_str(pk, "v");
-    pk.pack_uint64(kVersion);
+    pk.pack_uint64(kWorkerVersion);
     pack_str(pk, "name");
     pack_str(pk, r.name);
     pack_str(pk, "ops");
@@ -44,7 +44,7 @@ std::optional<Ready> decode_ready(std::string_view body) {
     const auto* name = find(m, "name");
     const auto* ops = find(m, "ops");
     const auto* cr = find(m, "credit");
-    if (!version || !as_uint(*version, v) || v != kVersion) return std::nullopt;
+    if (!version || !as_uint(*version, v) || v != kWorkerVersion) return std::nullopt;
     if (!name || !as_text(*name, text)) return std::nullopt;
     r.name = text;
     if (!cr || !as_uint(*cr, credit) || credit == 0 || credit > 1'000'000) return std::nullopt;

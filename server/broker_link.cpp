@@ -64,7 +64,7 @@ BrokerLink::Read BrokerLink::message_read(std::vector<zmq::message_t>& frames) {
     if (!recv_frames(*socket_, frames)) return Read::empty;
     broker_expiry_ = time_.now() + kLiveness * heartbeat_; // any message shows it is alive
     std::string_view command = view(frames[0]);
-    if (command == worker::kRequest) return Read::request;
+    if (worker::request_token(command)) return Read::request;
     if (command == worker::kBye) {
         LOG_WARN("broker %s asked to re-register", endpoint_.c_str());
         connect();

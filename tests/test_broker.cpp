@@ -182,22 +182,20 @@ struct FakeWorker {
             std::string_view command = view(frames[0]);
             if (command == wp::kHeartbeat) ++heartbeats;
             else if (command == wp::kBye) ++byes;
-            else if (command == wp::kRequest) {
-                REQUIRE(frames.size() == 4);
-                std::uint64_t token = 0;
-                REQUIRE(frames[1].size() == sizeof token);
-                std::memcpy(&token, frames[1].data(), sizeof token);
-                REQUIRE(frames[2].size() == 0);
-                REQUIRE(decoder.decode(view(frames[3]), request, error));
-                held.push_back({token, *request.id, request.deadline_ms});
+            else if (auto token = wp::request_token(command)) {
+                REQUIRE(frames.size() == 3);
+                REQUIRE(frames[1].size() == 0);
+                REQUIRE(decoder.decode(view(frames[2]), request, error));
+                held.push_back({*token, *request.id, request.deadline_ms});
+            } else {
+                FAIL("unexpected command frame of ", command.size(), " bytes");
             }
         }
     }
     void command(std::string_view c) { socket.send(zmq::buffer(c)); }
     void answer_token(std::uint64_t token, std::uint64_t id) {
         proto::encode_echo(buf, {id, name, 1}, "payload", true);
-        socket.send(zmq::buffer(wp::kRequest), zmq::send_flags::sndmore);
-        socket.send(zmq::buffer(&token, sizeof token), zmq::send_flags::sndmore);
+        socket.send(zmq::buffer(wp::request_frame(token)), zmq::send_flags::sndmore);
         socket.send(zmq::message_t(), zmq::send_flags::sndmore);
         socket.send(zmq::buffer(buf.data(), buf.size()));
     }
@@ -345,8 +343,14 @@ TEST_CASE("a reply with a stale or garbled token is dropped, and the broker goes
 
     w.answer_token(h.token ^ (std::uint64_t(1) << 40), h.id); // another generation
     w.answer_token(h.token + 1, h.id);                        // another slot
-    w.socket.send(zmq::buffer(wp::kRequest), zmq::send_flags::sndmore);
-    w.socket.send(zmq::str_buffer("short")); // no token at all
+    w.socket.send(zmq::buffer(wp::kRequest), zmq::send_flags::sndmore); // no token at all
+    w.socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    w.socket.send(zmq::str_buffer("short"));
+    // Worker protocol v1's framing: the token in a frame of its own.
+    w.socket.send(zmq::str_buffer("ZLB1REQ"), zmq::send_flags::sndmore);
+    w.socket.send(zmq::buffer(&h.token, sizeof h.token), zmq::send_flags::sndmore);
+    w.socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    w.socket.send(zmq::str_buffer("x"));
     rig.step(10);
     CHECK(!c.reply());
 

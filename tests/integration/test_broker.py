@@ -102,6 +102,20 @@ def test_garbage_on_both_sockets():
     _, _, _, rep = run_client("--connect", broker.frontend, "--op", "factor", "--random", "500",
                               "--bits", "40", check=0)
     assert rep["ok"] == 500
+    # A worker of worker protocol v1 (token in a frame of its own) is refused at READY,
+    # with a log line that says why, and never gets a request.
+    old = CTX.socket(zmq.DEALER)
+    old.setsockopt(zmq.LINGER, 0)
+    old.connect(broker.backend)
+    old.send_multipart([b"ZLB1READY", msgpack.packb({"v": 1, "name": "old-worker",
+                                                     "ops": ["factor"], "credit": 8})])
+    wait_for(lambda: "worker protocol v2" in broker.log_text(), 10, "the v1 READY refused")
+    assert all(x["name"] != "old-worker" for x in broker.status()["workers"])
+    _, _, _, rep = run_client("--connect", broker.frontend, "--op", "factor", "--random", "200",
+                              "--bits", "40", check=0)
+    assert rep["ok"] == 200
+    assert old.poll(0) == 0 or all(not f.startswith(b"ZLB2REQ") for f in old.recv_multipart())
+    old.close()
     w.stop()
     broker.stop()
 

@@ -24,7 +24,7 @@ class BlackHole:
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.linger = 0
         self.sock.connect(backend)
-        ready = {"v": 1, "name": name, "ops": ["echo", "factor", "fetch", "status"], "credit": credit}
+        ready = {"v": 2, "name": name, "ops": ["echo", "factor", "fetch", "status"], "credit": credit}
         self.sock.send_multipart([b"ZLB1READY", msgpack.packb(ready)])
         self.swallowed = 0
         self.stop = threading.Event()
@@ -41,7 +41,7 @@ class BlackHole:
                         frames = self.sock.recv_multipart(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-                    if frames[0] == b"ZLB1REQ":
+                    if frames[0].startswith(b"ZLB2REQ"):
                         self.swallowed += 1
             self.sock.send(b"ZLB1HB")
 

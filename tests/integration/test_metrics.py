@@ -257,7 +257,7 @@ def test_worker_labels_are_bounded():
         s = CTX.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
         s.connect(broker.backend)
-        s.send_multipart([b"ZLB1READY", msgpack.packb({"v": 1, "name": f"fake-{i:02d}",
+        s.send_multipart([b"ZLB1READY", msgpack.packb({"v": 2, "name": f"fake-{i:02d}",
                                                        "ops": ["echo"], "credit": 2})])
         fakes.append(s)
 
