@@ -112,54 +112,62 @@ bool Fetcher::fetch_start(const proto::FetchParams& p, Origin origin,
     for (auto& frame : routing) job->routing.push_back(std::move(frame));
     job->id = id;
     job->received = received;
-    if (!job->easy) job->easy = make_curl_easy();
+    if (!job->easy) easy_setup(*job);
     CURL* h = job->easy.get();
-    curl_easy_reset(h);
     job->body.clear();
     job->bytes = 0;
     job->too_large = false;
     job->refused = false;
-    job->policy = &settings_.policy;
-    job->via_proxy = !settings_.proxy.empty();
     job->checked_host.clear();
     job->error[0] = '\0';
     job->want_body = p.want_body;
     job->max_bytes = p.max_bytes;
     job->deadline_bound = deadline_bound;
+    // Only what differs between fetches; the rest stays as easy_setup left it (curl
+    // keeps options across transfers, and redirects change only per-transfer state).
     std::string url(p.url);
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_NOBODY, p.head ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::min(timeout, settings_.connect_timeout).count()));
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(p.max_bytes));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Fetcher::on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, job);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, job->error);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, job);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &Fetcher::on_open_socket);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, job);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
-    // Set on every handle (curl_easy_reset clears it): "" means no proxy, so http_proxy,
-    // HTTPS_PROXY and ALL_PROXY in the environment cannot route fetches around the policy.
-    // With --fetch-proxy, NOPROXY "" sends every host through it, whatever no_proxy says,
-    // so every connection curl opens is to the proxy, and the URL's host is checked apart.
-    curl_easy_setopt(h, CURLOPT_PROXY, settings_.proxy.c_str());
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "");
-    if (job->via_proxy) {
-        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, &Fetcher::on_prereq);
-        curl_easy_setopt(h, CURLOPT_PREREQDATA, job);
-    }
     if (CURLMcode rc = curl_multi_add_handle(job->shard->multi.get(), h); rc != CURLM_OK) {
         LOG_ERROR("curl_multi_add_handle: %s", curl_multi_strerror(rc));
         job_finish(*job, CURLE_FAILED_INIT);
     }
     return true;
+}
+
+// A job slot's easy handle, made on its first fetch and kept (with its options) for the
+// slot's later fetches: what every fetch sets alike is set here once.
+void Fetcher::easy_setup(FetchJob& job) {
+    job.easy = make_curl_easy();
+    CURL* h = job.easy.get();
+    job.policy = &settings_.policy;
+    job.via_proxy = !settings_.proxy.empty();
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Fetcher::on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &job);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, job.error);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, &job);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &Fetcher::on_open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &job);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
+    // "" means no proxy, so http_proxy, HTTPS_PROXY and ALL_PROXY in the environment
+    // cannot route fetches around the policy. With --fetch-proxy, NOPROXY "" sends every
+    // host through it, whatever no_proxy says, so every connection curl opens is to the
+    // proxy, and the URL's host is checked apart.
+    curl_easy_setopt(h, CURLOPT_PROXY, settings_.proxy.c_str());
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    if (job.via_proxy) {
+        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, &Fetcher::on_prereq);
+        curl_easy_setopt(h, CURLOPT_PREREQDATA, &job);
+    }
 }
 
 bool is_http_url(std::string_view url) {

@@ -117,6 +117,7 @@ private:
     static curl_socket_t on_open_socket(void* job, curlsocktype, curl_sockaddr* address);
     static int on_prereq(void* job, char*, char*, int, int);
     static bool proxy_target_allowed(FetchJob& job);
+    void easy_setup(FetchJob& job);
     static void socket_action(FetchShard& shard, curl_socket_t s, int mask);
     void sockets_ready();
     void messages_read(FetchShard& shard);
