@@ -97,7 +97,7 @@ def test_policy_refuses_metadata_and_denied_ranges():
 
 def test_many_fetches_in_flight_all_answered():
     s = dealer()
-    n = 600  # more than one fetcher shard (256 slots each) in flight at once
+    n = 600  # many fetcher shards (64 slots each) in flight at once
     for i in range(n):
         s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "fetch",
                                               "url": f"{http.base}/delay/1/{i}"})])
