@@ -312,10 +312,12 @@ long Fetcher::timer_ms() const {
 
 void Fetcher::socket_action(FetchShard& shard, curl_socket_t s, int mask) {
     int running = 0;
+    shard.acted = true;
     curl_multi_socket_action(shard.multi.get(), s, mask, &running);
 }
 
-// Ready sockets first, then the shards whose timers are due, then what ended.
+// Ready sockets first, then the shards whose timers are due, then what ended on the shards
+// curl ran on (only curl_multi_socket_action finishes transfers).
 void Fetcher::poll_items_ready(const zmq::pollitem_t* items, std::size_t count) {
     if (count > 0 && (items[0].revents & ZMQ_POLLIN)) sockets_ready();
     const auto now = Clock::now();
@@ -324,7 +326,10 @@ void Fetcher::poll_items_ready(const zmq::pollitem_t* items, std::size_t count) 
             shard.timer_at.reset();
             socket_action(shard, CURL_SOCKET_TIMEOUT, 0);
         }
-        messages_read(shard);
+        if (shard.acted) {
+            shard.acted = false;
+            messages_read(shard);
+        }
     }
 }
 

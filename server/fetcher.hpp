@@ -77,11 +77,12 @@ struct FetcherSettings {
 // misses per fetch at 1,000 and 88k / 0.66k at 10,000; 256 gave 92k / 1.5k and 93k / 1.6k.
 inline constexpr std::size_t kShardJobs = 64;
 
-// One multi handle, its timer, and the done transfers it reported this turn.
+// One multi handle and its timer.
 struct FetchShard {
     CurlMulti multi;
     std::optional<Clock::time_point> timer_at; // curl's own timer: real steady time
     std::uint32_t index = 0; // in Fetcher::shards_, carried in every epoll event
+    bool acted = false; // curl ran on it this turn: it may have finished transfers to report
     Fetcher* fetcher = nullptr;
 };
 
