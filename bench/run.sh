@@ -37,7 +37,7 @@ if ((BUILD)); then
 fi
 export ZLB_BIN_DIR=${ZLB_BIN_DIR:-$ROOT/build/bin}
 export ZLB_SOURCE_DIR=${ZLB_SOURCE_DIR:-$ROOT}
-for b in zlb-server zlb-client zlb-broker zlb-bare-echo-server zlb-bare-echo-client; do
+for b in zlb-server zlb-client zlb-broker zlb-bare-echo-server zlb-bare-echo-client zlb-bare-fetch; do
   [[ -x $ZLB_BIN_DIR/$b ]] || die "$ZLB_BIN_DIR/$b missing (build: scripts/setup.sh)"
 done
 for tool in /usr/bin/python3 /usr/bin/time factor nginx; do

@@ -67,23 +67,37 @@ FetchOutcome outcome_of(FetchJob& job, CURLcode code) {
 } // namespace
 
 Fetcher::Fetcher(const FetcherSettings& settings, DoneFn on_done)
-    : settings_(settings), on_done_(std::move(on_done)), multi_(make_curl_multi()),
-      jobs_(settings.max_inflight), epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
+    : settings_(settings), on_done_(std::move(on_done)), jobs_(settings.max_inflight),
+      shards_((jobs_.size() + kShardJobs - 1) / kShardJobs),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!epoll_) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+    for (std::size_t i = 0; i < shards_.size(); ++i) {
+        FetchShard& shard = shards_[i];
+        shard.multi = make_curl_multi();
+        shard.index = static_cast<std::uint32_t>(i);
+        shard.fetcher = this;
+        CURLM* m = shard.multi.get();
+        curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &Fetcher::on_socket);
+        curl_multi_setopt(m, CURLMOPT_SOCKETDATA, &shard);
+        curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &Fetcher::on_timer);
+        curl_multi_setopt(m, CURLMOPT_TIMERDATA, &shard);
+        // Keep enough idle connections to reuse at the shard's full concurrency.
+        std::size_t jobs = std::min(kShardJobs, jobs_.size() - i * kShardJobs);
+        curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(jobs));
+    }
     free_.reserve(jobs_.size());
-    for (auto& job : jobs_) free_.push_back(&job);
-    CURLM* m = multi_.get();
-    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, &Fetcher::on_socket);
-    curl_multi_setopt(m, CURLMOPT_SOCKETDATA, this);
-    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, &Fetcher::on_timer);
-    curl_multi_setopt(m, CURLMOPT_TIMERDATA, this);
-    // Keep enough idle connections to reuse at full concurrency.
-    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, static_cast<long>(jobs_.size()));
+    done_.reserve(jobs_.size());
+    // Reversed, so that the first jobs taken are those of the first shard: at low
+    // concurrency the fetches share one shard's connections.
+    for (std::size_t i = jobs_.size(); i-- > 0;) {
+        jobs_[i].shard = &shards_[i / kShardJobs];
+        free_.push_back(&jobs_[i]);
+    }
 }
 
 Fetcher::~Fetcher() {
     for (auto& job : jobs_)
-        if (job.easy) curl_multi_remove_handle(multi_.get(), job.easy.get());
+        if (job.easy) curl_multi_remove_handle(job.shard->multi.get(), job.easy.get());
 }
 
 bool Fetcher::fetch_start(const proto::FetchParams& p, Origin origin,
@@ -98,54 +112,62 @@ bool Fetcher::fetch_start(const proto::FetchParams& p, Origin origin,
     for (auto& frame : routing) job->routing.push_back(std::move(frame));
     job->id = id;
     job->received = received;
-    if (!job->easy) job->easy = make_curl_easy();
+    if (!job->easy) easy_setup(*job);
     CURL* h = job->easy.get();
-    curl_easy_reset(h);
     job->body.clear();
     job->bytes = 0;
     job->too_large = false;
     job->refused = false;
-    job->policy = &settings_.policy;
-    job->via_proxy = !settings_.proxy.empty();
     job->checked_host.clear();
     job->error[0] = '\0';
     job->want_body = p.want_body;
     job->max_bytes = p.max_bytes;
     job->deadline_bound = deadline_bound;
+    // Only what differs between fetches; the rest stays as easy_setup left it (curl
+    // keeps options across transfers, and redirects change only per-transfer state).
     std::string url(p.url);
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_NOBODY, p.head ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(std::min(timeout, settings_.connect_timeout).count()));
     curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(p.max_bytes));
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Fetcher::on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, job);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, job->error);
-    curl_easy_setopt(h, CURLOPT_PRIVATE, job);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &Fetcher::on_open_socket);
-    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, job);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
-    // Set on every handle (curl_easy_reset clears it): "" means no proxy, so http_proxy,
-    // HTTPS_PROXY and ALL_PROXY in the environment cannot route fetches around the policy.
-    // With --fetch-proxy, NOPROXY "" sends every host through it, whatever no_proxy says,
-    // so every connection curl opens is to the proxy, and the URL's host is checked apart.
-    curl_easy_setopt(h, CURLOPT_PROXY, settings_.proxy.c_str());
-    curl_easy_setopt(h, CURLOPT_NOPROXY, "");
-    if (job->via_proxy) {
-        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, &Fetcher::on_prereq);
-        curl_easy_setopt(h, CURLOPT_PREREQDATA, job);
-    }
-    if (CURLMcode rc = curl_multi_add_handle(multi_.get(), h); rc != CURLM_OK) {
+    if (CURLMcode rc = curl_multi_add_handle(job->shard->multi.get(), h); rc != CURLM_OK) {
         LOG_ERROR("curl_multi_add_handle: %s", curl_multi_strerror(rc));
         job_finish(*job, CURLE_FAILED_INIT);
     }
     return true;
+}
+
+// A job slot's easy handle, made on its first fetch and kept (with its options) for the
+// slot's later fetches: what every fetch sets alike is set here once.
+void Fetcher::easy_setup(FetchJob& job) {
+    job.easy = make_curl_easy();
+    CURL* h = job.easy.get();
+    job.policy = &settings_.policy;
+    job.via_proxy = !settings_.proxy.empty();
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Fetcher::on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &job);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, job.error);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, &job);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &Fetcher::on_open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &job);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
+    // "" means no proxy, so http_proxy, HTTPS_PROXY and ALL_PROXY in the environment
+    // cannot route fetches around the policy. With --fetch-proxy, NOPROXY "" sends every
+    // host through it, whatever no_proxy says, so every connection curl opens is to the
+    // proxy, and the URL's host is checked apart.
+    curl_easy_setopt(h, CURLOPT_PROXY, settings_.proxy.c_str());
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "");
+    if (job.via_proxy) {
+        curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, &Fetcher::on_prereq);
+        curl_easy_setopt(h, CURLOPT_PREREQDATA, &job);
+    }
 }
 
 bool is_http_url(std::string_view url) {
@@ -234,20 +256,22 @@ bool Fetcher::proxy_target_allowed(FetchJob& job) {
 // curl says which events it wants on a socket, or that it is done with it. The socket
 // pointer curl keeps for each socket (curl_multi_assign) marks those already in the set.
 // Level-triggered, as curl expects from poll. A socket curl has already closed has left
-// the set by itself, so a failed EPOLL_CTL_DEL is no error.
-int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self_p, void* known) {
-    auto* self = static_cast<Fetcher*>(self_p);
-    const int ep = self->epoll_.get();
+// the set by itself, so a failed EPOLL_CTL_DEL is no error. Each event carries the
+// shard whose multi handle owns the socket beside the fd.
+int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void* known) {
+    auto& shard = *static_cast<FetchShard*>(shard_p);
+    Fetcher& self = *shard.fetcher;
+    const int ep = self.epoll_.get();
     if (what == CURL_POLL_REMOVE) {
         if (known) {
             ::epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr);
-            --self->sockets_;
+            --self.sockets_;
         }
         return 0;
     }
     epoll_event ev{};
     ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    ev.data.fd = s;
+    ev.data.u64 = (std::uint64_t{shard.index} << 32) | static_cast<std::uint32_t>(s);
     int op = known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     int rc = ::epoll_ctl(ep, op, s, &ev);
     // An fd number curl reused after closing the old socket: the set no longer has it.
@@ -258,16 +282,16 @@ int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* self_p, void* kno
         return -1; // curl fails the transfer on this socket
     }
     if (!known) {
-        curl_multi_assign(self->multi_.get(), s, self);
-        ++self->sockets_;
+        curl_multi_assign(shard.multi.get(), s, &shard);
+        ++self.sockets_;
     }
     return 0;
 }
 
 // curl counts its timeouts in real time, so its timer is kept on the steady clock, not
 // on the engine's (a test's manual time must not starve curl).
-int Fetcher::on_timer(CURLM*, long timeout_ms, void* self) {
-    auto& timer = static_cast<Fetcher*>(self)->timer_at_;
+int Fetcher::on_timer(CURLM*, long timeout_ms, void* shard) {
+    auto& timer = static_cast<FetchShard*>(shard)->timer_at;
     if (timeout_ms < 0) timer.reset();
     else timer = Clock::now() + std::chrono::milliseconds(timeout_ms);
     return 0;
@@ -278,23 +302,35 @@ void Fetcher::poll_items_add(std::vector<zmq::pollitem_t>& items) const {
 }
 
 long Fetcher::timer_ms() const {
-    if (!timer_at_) return -1;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(*timer_at_ - Clock::now());
+    std::optional<Clock::time_point> first;
+    for (const auto& shard : shards_)
+        if (shard.timer_at && (!first || *shard.timer_at < *first)) first = shard.timer_at;
+    if (!first) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*first - Clock::now());
     return std::max<long>(0, left.count());
 }
 
-void Fetcher::socket_action(curl_socket_t s, int mask) {
+void Fetcher::socket_action(FetchShard& shard, curl_socket_t s, int mask) {
     int running = 0;
-    curl_multi_socket_action(multi_.get(), s, mask, &running);
+    shard.acted = true;
+    curl_multi_socket_action(shard.multi.get(), s, mask, &running);
 }
 
+// Ready sockets first, then the shards whose timers are due, then what ended on the shards
+// curl ran on (only curl_multi_socket_action finishes transfers).
 void Fetcher::poll_items_ready(const zmq::pollitem_t* items, std::size_t count) {
     if (count > 0 && (items[0].revents & ZMQ_POLLIN)) sockets_ready();
-    if (timer_at_ && Clock::now() >= *timer_at_) {
-        timer_at_.reset();
-        socket_action(CURL_SOCKET_TIMEOUT, 0);
+    const auto now = Clock::now();
+    for (auto& shard : shards_) {
+        if (shard.timer_at && now >= *shard.timer_at) {
+            shard.timer_at.reset();
+            socket_action(shard, CURL_SOCKET_TIMEOUT, 0);
+        }
+        if (shard.acted) {
+            shard.acted = false;
+            messages_read(shard);
+        }
     }
-    messages_read();
 }
 
 // The sockets that are ready, a batch at a time, at most kMaxBatches batches a turn so
@@ -311,20 +347,26 @@ void Fetcher::sockets_ready() {
             int mask = ((r & EPOLLIN) ? CURL_CSELECT_IN : 0) |
                        ((r & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                        ((r & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
-            socket_action(events[i].data.fd, mask);
+            const std::uint64_t tag = events[i].data.u64;
+            socket_action(shards_[tag >> 32], static_cast<curl_socket_t>(tag & 0xffffffffu), mask);
         }
         if (n < kBatch) break;
     }
 }
 
-void Fetcher::messages_read() {
+// Every finished transfer's message is taken off curl's queue before any handle is
+// removed: curl_multi_remove_handle scans the messages still queued for the handle's own,
+// so removing while hundreds that ended together wait would cost O(n^2) per burst.
+void Fetcher::messages_read(FetchShard& shard) {
+    CURLM* m = shard.multi.get();
+    done_.clear();
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi_.get(), &left)) {
-        if (msg->msg != CURLMSG_DONE) continue;
+    while (CURLMsg* msg = curl_multi_info_read(m, &left))
+        if (msg->msg == CURLMSG_DONE) done_.push_back({msg->easy_handle, msg->data.result});
+    for (auto [easy, code] : done_) {
         void* job = nullptr;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &job);
-        CURLcode code = msg->data.result;
-        curl_multi_remove_handle(multi_.get(), msg->easy_handle);
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, &job);
+        curl_multi_remove_handle(m, easy);
         job_finish(*static_cast<FetchJob*>(job), code);
     }
 }

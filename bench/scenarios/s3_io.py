@@ -2,10 +2,13 @@
 in flight in total: 2 zlb io servers, client --window 1000, against asyncio + aiohttp with a
 semaphore of 1,000 and a ThreadPoolExecutor(64) with urllib (as in the seeds). The floor is
 fetches / in-flight x 1 s. (b) Scale: ONE io server, N fetches with all N in flight, N = 1,000
-and 10,000: time against the 1 s floor, and the server's CPU per fetch (user + system, from
-/proc/PID/stat), whose growth from 1,000 to 10,000 says whether a fetch costs the same at any
-number in flight. RLIMIT_NOFILE is raised to its hard limit first (each fetch holds a socket
-in the server and one in nginx)."""
+and 10,000: time against the 1 s floor and against the bare peer (zlb-bare-fetch: N keep-alive
+GETs on raw epoll sockets, no curl, no ZeroMQ: what this machine and nginx can do), and the
+server's CPU per fetch, whose growth from 1,000 to 10,000 says whether a fetch costs the same at
+any number in flight. CPU is the sum of the server's threads' run time from
+/proc/PID/task/*/schedstat (nanoseconds; the user/system split from /proc/PID/stat is in 10 ms
+ticks, so only a rough split). RLIMIT_NOFILE is raised to its hard limit first (each fetch holds
+a socket in the server and one in nginx)."""
 import os
 import resource
 
@@ -30,11 +33,19 @@ def nofile_raise():
 
 
 def cpu_s(pid):
-    """(user, system) CPU seconds of a live process."""
+    """(user, system, total) CPU seconds of a live process: user and system in clock ticks
+    from /proc/PID/stat, the total to the nanosecond from every thread's schedstat."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    total_ns = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total_ns += int(f.read().split()[0])
+        except FileNotFoundError:  # a thread that ended meanwhile
+            pass
+    return int(fields[11]) / tick, int(fields[12]) / tick, total_ns / 1e9
 
 
 def scale_part(ctx, target):
@@ -49,16 +60,35 @@ def scale_part(ctx, target):
 
     def one(n):
         s = servers[n]
-        u0, k0 = cpu_s(s.pid)
+        u0, k0, t0 = cpu_s(s.pid)
         d = zlb_client(ctx, "--connect", s.endpoint, "--op", "fetch", "--input", urls[n],
                        "--window", n, json_name=f"scale-{n}.json")
-        u1, k1 = cpu_s(s.pid)
+        u1, k1, t1 = cpu_s(s.pid)
         return {"elapsed_s": d["elapsed_s"], "ok": d["ok"], "vs_floor": d["elapsed_s"] / DELAY_S,
-                "cpu_us_per_fetch": (u1 - u0 + k1 - k0) * 1e6 / n,
+                "cpu_us_per_fetch": (t1 - t0) * 1e6 / n,
                 "user_us_per_fetch": (u1 - u0) * 1e6 / n, "sys_us_per_fetch": (k1 - k0) * 1e6 / n}
 
-    r = alternate(ctx, [(f"{n} in flight", (lambda n=n: one(n))) for n in sizes])
+    # The bare peer gets an nginx of its own, same config: one nginx worker holds at most
+    # RLIMIT_NOFILE (20,000 here) connections, and the zlb servers' 11,000 kept-alive ones plus
+    # the peer's 10,000 would make nginx close idle zlb connections, so that the next zlb round
+    # would open them again.
+    bare_target = HttpTarget(ctx)
+
+    def bare(n):
+        kv = keyvals(run([ctx.exe("zlb-bare-fetch"), "--port", bare_target.port, "--count", n,
+                          "--path", f"/delay/{DELAY_S}"], timeout_s=120).stdout)
+        return {"elapsed_s": kv["elapsed_s"], "ok": kv["ok"], "vs_floor": kv["elapsed_s"] / DELAY_S,
+                "cpu_us_per_fetch": kv["user_us_per_fetch"] + kv["sys_us_per_fetch"],
+                "user_us_per_fetch": kv["user_us_per_fetch"],
+                "sys_us_per_fetch": kv["sys_us_per_fetch"]}
+
+    impls = []
+    for n in sizes:
+        impls += [(f"{n} in flight", (lambda n=n: one(n))),
+                  (f"bare peer, {n} in flight", (lambda n=n: bare(n)))]
+    r = alternate(ctx, impls)
     stop_all(list(servers.values()))
+    bare_target.stop()
     return sizes, limits, r
 
 
@@ -106,11 +136,15 @@ def scenario(ctx):
     best = {k: {f: min(x[f] for x in runs) for f in ("elapsed_s", "cpu_us_per_fetch")}
             for k, runs in scale.items()}
     cpu_growth = best[hi]["cpu_us_per_fetch"] / best[lo]["cpu_us_per_fetch"]
+    bare_hi = best[f"bare peer, {hi}"]["elapsed_s"]
     rows += [
         row(f"{sizes[1]} fetches, all in flight, one io server: zlb vs the floor (best of "
             f"{ctx.runs})", "s", best[hi]["elapsed_s"], f"floor ({DELAY_S} s)", DELAY_S,
             target=f"zlb/floor <= {SCALE_TARGET_FLOOR}",
             met=best[hi]["elapsed_s"] / DELAY_S <= SCALE_TARGET_FLOOR, better="lower"),
+        row(f"{sizes[1]} fetches, all in flight: zlb vs the bare epoll peer (best of "
+            f"{ctx.runs})", "s", best[hi]["elapsed_s"], "zlb-bare-fetch", bare_hi,
+            better="lower", note=f"the bare peer itself takes {bare_hi / DELAY_S:.2f}x the floor"),
         row(f"{sizes[0]} fetches, all in flight, one io server: zlb vs the floor (best of "
             f"{ctx.runs})", "s", best[lo]["elapsed_s"], f"floor ({DELAY_S} s)", DELAY_S,
             better="lower"),
@@ -144,8 +178,13 @@ def scenario(ctx):
                                           f"connection per fetch, as in the seeds)",
             "scale": f"1 x zlb-server --mode io --max-inflight N; zlb-client --op fetch --input "
                      f"N URLs --window N, N = {sizes[0]} and {sizes[1]}, alternating rounds; "
-                     f"RLIMIT_NOFILE {limits[0]} (hard {limits[1]}); CPU = the server's utime + "
-                     f"stime over the client's run",
+                     f"RLIMIT_NOFILE {limits[0]} (hard {limits[1]}); CPU = the run time of the "
+                     f"server's threads (schedstat) over the client's run",
+            "bare peer": f"zlb-bare-fetch --count N, against a second nginx of the same config "
+                         f"(so that its connections do not crowd out the zlb servers' kept-alive "
+                         f"ones): N keep-alive connections on raw epoll "
+                         f"sockets, a warm-up round, then N GETs of /delay/{DELAY_S}/<i> at once "
+                         f"(timed; CPU from getrusage), alternating with the zlb rounds",
         },
         "runs": {**r, **{f"scale {k}": v for k, v in scale.items()}},
         "notes": [f"The floor is {fetches} fetches / {inflight} in flight x {DELAY_S} s = "

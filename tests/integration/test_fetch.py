@@ -97,7 +97,7 @@ def test_policy_refuses_metadata_and_denied_ranges():
 
 def test_many_fetches_in_flight_all_answered():
     s = dealer()
-    n = 200
+    n = 600  # many fetcher shards (64 slots each) in flight at once
     for i in range(n):
         s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "fetch",
                                               "url": f"{http.base}/delay/1/{i}"})])
@@ -108,6 +108,26 @@ def test_many_fetches_in_flight_all_answered():
         assert r["ok"] and r["status"] == 200, r
         ids.add(r["id"])
     assert ids == set(range(n))
+
+
+def test_one_slot_reused_keeps_no_options_of_the_last_fetch():
+    # One slot, so every fetch runs on the same curl handle, which keeps its options
+    # between fetches: what a fetch asked for must not leak into the next.
+    one = Server("--mode", "io", "--max-inflight", "1")
+    s = dealer(one.endpoint)
+    r = fetch(f"{http.base}/bytes/5000", s, method="HEAD", want_body=True)
+    assert r["ok"] and r["bytes"] == 0, r
+    r = fetch(f"{http.base}/bytes/5000", s)
+    assert r["ok"] and r["bytes"] == 5000, r  # GET again after HEAD
+    r = fetch(f"{http.base}/bytes/5000", s, max_bytes=1000)
+    assert r["ok"] is False and r["error"]["code"] == "too_large", r
+    r = fetch(f"{http.base}/bytes/5000", s, want_body=True)
+    assert r["ok"] and len(r["body"]) == 5000, r  # the cap was that fetch's only
+    r = fetch(f"{http.base}/delay/1/x", s, timeout_ms=100)
+    assert r["ok"] is False and r["error"]["code"] == "timeout", r
+    r = fetch(f"{http.base}/delay/0.3/late", s, want_body=True)
+    assert r["ok"] and r["body"] == b"late", r  # nor was the short timeout kept
+    assert one.stop() == 0
 
 
 def test_overloaded_past_max_inflight():
@@ -153,5 +173,5 @@ if __name__ == "__main__":
           test_max_bytes_gives_too_large, test_redirects_are_followed, test_too_many_redirects_fail,
           test_short_timeout_gives_timeout, test_deadline_shorter_than_timeout_gives_deadline_exceeded,
           test_refused_connection_is_fetch_failed, test_policy_refuses_metadata_and_denied_ranges,
-          test_many_fetches_in_flight_all_answered,
+          test_many_fetches_in_flight_all_answered, test_one_slot_reused_keeps_no_options_of_the_last_fetch,
           test_overloaded_past_max_inflight, test_sigterm_drains_inflight_fetches])
