@@ -13,6 +13,10 @@ from zlbutil import random_prime
 
 CTX = zmq.Context.instance()
 CAP_MS = 1000
+# Numbers per hard batch: at about 7 ms of SIQS each on one core, about 4 s of work, well
+# past CAP_MS and the 500 ms deadline below even on a faster machine (128 once sufficed,
+# until the sieve got faster than 8 ms a number).
+HARD = 600
 # One worker thread each: a request that pinned it would starve everything after it. `server`
 # keeps the default cap (10 s), so that work within its deadline finishes even on a loaded
 # machine; `capped` has a short one.
@@ -74,9 +78,9 @@ def assert_still_serves(to=server):
 
 
 def test_hard_batch_stops_at_its_deadline():
-    reply, elapsed = timed({"v": 1, "id": 1, "op": "factor", "ns": hard_batch(128, 1),
+    reply, elapsed = timed({"v": 1, "id": 1, "op": "factor", "ns": hard_batch(HARD, 1),
                             "deadline_ms": 500})
-    print(f"  128 hard semiprimes, deadline_ms 500: deadline_exceeded after {elapsed:.3f} s "
+    print(f"  {HARD} hard semiprimes, deadline_ms 500: deadline_exceeded after {elapsed:.3f} s "
           f"(service_us {reply.get('service_us')})")
     assert_deadline_exceeded(reply, 1, "while factoring")
     assert reply["service_us"] >= 500_000, reply
@@ -84,7 +88,7 @@ def test_hard_batch_stops_at_its_deadline():
     assert_still_serves()
 
 
-# 13633485911247841631 * 15827925615132301519: a balanced 128-bit semiprime, about 10 ms of
+# 13633485911247841631 * 15827925615132301519: a balanced 128-bit semiprime, about 7 ms of
 # SIQS on one core (a second of ECM before SIQS).
 SLOW = "215789800878185060060091466698252737489"
 
@@ -113,8 +117,8 @@ def test_hard_work_within_its_deadline_is_answered():
 
 
 def test_request_without_deadline_is_capped():
-    reply, elapsed = timed({"v": 1, "id": 4, "op": "factor", "ns": hard_batch(128, 4)}, to=capped)
-    print(f"  128 hard semiprimes, no deadline, --max-factor-ms {CAP_MS}: answered after "
+    reply, elapsed = timed({"v": 1, "id": 4, "op": "factor", "ns": hard_batch(HARD, 4)}, to=capped)
+    print(f"  {HARD} hard semiprimes, no deadline, --max-factor-ms {CAP_MS}: answered after "
           f"{elapsed:.3f} s")
     assert_deadline_exceeded(reply, 4, f"--max-factor-ms {CAP_MS}")
     assert CAP_MS / 1000 <= elapsed < CAP_MS / 1000 + 1.5, elapsed
@@ -122,7 +126,7 @@ def test_request_without_deadline_is_capped():
 
 
 def test_a_long_deadline_does_not_lift_the_cap():
-    reply, elapsed = timed({"v": 1, "id": 5, "op": "factor", "ns": hard_batch(128, 5),
+    reply, elapsed = timed({"v": 1, "id": 5, "op": "factor", "ns": hard_batch(HARD, 5),
                             "deadline_ms": 3_600_000}, to=capped)
     assert_deadline_exceeded(reply, 5, f"--max-factor-ms {CAP_MS}")
     assert elapsed < CAP_MS / 1000 + 1.5, elapsed
@@ -133,7 +137,7 @@ def test_queued_request_is_not_pinned_behind_a_hard_one():
     # most the cap, and the cap counts from the start of each job, not from receipt.
     hog, normal = dealer(capped), dealer(capped)
     start = time.monotonic()
-    send(hog, {"v": 1, "id": 6, "op": "factor", "ns": hard_batch(128, 6)})
+    send(hog, {"v": 1, "id": 6, "op": "factor", "ns": hard_batch(HARD, 6)})
     send(normal, {"v": 1, "id": 8, "op": "factor", "n": 4294967291 * 4294967279})
     r = receive(normal, 10)
     elapsed = time.monotonic() - start
