@@ -48,7 +48,7 @@ int status_query(const std::string& endpoint, std::chrono::milliseconds max_wait
         return 1;
     }
     std::vector<zmq::message_t> frames;
-    recv_frames(s, frames);
+    if (!recv_frames(s, frames)) frames.clear(); // nothing read: reply_check refuses it
     msgpack::zone zone;
     msgpack::object root;
     if (const char* what = reply_check(frames, zone, root)) {

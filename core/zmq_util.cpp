@@ -15,10 +15,10 @@ bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
     std::size_t n = 0;
     for (bool more = true; more; ++n) {
         if (n == frames.size()) frames.emplace_back();
-        if (!socket.recv(frames[n], n ? zmq::recv_flags::none : zmq::recv_flags::dontwait)) {
-            frames.clear(); // nothing waiting: once a turn, not once a message
+        // Nothing waiting (only the first frame can fail): the messages stay for the next
+        // call, so a turn that reads one message at a time does not make them anew.
+        if (!socket.recv(frames[n], n ? zmq::recv_flags::none : zmq::recv_flags::dontwait))
             return false;
-        }
         more = frames[n].more();
     }
     frames.resize(n);

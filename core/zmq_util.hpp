@@ -17,7 +17,7 @@ namespace zlb {
 inline constexpr std::size_t kMaxReadsPerTurn = 256;
 
 // Receives one whole multipart message without blocking. Returns false when none is
-// waiting. frames is reused between calls.
+// waiting; frames then holds nothing meaningful. frames is reused between calls: keep it.
 bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
 
 // The zguide envelope: routing frames up to and including the empty delimiter.
