@@ -138,6 +138,11 @@ private:
         std::uint32_t dispatch; // Pending::dispatches when it was sent
     };
     ExpiryHeap<WorkExpiry> work_expiries_;
+    // What a deadline entry still names, or nullptr when it went stale: the request still
+    // queued, or still at the worker of that dispatch. The heaps' sweeps and the expiries
+    // ask the same question.
+    Pending* queued_request(const QueueExpiry& e);
+    Pending* held_request(const WorkExpiry& e);
     Clock::time_point next_heartbeat_;
     Clock::time_point last_stats_;
     Counters counters_;

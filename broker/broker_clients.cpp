@@ -166,10 +166,8 @@ void Broker::request_queue(std::uint64_t token, bool front) {
     if (front) q.tokens.push_front(token);
     else q.tokens.push_back(token);
     ++q.live;
-    expiries_.push({p.deadline, token}, pending_.used(), [&](const QueueExpiry& e) {
-        const Pending* q = pending_.find(e.token);
-        return !q || !q->queued;
-    });
+    expiries_.push({p.deadline, token}, pending_.used(),
+                   [&](const QueueExpiry& e) { return !queued_request(e); });
 }
 
 // A request left its op's queue early (expired). Its token stays in the deque until
@@ -219,10 +217,7 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
         series_.queue_wait[static_cast<std::size_t>(p.op)].observe_us(us_between(p.received, now_));
     ++w.inflight;
     work_expiries_.push({std::min(now_ + settings_.worker_timeout, p.deadline), token, p.dispatches},
-                        pending_.used(), [&](const WorkExpiry& e) {
-                            const Pending* q = pending_.find(e.token);
-                            return !q || q->queued || q->dispatches != e.dispatch;
-                        });
+                        pending_.used(), [&](const WorkExpiry& e) { return !held_request(e); });
     return true;
 }
 
@@ -279,12 +274,17 @@ void Broker::queue_dispatch() {
     }
 }
 
+Pending* Broker::queued_request(const QueueExpiry& e) {
+    Pending* p = pending_.find(e.token);
+    return p && p->queued ? p : nullptr;
+}
+
 void Broker::queue_expire() {
     while (!expiries_.empty() && expiries_.top().at <= now_) {
         std::uint64_t token = expiries_.top().token;
+        Pending* p = queued_request(expiries_.top());
         expiries_.pop();
-        Pending* p = pending_.find(token);
-        if (!p || !p->queued) continue; // dispatched meanwhile
+        if (!p) continue; // dispatched meanwhile
         series_.request_answered(p->op, ErrorCode::deadline_exceeded);
         client_reply_error(p->client, p->id, p->received, ErrorCode::deadline_exceeded,
                            "no worker took the request before its deadline");

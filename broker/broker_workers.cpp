@@ -112,14 +112,19 @@ void Broker::worker_reply(Worker& w) {
     queue_dispatch();
 }
 
+Pending* Broker::held_request(const WorkExpiry& e) {
+    Pending* p = pending_.find(e.token);
+    return p && !p->queued && p->dispatches == e.dispatch ? p : nullptr;
+}
+
 // A worker held a request past --worker-timeout-ms or the request's deadline while it
 // went on heartbeating: the request is taken back and the worker struck.
 void Broker::work_expire() {
     while (!work_expiries_.empty() && work_expiries_.top().at <= now_) {
         WorkExpiry e = work_expiries_.top();
         work_expiries_.pop();
-        Pending* p = pending_.find(e.token);
-        if (!p || p->queued || p->dispatches != e.dispatch) continue; // answered or moved
+        Pending* p = held_request(e);
+        if (!p) continue; // answered or moved
         auto it = workers_.find(p->worker);
         if (it != workers_.end()) {
             Worker& w = it->second;
