@@ -121,28 +121,44 @@ def test_garbage_on_both_sockets():
 
 
 def test_queue_full_and_deadlines():
-    broker = Broker(*HB, "--queue-max", "4")
-    w = worker(broker, "--mode", "cpu", "--threads", "1")
+    # The worker is stopped (SIGSTOP) while the requests arrive, so what the broker holds is
+    # exactly its credit (1) plus the queue (4), whatever the machine's speed: a worker that
+    # factors faster than the client sends would otherwise drain the queue as it fills.
+    # Heartbeats at 1 s keep a stopped worker registered for the half second it is stopped.
+    hb = ("--heartbeat-ms", "1000")
+    broker = Broker(*hb, "--queue-max", "4")
+    w = Server("--broker", broker.backend, *hb, "--mode", "cpu", "--threads", "1",
+               "--credit", "1", bind=False)
     wait_workers(broker, 1)
     s = CTX.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(broker.frontend)
     rng = random.Random(3)
     big = str(random_prime(50, rng) * random_prime(50, rng))
-    for i in range(10):
-        s.send_multipart([b"", msgpack.packb({"v": 1, "id": i, "op": "factor", "n": big,
-                                              "deadline_ms": 20000})])
-    s.send_multipart([b"", msgpack.packb({"v": 1, "id": 99, "op": "fetch", "url": "http://x/",
-                                          "deadline_ms": 300})])
-    codes = {}
-    for _ in range(11):
-        assert s.poll(60000)
+    def send(i, deadline_ms, op="factor"):
+        body = {"v": 1, "id": i, "op": op, "deadline_ms": deadline_ms}
+        body.update({"n": big} if op == "factor" else {"url": "http://x/"})
+        s.send_multipart([b"", msgpack.packb(body)])
+    def recv():
+        assert s.poll(20000), "no reply from the broker"
         r = msgpack.unpackb(s.recv_multipart()[1], raw=False)
-        codes[r["id"]] = "ok" if r["ok"] else r["error"]["code"]
-    # No worker serves fetch: answered at once, not after its deadline.
-    assert codes[99] == "unsupported_op", codes
-    assert list(codes.values()).count("overloaded") >= 5, codes
-    assert list(codes.values()).count("ok") >= 1, codes
+        return r["id"], "ok" if r["ok"] else r["error"]["code"]
+    w.signal(signal.SIGSTOP)
+    try:
+        for i in range(4):
+            send(i, 20000)      # 0 is sent to the worker, 1-3 wait in the queue
+        send(4, 300)            # queued too, and expires there
+        for i in range(5, 10):
+            send(i, 20000)      # the queue is full: refused at once
+        send(99, 300, "fetch")  # no worker serves fetch: answered at once, not at its deadline
+        early = dict(recv() for _ in range(7))
+    finally:
+        w.signal(signal.SIGCONT)
+    assert early == {**{i: "overloaded" for i in range(5, 10)}, 99: "unsupported_op",
+                     4: "deadline_exceeded"}, early
+    late = dict(recv() for _ in range(4))
+    assert late == {i: "ok" for i in range(4)}, late
+    assert not s.poll(200), "a request was answered twice"
     w.stop()
     broker.stop()
 
