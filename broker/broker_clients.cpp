@@ -208,7 +208,6 @@ bool Broker::request_send(std::uint64_t token, Worker& w) {
     }
     const auto head = wp::request_frame(token);
     backend_.send(zmq::buffer(head), zmq::send_flags::sndmore);
-    backend_.send(zmq::message_t(), zmq::send_flags::sndmore);
     backend_.send(body, zmq::send_flags::none);
     p.queued = false;
     p.worker = w.id;

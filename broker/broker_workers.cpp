@@ -86,12 +86,12 @@ void Broker::worker_ready(const std::string& id, std::string_view body) {
     queue_dispatch();
 }
 
-// [worker, REQUEST+token, "", reply] goes back to the client that asked, once. Any
+// [worker, REQUEST+token, reply] goes back to the client that asked, once. Any
 // answer ends the worker's quarantine: it has shown it works again.
 void Broker::worker_reply(Worker& w) {
     std::uint64_t token = 0;
     Pending* p = nullptr;
-    if (auto t = wp::request_token(view(frames_[1])); t && frames_.size() == 4 && frames_[2].size() == 0) {
+    if (auto t = wp::request_token(view(frames_[1])); t && frames_.size() == 3) {
         token = *t;
         p = pending_.find(token);
     }
@@ -99,7 +99,7 @@ void Broker::worker_reply(Worker& w) {
         ++counters_.dropped; // a late reply to a request already dispatched elsewhere
         return;
     }
-    client_send(p->client, view(frames_[3]));
+    client_send(p->client, view(frames_[2]));
     series_.request_relayed(p->op);
     pending_.release(token);
     ++w.served;

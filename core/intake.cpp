@@ -6,16 +6,23 @@ namespace zlb {
 
 using proto::ErrorCode;
 
-RequestIntake::Verdict RequestIntake::take(std::span<zmq::message_t> frames) {
+RequestIntake::Verdict RequestIntake::take(std::span<zmq::message_t> frames, Framing framing) {
     body_ = nullptr;
-    std::size_t delim = find_delimiter(frames);
-    if (delim == 0 || frames.empty()) {
-        routing_ = {};
-        return Verdict::dropped;
+    routing_ = {};
+    // Where the body is when the framing is right: after the delimiter, or after the
+    // command frame. Without a delimiter only the first frame is sure to be routing: the
+    // ROUTER's identity of the peer that sent it, or a broker link's command frame.
+    std::size_t body_at = 1;
+    if (framing == Framing::delimited) {
+        std::size_t delim = find_delimiter(frames);
+        if (delim == 0) return Verdict::dropped;
+        body_at = delim + 1; // past the end when there is no delimiter
+        routing_ = frames.first(delim < frames.size() ? delim : 1);
+    } else {
+        if (frames.empty()) return Verdict::dropped;
+        routing_ = frames.first(1);
     }
-    // Without a delimiter only the first frame is sure to be routing: the ROUTER's
-    // identity of the peer that sent it, or a broker link's command frame.
-    routing_ = frames.first(delim < frames.size() ? delim : 1);
+    const bool framed = body_at + 1 == frames.size();
     std::size_t total = 0;
     for (const auto& f : frames) total += f.size();
     if (total > max_msg_bytes_) {
@@ -27,14 +34,16 @@ RequestIntake::Verdict RequestIntake::take(std::span<zmq::message_t> frames) {
         // The id still comes back when the framing lets the body be found, so the client
         // sees too_large for its request, not a reply it can't place.
         std::optional<std::uint64_t> id;
-        if (delim + 2 == frames.size()) id = proto::request_id_peek(view(frames[delim + 1]));
+        if (framed) id = proto::request_id_peek(view(frames[body_at]));
         return refuse(id, ErrorCode::too_large,
                       "request exceeds the message size limit (all frames counted)");
     }
-    if (delim == frames.size() || delim + 2 != frames.size())
+    if (!framed)
         return refuse(std::nullopt, ErrorCode::bad_request,
-                      "expected [routing..., empty delimiter, one msgpack body] frames");
-    body_ = &frames[delim + 1];
+                      framing == Framing::delimited
+                          ? "expected [routing..., empty delimiter, one msgpack body] frames"
+                          : "expected [REQUEST+token, one msgpack body] frames");
+    body_ = &frames[body_at];
     if (!decoder_.decode(view(*body_), request_, decode_error_))
         return refuse(request_.id, decode_error_.code, decode_error_.message);
     return Verdict::request;

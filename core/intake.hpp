@@ -4,12 +4,14 @@
 // decoding, and what a refused request is answered (refusal(): id, code, message), are
 // the same everywhere; each process encodes that answer with proto::encode_error.
 //
-// A request is [routing..., "", body]: one or more routing frames (the ROUTER's peer
-// identity, any proxies' frames, or a broker's [REQUEST, token]), the empty delimiter,
-// exactly one msgpack body. Anything else is refused with bad_request, answered to the
-// routing frames before the delimiter (or to the first frame alone when there is no
-// delimiter). The size limit counts every frame of the message, routing included.
+// Two framings (Framing): a ROUTER's request is [routing..., "", body], one or more
+// routing frames (the peer's identity, any proxies' frames), the empty delimiter, exactly
+// one msgpack body; a broker link's is [REQUEST+token, body], the command frame its whole
+// envelope, without a delimiter (worker protocol v2). Anything else is refused with
+// bad_request, answered to the routing frames (before the delimiter, or the first frame
+// alone when there is none). The size limit counts every frame, routing included.
 #include "core/clock.hpp"
+#include "core/zmq_util.hpp"
 #include "proto/codec.hpp"
 
 #include <zmq.hpp>
@@ -37,7 +39,7 @@ public:
     explicit RequestIntake(std::size_t max_msg_bytes) : max_msg_bytes_(max_msg_bytes) {}
 
     // frames: one whole message as read from the socket; must outlive the verdict's use.
-    Verdict take(std::span<zmq::message_t> frames);
+    Verdict take(std::span<zmq::message_t> frames, Framing framing = Framing::delimited);
 
     std::span<zmq::message_t> routing() const { return routing_; }
     zmq::message_t& body() { return *body_; }

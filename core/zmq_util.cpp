@@ -77,7 +77,7 @@ enum class Routed { sent, full, gone };
 
 // send_routed, telling a full queue (EAGAIN: try later) from a peer that is gone.
 Routed routed_send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
-                   std::string_view body) {
+                   std::string_view body, Framing framing = Framing::delimited) {
     for (auto& frame : routing) {
         try {
             if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
@@ -87,15 +87,16 @@ Routed routed_send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
             throw;
         }
     }
-    socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    if (framing == Framing::delimited) socket.send(zmq::message_t(), zmq::send_flags::sndmore);
     socket.send(zmq::message_t(body.data(), body.size()), zmq::send_flags::none);
     return Routed::sent;
 }
 
 } // namespace
 
-bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body) {
-    return routed_send(socket, routing, body) == Routed::sent;
+bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body,
+                 Framing framing) {
+    return routed_send(socket, routing, body, framing) == Routed::sent;
 }
 
 bool ReplyBacklog::send(zmq::socket_t& socket, std::span<zmq::message_t> routing,

@@ -5,15 +5,16 @@
 //   worker -> broker  [READY, msgpack {v: 2, name, ops, credit, heartbeat_ms?}]
 //                     [HEARTBEAT]                 (answered by a HEARTBEAT)
 //                     [BYE]                       (draining: send me nothing new)
-//                     [REQUEST+token, "", reply]  (a reply; one credit comes back)
-//   broker -> worker  [REQUEST+token, "", request]
+//                     [REQUEST+token, reply]      (a reply; one credit comes back)
+//   broker -> worker  [REQUEST+token, request]
 //                     [HEARTBEAT]
 //                     [BYE]                       (forget me: re-register)
 //
-// A request's [REQUEST+token] frame is its routing envelope on the worker, so the
-// worker's ordinary reply path returns it untouched. Command and token share one frame
-// (worker protocol v2; v1 sent them as two): every frame costs libzmq about 500
-// instructions a hop, and a brokered request crosses the backend twice.
+// A request's [REQUEST+token] frame is its whole routing envelope on the worker, so the
+// worker's ordinary reply path returns it untouched. Command and token share one frame,
+// and no empty delimiter follows it (worker protocol v2; v1 sent [REQUEST, token, "",
+// body]): every frame costs libzmq about 500 instructions a hop, and a brokered request
+// crosses the backend twice.
 #include "proto/codec.hpp"
 
 #include <array>

@@ -33,8 +33,8 @@ public:
     std::uint32_t credit() const { return ready_.credit; }
 
     enum class Read { empty, request, control };
-    // Reads one message without waiting: `request` with frames = [REQUEST, token, "",
-    // body] for a request to serve; `control` for a heartbeat or BYE, handled here;
+    // Reads one message without waiting: `request` with frames = [REQUEST+token, body]
+    // for a request to serve (framed Framing::command); `control` for a heartbeat or BYE, handled here;
     // `empty` when nothing is queued. One call per message, no poll before it.
     Read message_read(std::vector<zmq::message_t>& frames);
     // Sends heartbeats when due and restarts the link when the broker went silent.

@@ -132,8 +132,8 @@ void CpuPool::job_release(CpuJob* job) {
     free_.push_back(job);
 }
 
-// Worker loop: take a job, factor every number, encode the reply, push it to the
-// socket thread as [routing..., "", reply], release the slot. Stops when the pool does.
+// Worker loop: take a job, factor every number, encode the reply, push it to the socket
+// thread as [origin, routing..., ("",) reply], release the slot. Stops with the pool.
 void CpuPool::worker_main() {
     zmq::socket_t push(ctx_, zmq::socket_type::push);
     push.set(zmq::sockopt::sndhwm, 0);
@@ -144,7 +144,8 @@ void CpuPool::worker_main() {
         if (series_) series_->request_done(proto::Op::factor, scratch.error, us_between(job->received, time_.now()));
         push.send(zmq::buffer(&job->origin, 1), zmq::send_flags::sndmore);
         for (auto& frame : job->routing) push.send(frame, zmq::send_flags::sndmore);
-        push.send(zmq::message_t(), zmq::send_flags::sndmore);
+        if (framing_of(job->origin) == Framing::delimited)
+            push.send(zmq::message_t(), zmq::send_flags::sndmore);
         push.send(zmq::message_t(scratch.reply.data(), scratch.reply.size()),
                   zmq::send_flags::none);
         job_release(job);
@@ -152,8 +153,8 @@ void CpuPool::worker_main() {
     push.set(zmq::sockopt::linger, 0);
 }
 
-// Each result is [origin, routing..., "", reply]; the rest of a multipart message is
-// already here once its first frame is.
+// Each result is [origin, routing..., ("",) reply], with the delimiter when origin's
+// framing has one; the rest of a multipart message is already here once its first is.
 // The first routing frame decides: a ROUTER (with ROUTER_MANDATORY) refuses it when the
 // peer's queue is full or the peer is gone, and then the rest of the reply is read and
 // dropped; the socket thread never blocks on a slow peer.

@@ -34,7 +34,7 @@ bool all_small(const std::vector<u128>& ns) {
 void Server::request_handle(Clock::time_point received) {
     ++counters_.received;
     request_op_.reset();
-    switch (intake_.take(frames_)) {
+    switch (intake_.take(frames_, framing_of(origin_))) {
     case RequestIntake::Verdict::dropped:
         return;
     case RequestIntake::Verdict::refused: {
@@ -158,7 +158,7 @@ void Server::reply_out(Origin origin, std::span<zmq::message_t> routing) {
     zmq::socket_t* out = output(origin);
     const std::string_view body(reply_.data(), reply_.size());
     if (out == &router_) (void)backlog_.send(router_, routing, body, time_.now()); // counts drops
-    else if (out && !send_routed(*out, routing, body)) counters_.replies_dropped.note();
+    else if (out && !send_routed(*out, routing, body, framing_of(origin))) counters_.replies_dropped.note();
     if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
 }
 

@@ -131,6 +131,34 @@ TEST_CASE("intake: framing errors are bad_request, answered to the routing") {
     CHECK(intake.take(no_routing) == Verdict::dropped);
 }
 
+TEST_CASE("intake: a broker link's request is [command, body], without a delimiter") {
+    zlb::RequestIntake intake(kLimit);
+    using zlb::Framing;
+    auto frames = frames_of({"ZLB2REQ12345678", echo_body(5)});
+    REQUIRE(intake.take(frames, Framing::command) == Verdict::request);
+    CHECK(intake.routing().size() == 1);
+    CHECK(intake.request().id == 5u);
+    // A delimiter where the body should be, a second body, no body: bad_request, answered
+    // to the command frame (the broker finds its request by it).
+    const std::string body = echo_body(6);
+    const std::vector<std::vector<std::string_view>> bads = {
+        {"ZLB2REQ12345678", "", body}, {"ZLB2REQ12345678", body, "x"}, {"ZLB2REQ12345678"}};
+    for (const auto& parts : bads) {
+        std::vector<zmq::message_t> bad;
+        for (auto p : parts) bad.emplace_back(p.data(), p.size());
+        REQUIRE(intake.take(bad, Framing::command) == Verdict::refused);
+        CHECK(intake.refusal().code == proto::ErrorCode::bad_request);
+        CHECK(intake.routing().size() == 1);
+    }
+    auto huge = frames_of({"ZLB2REQ12345678", echo_body(7, 2 * kLimit)});
+    REQUIRE(intake.take(huge, Framing::command) == Verdict::refused);
+    CHECK(intake.refusal().code == proto::ErrorCode::too_large);
+    CHECK(intake.refusal().id == 7u);
+    // The same frames on a ROUTER are the client protocol's, and not a request there.
+    auto same = frames_of({"ZLB2REQ12345678", echo_body(5)});
+    CHECK(intake.take(same) == Verdict::refused);
+}
+
 TEST_CASE("intake: the size limit counts every frame, routing included") {
     zlb::RequestIntake intake(kLimit);
     // Small body, large envelope: over the limit in all.

@@ -70,19 +70,22 @@ struct TwoBrokers {
         std::string head(wp::kRequest);
         head += token;
         s.send(zmq::buffer(head), zmq::send_flags::sndmore);
-        s.send(zmq::message_t(), zmq::send_flags::sndmore);
         s.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
     }
 
-    // The reply to a request: [REQUEST+token, "", body] on backend i; returns the token.
-    std::string reply_token(std::size_t i) {
+    // The reply to a request on backend i, [REQUEST+token, body]: heartbeats skipped.
+    std::vector<zmq::message_t> reply(std::size_t i) {
         for (;;) {
             auto frames = read(i);
             if (zlb::view(frames[0]) == wp::kHeartbeat) continue;
-            REQUIRE(frames.size() == 3);
+            REQUIRE(frames.size() == 2);
             REQUIRE(wp::request_token(zlb::view(frames[0])));
-            return std::string(zlb::view(frames[0]).substr(wp::kRequest.size()));
+            return frames;
         }
+    }
+    // The token of the reply to a request on backend i.
+    std::string reply_token(std::size_t i) {
+        return std::string(zlb::view(reply(i)[0]).substr(wp::kRequest.size()));
     }
 
     bool backend_quiet(std::size_t i) {
@@ -134,4 +137,32 @@ TEST_CASE("several brokers: each reply goes back on the link its request came in
     CHECK(t.reply_token(1) == "fact-on1");
     CHECK(t.backend_quiet(0));
     CHECK(t.server->counters().answered == 3);
+}
+
+TEST_CASE("a broker link's request framed otherwise is answered bad_request on its command frame") {
+    TwoBrokers t(zlb::server::CreditPolicy::split, 2);
+    (void)t.ready(0);
+    msgpack::sbuffer echo;
+    proto::encode_echo_request(echo, 4, "hi");
+    // Worker protocol v1's delimiter before the body: v2 has none.
+    std::string head(wp::kRequest);
+    head += "badframe";
+    t.backends[0].send(zmq::buffer(t.worker_ids[0]), zmq::send_flags::sndmore);
+    t.backends[0].send(zmq::buffer(head), zmq::send_flags::sndmore);
+    t.backends[0].send(zmq::message_t(), zmq::send_flags::sndmore);
+    t.backends[0].send(zmq::buffer(echo.data(), echo.size()), zmq::send_flags::none);
+    auto frames = t.reply(0);
+    CHECK(zlb::view(frames[0]) == head);
+    proto::ReplyDecoder decoder;
+    proto::Reply r;
+    std::string error;
+    REQUIRE(decoder.decode(zlb::view(frames[1]), r, error));
+    CHECK(!r.ok);
+    CHECK(r.error_code == "bad_request");
+    // And the same request framed right is answered.
+    t.request_send(0, "goodfram", echo);
+    frames = t.reply(0);
+    REQUIRE(decoder.decode(zlb::view(frames[1]), r, error));
+    CHECK(r.ok);
+    CHECK(r.id == 4u);
 }
