@@ -247,8 +247,9 @@ void Client::running_poll(milliseconds max_wait) {
     bool on_time = false;
     auto wake = std::min(next_wake(now, blocked, on_time), now + max_wait);
     if (on_time) wake_timer_.arm(wake, now);
+    // The monitor by its fd (edge_item): events_read reads it to EAGAIN when it fires.
     std::array<zmq::pollitem_t, 4> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0},
-                                          {peers_.monitor().handle(), 0, ZMQ_POLLIN, 0},
+                                          edge_item(peers_.monitor()),
                                           {nullptr, wake_timer_.fd(), ZMQ_POLLIN, 0},
                                           {nullptr, stop_fd_, ZMQ_POLLIN, 0}}};
     std::size_t count = stop_fd_ >= 0 ? items.size() : items.size() - 1;

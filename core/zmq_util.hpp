@@ -16,6 +16,16 @@ namespace zlb {
 // flood on one never starves the rest.
 inline constexpr std::size_t kMaxReadsPerTurn = 256;
 
+// A poll item for a socket that is seldom ready (a monitor, the factor pool's results):
+// its ZMQ_FD as a plain fd. zmq_poll asks each zmq socket of its set for ZMQ_EVENTS on
+// every pass, which for an idle socket costs a getpid and a poll system call; a plain fd
+// costs nothing beyond the one poll. The fd is edge-triggered ("commands arrived", not
+// "a message waits"), so whoever polls it reads the socket until EAGAIN whenever it
+// fires: a message left behind would never be announced again.
+inline zmq::pollitem_t edge_item(zmq::socket_t& socket) {
+    return {nullptr, socket.get(zmq::sockopt::fd), ZMQ_POLLIN, 0};
+}
+
 // Receives one whole multipart message without blocking. Returns false when none is
 // waiting; frames then holds nothing meaningful. frames is reused between calls: keep it.
 bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);

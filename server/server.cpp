@@ -141,7 +141,9 @@ void Server::poll_once(milliseconds max_wait) {
     const std::size_t stop_at = items_.size();
     if (stop_fd_ >= 0) items_.push_back({nullptr, stop_fd_, ZMQ_POLLIN, 0});
     const std::size_t pool_at = items_.size();
-    if (pool_) items_.push_back({pool_->results().handle(), 0, ZMQ_POLLIN, 0});
+    // The results by their fd (edge_item), read to EAGAIN when it fires; a turn that
+    // stopped at the read cap leaves results_more_ set, and the next turn does not wait.
+    if (pool_) items_.push_back(edge_item(pool_->results()));
     const std::size_t zap_at = items_.size();
     if (zap_) items_.push_back({zap_->socket().handle(), 0, ZMQ_POLLIN, 0});
     const std::size_t brokers_at = items_.size();
@@ -160,16 +162,18 @@ void Server::poll_once(milliseconds max_wait) {
     // ROUTER peer's queue has room.
     if (!backlog_.empty()) backlog_.retry(router_, time_.now());
     if (!backlog_.empty()) wait_ms = std::min<long>(wait_ms, 1);
+    if (results_more_) wait_ms = 0;
     zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
 
     if (stop_fd_ >= 0 && (items_[stop_at].revents & ZMQ_POLLIN)) {
         if (stop_signals_read(stop_fd_) > 0) LOG_INFO("stop signal received");
         drain_begin();
     }
-    if (pool_ && (items_[pool_at].revents & ZMQ_POLLIN)) {
+    if (pool_ && ((items_[pool_at].revents & ZMQ_POLLIN) || results_more_)) {
         std::array<zmq::socket_t*, kOriginCount> outputs{};
         for (std::size_t i = 0; i < kOriginCount; ++i) outputs[i] = output(static_cast<Origin>(i));
         std::size_t n = pool_->results_forward(outputs, kMaxReadsPerTurn, counters_.replies_dropped);
+        results_more_ = n == kMaxReadsPerTurn;
         cpu_forwarded_ += n;
         counters_.answered += n;
     }
@@ -186,6 +190,8 @@ void Server::poll_once(milliseconds max_wait) {
     if (time_.now() >= stats_due) stats_log();
     if (exposer_) metrics_publish();
 }
+
+std::size_t Server::cpu_queued() const { return pool_ ? pool_->queued() : 0; }
 
 void Server::broker_serve(std::size_t link) {
     origin_ = broker_origin(link);

@@ -45,6 +45,8 @@ public:
     bool drained() const;
     const Counters& counters() const { return counters_; }
     const std::string& name() const { return settings_.name; }
+    // Factor jobs waiting for a worker thread (none taken yet).
+    std::size_t cpu_queued() const;
 
 private:
     void request_handle(Clock::time_point received);
@@ -81,6 +83,7 @@ private:
     std::unique_ptr<Fetcher> fetcher_;
     std::vector<std::unique_ptr<BrokerLink>> brokers_; // link i serves Origin broker_origin(i)
     Origin origin_ = Origin::router; // the socket of the request being handled
+    bool results_more_ = false;      // the last read of the pool's results stopped at the cap
     bool draining_ = false;
     Clock::time_point drain_deadline_;
 

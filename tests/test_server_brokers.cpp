@@ -7,7 +7,10 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <optional>
+#include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -165,4 +168,34 @@ TEST_CASE("a broker link's request framed otherwise is answered bad_request on i
     REQUIRE(decoder.decode(zlb::view(frames[1]), r, error));
     CHECK(r.ok);
     CHECK(r.id == 4u);
+}
+
+TEST_CASE("factor results that pile up past one turn's read cap are all forwarded") {
+    // The pool's results socket is polled by its edge-triggered fd: a turn that stops at
+    // kMaxReadsPerTurn must come back for the rest, as nothing announces them again.
+    TwoBrokers t(zlb::server::CreditPolicy::split, 2); // queue: 512 jobs
+    (void)t.ready(0);
+    msgpack::sbuffer factor;
+    // Two 32-bit primes: above the inline limit, so each goes through the pool.
+    const std::vector<zlb::u128> numbers{zlb::u128(4294967291u) * 4294967279u};
+    proto::encode_factor_request(factor, 1, numbers, false);
+    constexpr int kJobs = 500;
+    static_assert(kJobs > 256);
+    for (int i = 0; i < kJobs; ++i) {
+        char token[9];
+        std::snprintf(token, sizeof token, "%08d", i);
+        t.request_send(0, std::string_view(token, 8), factor);
+    }
+    // Take every request in, then let the workers finish while the socket thread reads
+    // nothing, so the results wait together.
+    for (int turn = 0; turn < 2000 && t.server->counters().received < kJobs; ++turn)
+        t.server->poll_once(1ms);
+    REQUIRE(t.server->counters().received == kJobs);
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (t.server->cpu_queued() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::yield();
+    std::set<std::string> tokens;
+    for (int i = 0; i < kJobs; ++i) tokens.insert(t.reply_token(0));
+    CHECK(tokens.size() == kJobs);
+    CHECK(t.server->counters().answered == kJobs);
 }
