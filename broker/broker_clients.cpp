@@ -183,7 +183,7 @@ void Broker::queue_leave(proto::Op op) {
     });
 }
 
-// [worker, REQUEST+token, "", request]. The body is copied by reference count, not by
+// [worker, REQUEST+token, request]. The body is copied by reference count, not by
 // bytes, so a re-dispatch can send it again; a request with deadline_ms is re-encoded
 // with what is left of it, so the worker does not work past the client's deadline.
 bool Broker::request_send(std::uint64_t token, Worker& w) {

@@ -34,10 +34,27 @@ GroupStats& Report::server(std::string_view name) {
     return bounded_entry(servers_, name, kMaxServers, "(other servers)");
 }
 
-void Report::group_record(GroupStats& g, const Outcome& o) {
+// What every answered request adds, ok or not: the time series, then (past the warm-up)
+// the counts overall and in its server's group, and that group's histograms, which
+// overall() sums. False for a warm-up outcome, which only the warm-up counts hold.
+bool Report::answered_record(const Outcome& o, bool ok) {
+    interval_record(&o, !ok);
+    if (o.warmup) {
+        ++warmup_.count;
+        ++(ok ? warmup_.ok : warmup_.errors);
+        return false;
+    }
+    uncorrected_us_.record(o.latency.uncorrected_us);
+    items_ += o.items;
+    GroupStats& g = server(o.server);
+    for (GroupStats* c : {&overall_, &g}) {
+        ++c->count;
+        ++(ok ? c->ok : c->errors);
+    }
     g.latency_us.record(o.latency.corrected_us);
     g.service_us.record(o.service_us);
     overall_stale_ = true;
+    return true;
 }
 
 const GroupStats& Report::overall() const {
@@ -63,21 +80,7 @@ void Report::interval_record(const Outcome* o, bool error) {
 }
 
 void Report::outcome_ok(const Outcome& o) {
-    interval_record(&o, false);
-    if (o.warmup) {
-        ++warmup_.count;
-        ++warmup_.ok;
-        return;
-    }
-    uncorrected_us_.record(o.latency.uncorrected_us);
-    items_ += o.items;
-    if (o.http_status) ++http_status_[o.http_status];
-    ++overall_.count;
-    ++overall_.ok;
-    GroupStats& g = server(o.server);
-    ++g.count;
-    ++g.ok;
-    group_record(g, o);
+    if (answered_record(o, true) && o.http_status) ++http_status_[o.http_status];
 }
 
 void Report::message_record(std::string_view code, std::string_view message) {
@@ -101,20 +104,7 @@ void Report::invalid_reply(std::string_view message) {
 }
 
 void Report::outcome_error(const Outcome& o, std::string_view code, std::string_view message) {
-    interval_record(&o, true);
-    if (o.warmup) {
-        ++warmup_.count;
-        ++warmup_.errors;
-        return;
-    }
-    uncorrected_us_.record(o.latency.uncorrected_us);
-    items_ += o.items;
-    ++overall_.count;
-    ++overall_.errors;
-    GroupStats& g = server(o.server);
-    ++g.count;
-    ++g.errors;
-    group_record(g, o);
+    if (!answered_record(o, false)) return;
     ++bounded_entry(errors_, code, kMaxCodes, "(other codes)");
     message_record(code, message.empty() ? "(no message)" : message);
 }

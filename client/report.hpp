@@ -174,7 +174,7 @@ public:
 
 private:
     GroupStats& server(std::string_view name);
-    void group_record(GroupStats& g, const Outcome& o);
+    bool answered_record(const Outcome& o, bool ok);
     void interval_record(const Outcome* o, bool error);
     void message_record(std::string_view code, std::string_view message);
     void hlog_rows(double start_s, double length_s);

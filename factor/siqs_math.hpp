@@ -73,10 +73,6 @@ inline std::uint32_t Mod16::sqrt(std::uint32_t a) const {
     return r;
 }
 
-inline std::uint32_t powmod(std::uint32_t b, std::uint32_t e, std::uint32_t p) {
-    return Mod16(p).pow(b, e);
-}
-
 // a^-1 mod p for 0 < a < p, by the extended Euclid algorithm: its ~ln p divisions cost less
 // than the chain of ~1.5 log2 p products of Fermat's a^(p-2).
 inline std::uint32_t invmod(std::uint32_t a, std::uint32_t p) {
@@ -93,9 +89,6 @@ inline std::uint32_t invmod(std::uint32_t a, std::uint32_t p) {
     }
     return static_cast<std::uint32_t>(t0 < 0 ? t0 + static_cast<std::int32_t>(p) : t0);
 }
-
-// A square root of the quadratic residue a mod odd prime p.
-inline std::uint32_t sqrtmod(std::uint32_t a, std::uint32_t p) { return Mod16(p).sqrt(a); }
 
 // n mod p without a 128-bit division.
 inline std::uint32_t mod_small(u128 n, std::uint32_t p) {

@@ -43,9 +43,7 @@ public:
     // The row stored under `prime`, or `row` after storing it there when there was none.
     std::uint32_t find_or_insert(std::uint64_t prime, std::uint32_t row) {
         if (2 * (count_ + 1) > keys_.size()) grow();
-        std::size_t i = slot(prime);
-        while (keys_[i] != 0 && keys_[i] != prime)
-            i = (i + 1) & (keys_.size() - 1);
+        const std::size_t i = probe(prime);
         if (keys_[i] == prime) return rows_[i];
         keys_[i] = prime;
         rows_[i] = row;
@@ -54,9 +52,13 @@ public:
     }
 
 private:
-    std::size_t slot(std::uint64_t prime) const {
-        return static_cast<std::size_t>((prime * 0x9e3779b97f4a7c15ull) >> 32) &
-               (keys_.size() - 1);
+    // The slot holding prime, or the empty one where it goes (linear probing).
+    std::size_t probe(std::uint64_t prime) const {
+        const std::size_t mask = keys_.size() - 1;
+        std::size_t i = static_cast<std::size_t>((prime * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+        while (keys_[i] != 0 && keys_[i] != prime)
+            i = (i + 1) & mask;
+        return i;
     }
     void grow() {
         std::vector<std::uint64_t> keys(keys_.empty() ? 1024 : 2 * keys_.size(), 0);
@@ -65,9 +67,7 @@ private:
         rows.swap(rows_);
         for (std::size_t j = 0; j < keys.size(); ++j) {
             if (keys[j] == 0) continue;
-            std::size_t i = slot(keys[j]);
-            while (keys_[i] != 0)
-                i = (i + 1) & (keys_.size() - 1);
+            const std::size_t i = probe(keys[j]); // empty: the keys are distinct
             keys_[i] = keys[j];
             rows_[i] = rows[j];
         }

@@ -34,8 +34,8 @@ public:
 
     enum class Read { empty, request, control };
     // Reads one message without waiting: `request` with frames = [REQUEST+token, body]
-    // for a request to serve (framed Framing::command); `control` for a heartbeat or BYE, handled here;
-    // `empty` when nothing is queued. One call per message, no poll before it.
+    // for a request to serve (Framing::command); `control` for a heartbeat or BYE,
+    // handled here; `empty` when nothing is queued. One call per message, no poll first.
     Read message_read(std::vector<zmq::message_t>& frames);
     // Sends heartbeats when due and restarts the link when the broker went silent.
     void tick(Clock::time_point now);

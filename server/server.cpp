@@ -249,7 +249,7 @@ void Server::metrics_start() {
 
 // Once per turn: the gauges a scrape reads, from state only this thread may touch.
 void Server::metrics_publish() {
-    const std::size_t pending = cpu_pending(), queued = pool_ ? std::min(pool_->queued(), pending) : 0;
+    const std::size_t pending = cpu_pending(), queued = std::min(cpu_queued(), pending);
     series_.factor_queued.set(static_cast<std::int64_t>(queued));
     series_.factor_running.set(static_cast<std::int64_t>(pending - queued));
     series_.fetches_inflight.set(static_cast<std::int64_t>(fetcher_ ? fetcher_->inflight() : 0));

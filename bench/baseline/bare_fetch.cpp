@@ -102,6 +102,10 @@ std::size_t round_run(int ep, std::vector<Conn>& conns) {
     return conns.size() - left;
 }
 
+std::string request_for(const std::string& target) {
+    return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: zlb-bare-fetch\r\n\r\n";
+}
+
 double us(const timeval& a, const timeval& b) {
     return static_cast<double>(b.tv_sec - a.tv_sec) * 1e6 + static_cast<double>(b.tv_usec - a.tv_usec);
 }
@@ -142,15 +146,14 @@ int main(int argc, char** argv) {
         if (::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS)
             fail("connect");
         want(ep, EPOLL_CTL_ADD, i, c.fd, 0);
-        c.request = "GET /delay/0/w HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: zlb-bare-fetch\r\n\r\n";
+        c.request = request_for("/delay/0/w");
     }
     if (round_run(ep, conns) != count) {
         std::fprintf(stderr, "zlb-bare-fetch: the warm-up round did not complete\n");
         return 1;
     }
     for (std::size_t i = 0; i < count; ++i)
-        conns[i].request = "GET " + path + "/" + std::to_string(i) +
-                           " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: zlb-bare-fetch\r\n\r\n";
+        conns[i].request = request_for(path + "/" + std::to_string(i));
     rusage r0{}, r1{};
     ::getrusage(RUSAGE_SELF, &r0);
     auto t0 = std::chrono::steady_clock::now();
