@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 namespace zlb::server {
 namespace {
@@ -157,6 +158,8 @@ void Fetcher::easy_setup(FetchJob& job) {
     curl_easy_setopt(h, CURLOPT_PRIVATE, &job);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, &Fetcher::on_open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &job);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, &Fetcher::on_close_socket);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, this);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "zlb/1");
     // "" means no proxy, so http_proxy, HTTPS_PROXY and ALL_PROXY in the environment
     // cannot route fetches around the policy. With --fetch-proxy, NOPROXY "" sends every
@@ -206,7 +209,10 @@ curl_socket_t Fetcher::on_open_socket(void* user, curlsocktype, curl_sockaddr* a
         job->refused = true;
         return CURL_SOCKET_BAD;
     }
-    return ::socket(address->family, address->socktype, address->protocol);
+    curl_socket_t s = ::socket(address->family, address->socktype, address->protocol);
+    // A new socket under an fd number fds_ may remember from a socket closed elsewhere.
+    if (s != CURL_SOCKET_BAD) job->shard->fetcher->fd_state(s) = FdState{.ours = true};
+    return s;
 }
 
 // Via a proxy, before each request: a redirect can reuse the proxy connection, and then
@@ -253,39 +259,70 @@ bool Fetcher::proxy_target_allowed(FetchJob& job) {
     return ok;
 }
 
-// curl says which events it wants on a socket, or that it is done with it. The socket
-// pointer curl keeps for each socket (curl_multi_assign) marks those already in the set.
-// Level-triggered, as curl expects from poll. A socket curl has already closed has left
-// the set by itself, so a failed EPOLL_CTL_DEL is no error. Each event carries the
-// shard whose multi handle owns the socket beside the fd.
-int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void* known) {
+// curl says which events it wants on a socket, or that it is done with it. fds_ is the
+// truth about the set (curl forgets a socket between transfers; the set may not, see
+// the top of fetcher.hpp). Level-triggered, as curl expects from poll. Each event
+// carries the shard whose multi handle owns the socket beside the fd.
+int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void*) {
     auto& shard = *static_cast<FetchShard*>(shard_p);
     Fetcher& self = *shard.fetcher;
     const int ep = self.epoll_.get();
+    FdState& st = self.fd_state(s);
     if (what == CURL_POLL_REMOVE) {
-        if (known) {
-            ::epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr);
-            --self.sockets_;
+        if (!st.in_set || st.parked) return 0;
+        // Only a connection of ours is parked: its close is sure to reach on_close_socket.
+        // curl's other sockets (the threaded resolver's socketpair) are closed by curl
+        // itself, and a new one could get the fd number while the set had the old.
+        if (st.ours && st.events == EPOLLIN) {
+            st.parked = true;
+            ++self.parked_;
+            return 0;
         }
+        // A socket curl has already closed has left the set by itself: no error.
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, s, nullptr);
+        st.in_set = false;
         return 0;
     }
+    const std::uint32_t events =
+        ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    if (st.parked) {
+        st.parked = false;
+        --self.parked_;
+    }
+    if (st.in_set && st.events == events && st.shard == shard.index) return 0;
     epoll_event ev{};
-    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    ev.events = events;
     ev.data.u64 = (std::uint64_t{shard.index} << 32) | static_cast<std::uint32_t>(s);
-    int op = known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int op = st.in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     int rc = ::epoll_ctl(ep, op, s, &ev);
-    // An fd number curl reused after closing the old socket: the set no longer has it.
+    // An fd number reused behind fds_' back (a socket curl closed itself): the set lost
+    // the old one, or still has one fds_ did not know of.
     if (rc != 0 && errno == ENOENT && op == EPOLL_CTL_MOD) rc = ::epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
     else if (rc != 0 && errno == EEXIST) rc = ::epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev);
     if (rc != 0) {
         LOG_ERROR("epoll_ctl on a curl socket: %s", std::strerror(errno));
+        st.in_set = false;
         return -1; // curl fails the transfer on this socket
     }
-    if (!known) {
-        curl_multi_assign(shard.multi.get(), s, &shard);
-        ++self.sockets_;
-    }
+    st.in_set = true;
+    st.events = events;
+    st.shard = shard.index;
     return 0;
+}
+
+FdState& Fetcher::fd_state(curl_socket_t s) {
+    const auto i = static_cast<std::size_t>(s);
+    if (i >= fds_.size()) fds_.resize(std::max<std::size_t>(i + 1, fds_.size() * 2));
+    return fds_[i];
+}
+
+// curl closes every socket on_open_socket opened here; closing removes it from the set.
+int Fetcher::on_close_socket(void* fetcher, curl_socket_t s) {
+    auto& self = *static_cast<Fetcher*>(fetcher);
+    FdState& st = self.fd_state(s);
+    if (st.parked) --self.parked_;
+    st = FdState{};
+    return ::close(s);
 }
 
 // curl counts its timeouts in real time, so its timer is kept on the steady clock, not
@@ -348,7 +385,16 @@ void Fetcher::sockets_ready() {
                        ((r & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                        ((r & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
             const std::uint64_t tag = events[i].data.u64;
-            socket_action(shards_[tag >> 32], static_cast<curl_socket_t>(tag & 0xffffffffu), mask);
+            const auto s = static_cast<curl_socket_t>(tag & 0xffffffffu);
+            if (FdState& st = fd_state(s); st.parked) {
+                // An idle connection's peer closed it (or sent what nobody asked for):
+                // out of the set, or level-triggering would report it every turn.
+                ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s, nullptr);
+                st.in_set = st.parked = false;
+                --parked_;
+                continue;
+            }
+            socket_action(shards_[tag >> 32], s, mask);
         }
         if (n < kBatch) break;
     }

@@ -5,6 +5,13 @@
 // sits in the engine's poll set, so a turn of the loop costs the same whatever the
 // number of fetches in flight: only ready sockets are visited.
 //
+// A kept-alive connection stays in the epoll set between transfers ("parked"): curl
+// drops its socket when a transfer ends and asks for the same EPOLLIN when the next one
+// starts, which would otherwise cost an EPOLL_CTL_DEL and an EPOLL_CTL_ADD per fetch (2 of
+// the 7 system calls a kept-alive fetch makes). A parked socket that becomes readable
+// (the peer closed it) leaves the set on the spot; curl finds the connection dead when it
+// next looks, and closes it through on_close_socket, which forgets the fd.
+//
 // The job slots are split into shards of at most kShardJobs, each with its own multi
 // handle and so its own connection cache. libcurl 7.88 walks a host's whole list of
 // cached connections on every new transfer (ConnectionExists, for an idle one) and on
@@ -77,6 +84,15 @@ struct FetcherSettings {
 // misses per fetch at 1,000 and 88k / 0.66k at 10,000; 256 gave 92k / 1.5k and 93k / 1.6k.
 inline constexpr std::size_t kShardJobs = 64;
 
+// What the epoll set holds for one fd.
+struct FdState {
+    std::uint32_t events = 0; // as registered
+    std::uint32_t shard = 0;  // as registered (the event's tag)
+    bool in_set = false;
+    bool ours = false;   // opened by on_open_socket, so its close reaches on_close_socket
+    bool parked = false; // in the set, but curl has no transfer on it
+};
+
 // One multi handle and its timer.
 struct FetchShard {
     CurlMulti multi;
@@ -104,12 +120,12 @@ public:
                      std::optional<std::uint64_t> id, Clock::time_point received,
                      std::chrono::milliseconds timeout, bool deadline_bound);
     std::size_t inflight() const { return jobs_.size() - free_.size(); }
+    std::size_t sockets_parked() const { return parked_; } // idle connections in the set
 
     // Poll-loop integration: append the one epoll fd that holds curl's sockets, then hand
     // back the results (the item appended, count 1).
     void poll_items_add(std::vector<zmq::pollitem_t>& items) const;
     void poll_items_ready(const zmq::pollitem_t* items, std::size_t count);
-    std::size_t sockets() const { return sockets_; } // curl sockets in the epoll set
     std::size_t shards() const { return shards_.size(); }
     // Milliseconds until curl wants a timeout call, or -1 for none.
     long timer_ms() const;
@@ -119,23 +135,29 @@ private:
     static int on_timer(CURLM*, long timeout_ms, void* shard);
     static size_t on_body(char* data, size_t size, size_t n, void* job);
     static curl_socket_t on_open_socket(void* job, curlsocktype, curl_sockaddr* address);
+    static int on_close_socket(void* fetcher, curl_socket_t s);
     static int on_prereq(void* job, char*, char*, int, int);
     static bool proxy_target_allowed(FetchJob& job);
     void easy_setup(FetchJob& job);
     static void socket_action(FetchShard& shard, curl_socket_t s, int mask);
     void sockets_ready();
+    FdState& fd_state(curl_socket_t s);
     void messages_read(FetchShard& shard);
     void job_finish(FetchJob& job, CURLcode code);
 
     FetcherSettings settings_;
     DoneFn on_done_;
+    // By fd number, for every socket curl has handed to on_socket. Declared before shards_,
+    // so that it outlives the multi handles, which close their cached connections (through
+    // on_close_socket) when they are cleaned up.
+    std::vector<FdState> fds_;
+    std::size_t parked_ = 0;
     std::vector<FetchJob> jobs_;
     std::vector<FetchShard> shards_; // job i runs on shards_[i / kShardJobs]
     std::vector<FetchJob*> free_;
     // Transfers curl reported done this turn (at most one per job: reserved, never grows).
     std::vector<std::pair<CURL*, CURLcode>> done_;
-    UniqueFd epoll_;          // curl's sockets, with the events curl wants on each
-    std::size_t sockets_ = 0; // how many
+    UniqueFd epoll_; // curl's sockets, with the events curl wants on each
 };
 
 // True for http:// and https:// URLs, the only schemes zlb fetches.

@@ -1,7 +1,11 @@
 """Fetches against the real loopback nginx target: statuses, bodies, limits, timeouts,
 and SIGTERM draining in-flight fetches. How long timeouts and concurrent fetches take on the
 wall clock is test_timing_fetch.py's part."""
+import os
 import signal
+import socket
+import threading
+import time
 
 import msgpack
 import zmq
@@ -130,6 +134,81 @@ def test_one_slot_reused_keeps_no_options_of_the_last_fetch():
     assert one.stop() == 0
 
 
+class KeepAliveTarget:
+    """A raw HTTP/1.1 server: answers every request on a connection kept alive, counts the
+    connections it accepted, and closes them all when told (as an idle timeout would)."""
+
+    def __init__(self):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/x"
+        self.conns = []
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        data = b""
+        try:
+            while chunk := c.recv(4096):
+                data += chunk
+                while b"\r\n\r\n" in data:
+                    _, data = data.split(b"\r\n\r\n", 1)
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            pass
+
+    def close_all(self):
+        while self.conns:
+            c = self.conns.pop()
+            c.shutdown(socket.SHUT_RDWR)
+            c.close()
+
+    def stop(self):
+        self.listener.close()
+        self.close_all()
+
+
+def cpu_s(pid):
+    """Run time of all of a process's threads, in seconds (schedstat, to the nanosecond)."""
+    total = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
+
+
+def test_kept_alive_connection_closed_while_idle():
+    # Between fetches a kept-alive connection stays in the server's epoll set. When the
+    # peer closes it there, the server must drop it from the set rather than be woken by
+    # it every turn, and the next fetch must dial a new connection.
+    target = KeepAliveTarget()
+    one = Server("--mode", "io", "--max-inflight", "1")
+    s = dealer(one.endpoint)
+    for _ in range(3):
+        r = fetch(target.url, s, want_body=True)
+        assert r["ok"] and r["body"] == b"ok", r
+    assert target.accepted == 1  # one connection, reused
+    target.close_all()
+    used = cpu_s(one.proc.pid)
+    time.sleep(1.0)  # a measuring window, not a wait for anything
+    busy_s = cpu_s(one.proc.pid) - used
+    assert busy_s < 0.3, f"idle server used {busy_s:.2f} s of CPU in 1 s"
+    r = fetch(target.url, s, want_body=True)
+    assert r["ok"] and r["body"] == b"ok", r
+    assert target.accepted == 2
+    target.stop()
+    assert one.stop() == 0
+
+
 def test_overloaded_past_max_inflight():
     small = Server("--mode", "io", "--max-inflight", "2")
     s = dealer(small.endpoint)
@@ -174,4 +253,5 @@ if __name__ == "__main__":
           test_short_timeout_gives_timeout, test_deadline_shorter_than_timeout_gives_deadline_exceeded,
           test_refused_connection_is_fetch_failed, test_policy_refuses_metadata_and_denied_ranges,
           test_many_fetches_in_flight_all_answered, test_one_slot_reused_keeps_no_options_of_the_last_fetch,
+          test_kept_alive_connection_closed_while_idle,
           test_overloaded_past_max_inflight, test_sigterm_drains_inflight_fetches])
