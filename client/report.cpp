@@ -17,21 +17,32 @@ constexpr std::string_view kNoServer = "(no reply)";
 // report, printable (no terminal escapes), at most kMaxKeyBytes, and at most kMaxKeys
 // distinct of a kind, past which they share `other`. A hostile server that names itself
 // anew in every reply would otherwise add a pair of histograms (360 KB) per reply.
+// Returns the entry, key and value.
 template <class Map>
 auto& bounded_entry(Map& map, std::string_view raw, std::size_t max_keys, std::string_view other) {
     auto it = map.find(raw);
-    if (it != map.end()) return it->second;
+    if (it != map.end()) return *it;
     std::string key(raw.substr(0, Report::kMaxKeyBytes));
     for (char& c : key)
         if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
     it = map.find(key);
     if (it == map.end() && map.size() >= max_keys) it = map.find(key = std::string(other));
     if (it == map.end()) it = map.try_emplace(std::move(key)).first;
-    return it->second;
+    return *it; // the entry, key and value
 }
 
 GroupStats& Report::server(std::string_view name) {
-    return bounded_entry(servers_, name, kMaxServers, "(other servers)");
+    auto& recent = recent_servers_;
+    for (const auto& e : recent.entries)
+        if (e.name && e.name->size() == name.size() && !name.empty() &&
+            e.name->back() == name.back() && *e.name == name)
+            return *e.group;
+    auto& [key, g] = bounded_entry(servers_, name, kMaxServers, "(other servers)");
+    // Under the name the map holds: a raw name stored cleaned or cut short never matches
+    // here, and takes the map's way each time, as before.
+    recent.entries[recent.next] = {&key, &g};
+    recent.next = (recent.next + 1) % recent.entries.size();
+    return g;
 }
 
 // What every answered request adds, ok or not: the time series, then (past the warm-up)
@@ -84,7 +95,7 @@ void Report::outcome_ok(const Outcome& o) {
 }
 
 void Report::message_record(std::string_view code, std::string_view message) {
-    auto& m = bounded_entry(messages_, code, kMaxCodes, "(other codes)");
+    auto& m = bounded_entry(messages_, code, kMaxCodes, "(other codes)").second;
     // One line each, whatever the server sent.
     std::string text(message.substr(0, 200));
     for (char& c : text)
@@ -105,7 +116,7 @@ void Report::invalid_reply(std::string_view message) {
 
 void Report::outcome_error(const Outcome& o, std::string_view code, std::string_view message) {
     if (!answered_record(o, false)) return;
-    ++bounded_entry(errors_, code, kMaxCodes, "(other codes)");
+    ++bounded_entry(errors_, code, kMaxCodes, "(other codes)").second;
     message_record(code, message.empty() ? "(no message)" : message);
 }
 

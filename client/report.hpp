@@ -6,6 +6,7 @@
 #include "report/plot.hpp"
 #include "stats/histogram.hpp"
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -186,6 +187,23 @@ private:
     mutable bool overall_stale_ = false; // servers' histograms changed since overall()
     Histogram uncorrected_us_; // overall, from the actual first send
     std::map<std::string, GroupStats, std::less<>> servers_;
+    // The groups server() found last, by name as the reply spelled it: a map lookup costs
+    // string compares down the tree on every reply, and a run has a few servers. Points
+    // into servers_, which never erases; a report moved (or copied) starts with none.
+    struct RecentGroups {
+        struct Entry {
+            const std::string* name = nullptr;
+            GroupStats* group = nullptr;
+        };
+        std::array<Entry, 4> entries{};
+        std::size_t next = 0;
+        RecentGroups() = default;
+        RecentGroups(const RecentGroups&) {}
+        RecentGroups& operator=(const RecentGroups&) {
+            *this = RecentGroups();
+            return *this;
+        }
+    } recent_servers_;
     std::map<std::string, std::uint64_t, std::less<>> errors_;
     WarmupStats warmup_;
     std::uint64_t late_replies_ = 0;

@@ -54,8 +54,9 @@ void Histogram::record(std::uint64_t value, std::uint64_t count) {
     total_ += count;
     min_ = std::min(min_, value);
     max_ = std::max(max_, value);
-    sum_ += (long double)value * count;
-    sum_squares_ += (long double)value * value * count;
+    sum_ += static_cast<unsigned __int128>(value) * count;
+    if (value <= UINT32_MAX) sum_squares_ += static_cast<unsigned __int128>(value * value) * count;
+    else sum_squares_large_ += static_cast<long double>(value) * value * count;
 }
 
 void Histogram::merge(const Histogram& other) {
@@ -68,6 +69,7 @@ void Histogram::merge(const Histogram& other) {
     max_ = std::max(max_, other.max_);
     sum_ += other.sum_;
     sum_squares_ += other.sum_squares_;
+    sum_squares_large_ += other.sum_squares_large_;
 }
 
 void Histogram::reset() {
@@ -77,6 +79,7 @@ void Histogram::reset() {
     max_ = 0;
     sum_ = 0;
     sum_squares_ = 0;
+    sum_squares_large_ = 0;
 }
 
 std::uint64_t Histogram::min() const {
@@ -86,14 +89,16 @@ std::uint64_t Histogram::max() const {
     return max_;
 }
 double Histogram::mean() const {
-    return total_ == 0 ? 0.0 : double(sum_ / total_);
+    return total_ == 0 ? 0.0 : double(static_cast<long double>(sum_) / total_);
 }
 
 double Histogram::stddev() const {
     if (total_ == 0) return 0.0;
-    const long double mean = sum_ / total_;
+    const long double mean = static_cast<long double>(sum_) / total_;
     // Rounding can push a zero variance slightly negative.
-    return double(std::sqrt(std::max(0.0L, sum_squares_ / total_ - mean * mean)));
+    const long double squares =
+        (static_cast<long double>(sum_squares_) + sum_squares_large_) / total_;
+    return double(std::sqrt(std::max(0.0L, squares - mean * mean)));
 }
 
 std::uint64_t Histogram::rank_at(double p) const {

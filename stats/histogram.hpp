@@ -73,8 +73,13 @@ private:
     std::uint64_t total_ = 0;
     std::uint64_t min_ = UINT64_MAX;
     std::uint64_t max_ = 0;
-    long double sum_ = 0;
-    long double sum_squares_ = 0;
+    // Integer sums, so that a record costs integer products instead of x87 ones: a value
+    // and the total count are each below 2^64, so sum_ cannot overflow 128 bits, nor can
+    // the squares of values below 2^32 (latencies below 71 minutes in microseconds).
+    // Squares of larger values go to the floating-point sum.
+    unsigned __int128 sum_ = 0;
+    unsigned __int128 sum_squares_ = 0;
+    long double sum_squares_large_ = 0;
 };
 
 } // namespace zlb

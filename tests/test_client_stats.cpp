@@ -386,3 +386,27 @@ TEST_CASE("what servers name is bounded: names and codes in number and length, p
     CHECK(r.error_messages().size() <= Report::kMaxCodes + 1);
     CHECK(r.error_messages().count("(other codes)") == 1);
 }
+
+TEST_CASE("each server's outcomes land in its own group, with more servers than remembered") {
+    // The report remembers the last few groups it found by name: six names taking turns
+    // (more than it remembers), some of the same length and last byte, must each count
+    // exactly their own outcomes, with their own latencies.
+    Report r("echo");
+    const std::vector<std::string> names = {"vm:1001", "vm:1011", "vm:2001", "a", "b:1", "vm:1001x"};
+    for (int round = 0; round < 50; ++round)
+        for (std::size_t i = 0; i < names.size(); ++i)
+            for (std::size_t k = 0; k <= i; ++k) r.outcome_ok(ok_after(100 * (i + 1), 10, false, names[i]));
+    r.finish(1.0);
+    const auto& servers = r.servers();
+    REQUIRE(servers.size() == names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const auto& g = servers.at(names[i]);
+        CHECK(g.count == 50 * (i + 1));
+        CHECK(g.latency_us.min() == 100 * (i + 1));
+        CHECK(g.latency_us.max() == 100 * (i + 1));
+    }
+    // A report moved elsewhere records into its own groups.
+    Report moved = std::move(r);
+    moved.outcome_ok(ok_after(7, 7, false, "a"));
+    CHECK(moved.servers().at("a").count == 50 * 4 + 1);
+}

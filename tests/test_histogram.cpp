@@ -369,6 +369,28 @@ TEST_CASE("out-of-range values are clamped and still counted") {
     }
 }
 
+TEST_CASE("mean and stddev hold for values on both sides of 2^32") {
+    // Squares of values below 2^32 are summed as integers, larger ones in floating point:
+    // both sums must meet in stddev, and match a two-pass reference.
+    const Values values = {1, 7, 4'000'000'000ULL, (1ULL << 32) - 1, 1ULL << 32,
+                           (1ULL << 40) + 3, 123'456'789'012ULL, 5};
+    Histogram h(UINT64_MAX);
+    long double sum = 0;
+    for (std::uint64_t v : values) {
+        h.record(v);
+        sum += v;
+    }
+    const long double mean = sum / values.size();
+    long double squares = 0;
+    for (std::uint64_t v : values) squares += (v - mean) * (v - mean);
+    CHECK(h.mean() == doctest::Approx(double(mean)).epsilon(1e-12));
+    CHECK(h.stddev() == doctest::Approx(double(std::sqrt(squares / values.size()))).epsilon(1e-9));
+    Histogram half(UINT64_MAX), other(UINT64_MAX);
+    for (std::size_t i = 0; i < values.size(); ++i) (i % 2 ? half : other).record(values[i]);
+    half.merge(other);
+    CHECK(half.stddev() == doctest::Approx(h.stddev()).epsilon(1e-12));
+}
+
 TEST_CASE("values at bucket boundaries land in buckets of the expected width") {
     Values probes = {1, 2, 3, 1023, 1024, 1025, 2046, 2047, 2048, 2049, 2050, kHourUs - 1};
     for (int bit = 12; bit < 32; ++bit)
