@@ -90,6 +90,7 @@ private:
                             std::string_view message);
     void client_reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
     void client_send(std::span<zmq::message_t> routing, std::string_view body);
+    void client_send(std::span<zmq::message_t> routing, zmq::message_t& body); // no copy
     bool op_served(proto::Op op) const;
     void request_queue(std::uint64_t token, bool front);
     bool request_send(std::uint64_t token, Worker& w);

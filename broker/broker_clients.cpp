@@ -154,6 +154,11 @@ void Broker::client_reply_status(std::span<zmq::message_t> routing, Clock::time_
 // held in the bounded backlog; one that does not read, or is gone, loses it: the broker
 // never holds more for it than --peer-queue-bytes and the backlog's bound.
 void Broker::client_send(std::span<zmq::message_t> routing, std::string_view body) {
+    zmq::message_t m(body.data(), body.size());
+    client_send(routing, m);
+}
+
+void Broker::client_send(std::span<zmq::message_t> routing, zmq::message_t& body) {
     (void)backlog_.send(frontend_, routing, body, now_); // counts what it drops
     ++counters_.replied;
 }

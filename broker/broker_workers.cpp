@@ -86,8 +86,9 @@ void Broker::worker_ready(const std::string& id, std::string_view body) {
     queue_dispatch();
 }
 
-// [worker, REQUEST+token, reply] goes back to the client that asked, once. Any
-// answer ends the worker's quarantine: it has shown it works again.
+// [worker, REQUEST+token, reply] goes back to the client that asked, once, relayed as
+// it came (the message itself, not a copy of its bytes). Any answer ends the worker's
+// quarantine: it has shown it works again.
 void Broker::worker_reply(Worker& w) {
     std::uint64_t token = 0;
     Pending* p = nullptr;
@@ -99,7 +100,7 @@ void Broker::worker_reply(Worker& w) {
         ++counters_.dropped; // a late reply to a request already dispatched elsewhere
         return;
     }
-    client_send(p->client, view(frames_[2]));
+    client_send(p->client, frames_[2]);
     series_.request_relayed(p->op);
     pending_.release(token);
     ++w.served;

@@ -75,9 +75,11 @@ namespace {
 
 enum class Routed { sent, full, gone };
 
-// send_routed, telling a full queue (EAGAIN: try later) from a peer that is gone.
+// send_routed, telling a full queue (EAGAIN: try later) from a peer that is gone. A body
+// sent goes out as it is, without a copy (the message is left empty); one not sent is
+// left as it was.
 Routed routed_send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
-                   std::string_view body, Framing framing = Framing::delimited) {
+                   zmq::message_t& body, Framing framing = Framing::delimited) {
     for (auto& frame : routing) {
         try {
             if (!socket.send(frame, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
@@ -88,7 +90,7 @@ Routed routed_send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
         }
     }
     if (framing == Framing::delimited) socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-    socket.send(zmq::message_t(body.data(), body.size()), zmq::send_flags::none);
+    socket.send(body, zmq::send_flags::none);
     return Routed::sent;
 }
 
@@ -96,21 +98,29 @@ Routed routed_send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
 
 bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body,
                  Framing framing) {
-    return routed_send(socket, routing, body, framing) == Routed::sent;
+    zmq::message_t m(body.data(), body.size());
+    return routed_send(socket, routing, m, framing) == Routed::sent;
 }
 
 bool ReplyBacklog::send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
                         std::string_view body, std::chrono::steady_clock::time_point now) {
+    zmq::message_t m(body.data(), body.size());
+    return send(socket, routing, m, now);
+}
+
+bool ReplyBacklog::send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
+                        zmq::message_t& body, std::chrono::steady_clock::time_point now) {
+    const std::size_t size = body.size();
     Routed r = routed_send(socket, routing, body);
     if (r == Routed::sent) return true;
-    if (r == Routed::gone || held_.size() >= kMaxHeld || bytes_ + body.size() > max_bytes_) {
+    if (r == Routed::gone || held_.size() >= kMaxHeld || bytes_ + size > max_bytes_) {
         dropped_.note();
         return false;
     }
-    Held h{{}, std::string(body), now};
+    Held h{{}, std::move(body), now};
     h.routing.reserve(routing.size());
     for (auto& frame : routing) h.routing.push_back(std::move(frame));
-    bytes_ += h.body.size();
+    bytes_ += size;
     held_.push_back(std::move(h));
     return true;
 }
@@ -124,6 +134,7 @@ void ReplyBacklog::retry(zmq::socket_t& socket, std::chrono::steady_clock::time_
         held_.pop_front();
         std::string_view peer = h.routing.empty() ? std::string_view() : view(h.routing[0]);
         Routed r = Routed::full;
+        const std::size_t size = h.body.size(); // a body sent is left empty
         if (h.routing.empty() || now - h.since > kMaxAge) r = Routed::gone;
         else if (std::find(full.begin(), full.end(), peer) == full.end())
             r = routed_send(socket, h.routing, h.body);
@@ -134,7 +145,7 @@ void ReplyBacklog::retry(zmq::socket_t& socket, std::chrono::steady_clock::time_
                 full.push_back(view(held_.back().routing[0]));
             continue;
         }
-        bytes_ -= h.body.size();
+        bytes_ -= size;
         if (r == Routed::gone) dropped_.note();
     }
 }

@@ -77,6 +77,10 @@ public:
     // send_routed, or hold the reply when the peer's queue is full; false when dropped.
     bool send(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body,
               std::chrono::steady_clock::time_point now);
+    // The same for a body already in a message (a reply relayed as it came): it is sent
+    // or held without a copy, and left empty either way unless it was dropped.
+    bool send(zmq::socket_t& socket, std::span<zmq::message_t> routing, zmq::message_t& body,
+              std::chrono::steady_clock::time_point now);
     // Sends what is held, oldest first; drops what is past kMaxAge.
     void retry(zmq::socket_t& socket, std::chrono::steady_clock::time_point now);
     bool empty() const { return held_.empty(); }
@@ -85,7 +89,7 @@ public:
 private:
     struct Held {
         std::vector<zmq::message_t> routing;
-        std::string body;
+        zmq::message_t body;
         std::chrono::steady_clock::time_point since;
     };
     std::size_t max_bytes_;
