@@ -275,7 +275,6 @@ int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void*) {
         // itself, and a new one could get the fd number while the set had the old.
         if (st.ours && st.events == EPOLLIN) {
             st.parked = true;
-            ++self.parked_;
             return 0;
         }
         // A socket curl has already closed has left the set by itself: no error.
@@ -285,10 +284,7 @@ int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void*) {
     }
     const std::uint32_t events =
         ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    if (st.parked) {
-        st.parked = false;
-        --self.parked_;
-    }
+    st.parked = false;
     if (st.in_set && st.events == events && st.shard == shard.index) return 0;
     epoll_event ev{};
     ev.events = events;
@@ -319,9 +315,7 @@ FdState& Fetcher::fd_state(curl_socket_t s) {
 // curl closes every socket on_open_socket opened here; closing removes it from the set.
 int Fetcher::on_close_socket(void* fetcher, curl_socket_t s) {
     auto& self = *static_cast<Fetcher*>(fetcher);
-    FdState& st = self.fd_state(s);
-    if (st.parked) --self.parked_;
-    st = FdState{};
+    self.fd_state(s) = FdState{};
     return ::close(s);
 }
 
@@ -391,7 +385,6 @@ void Fetcher::sockets_ready() {
                 // out of the set, or level-triggering would report it every turn.
                 ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s, nullptr);
                 st.in_set = st.parked = false;
-                --parked_;
                 continue;
             }
             socket_action(shards_[tag >> 32], s, mask);

@@ -120,7 +120,6 @@ public:
                      std::optional<std::uint64_t> id, Clock::time_point received,
                      std::chrono::milliseconds timeout, bool deadline_bound);
     std::size_t inflight() const { return jobs_.size() - free_.size(); }
-    std::size_t sockets_parked() const { return parked_; } // idle connections in the set
 
     // Poll-loop integration: append the one epoll fd that holds curl's sockets, then hand
     // back the results (the item appended, count 1).
@@ -152,7 +151,6 @@ private:
     // so that it outlives the multi handles, which close their cached connections (through
     // on_close_socket) when they are cleaned up.
     std::vector<FdState> fds_;
-    std::size_t parked_ = 0;
     std::vector<FetchJob> jobs_;
     std::vector<FetchShard> shards_; // job i runs on shards_[i / kShardJobs]
     std::vector<FetchJob*> free_;
