@@ -9,6 +9,7 @@
 #include <malloc.h>
 #include <netdb.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,6 +73,10 @@ Fetcher::Fetcher(const FetcherSettings& settings, DoneFn on_done)
       shards_((jobs_.size() + kShardJobs - 1) / kShardJobs),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!epoll_) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
+    // Every fd is below the soft RLIMIT_NOFILE: sized for it now (at most 12 MB, for a
+    // limit of 2^20), the table does not grow inside curl's callbacks.
+    if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0)
+        fds_.resize(std::min<rlim_t>(nofile.rlim_cur, rlim_t{1} << 20));
     for (std::size_t i = 0; i < shards_.size(); ++i) {
         FetchShard& shard = shards_[i];
         shard.multi = make_curl_multi();
@@ -210,8 +215,14 @@ curl_socket_t Fetcher::on_open_socket(void* user, curlsocktype, curl_sockaddr* a
         return CURL_SOCKET_BAD;
     }
     curl_socket_t s = ::socket(address->family, address->socktype, address->protocol);
+    if (s == CURL_SOCKET_BAD) return s;
     // A new socket under an fd number fds_ may remember from a socket closed elsewhere.
-    if (s != CURL_SOCKET_BAD) job->shard->fetcher->fd_state(s) = FdState{.ours = true};
+    FdState* st = job->shard->fetcher->fd_state(s);
+    if (!st) {
+        ::close(s);
+        return CURL_SOCKET_BAD; // out of memory: the transfer fails, as for no socket
+    }
+    *st = FdState{.ours = true};
     return s;
 }
 
@@ -267,7 +278,12 @@ int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void*) {
     auto& shard = *static_cast<FetchShard*>(shard_p);
     Fetcher& self = *shard.fetcher;
     const int ep = self.epoll_.get();
-    FdState& st = self.fd_state(s);
+    FdState* found = self.fd_state(s);
+    if (!found) {
+        LOG_ERROR("out of memory tracking a curl socket");
+        return -1; // curl fails the transfer on this socket
+    }
+    FdState& st = *found;
     if (what == CURL_POLL_REMOVE) {
         if (!st.in_set || st.parked) return 0;
         // Only a connection of ours is parked: its close is sure to reach on_close_socket.
@@ -306,16 +322,23 @@ int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void*) {
     return 0;
 }
 
-FdState& Fetcher::fd_state(curl_socket_t s) {
+// Sized for RLIMIT_NOFILE at start, so a callback seldom grows it; when it must and
+// memory is short, nullptr (an exception must not cross libcurl's C frames).
+FdState* Fetcher::fd_state(curl_socket_t s) noexcept {
     const auto i = static_cast<std::size_t>(s);
-    if (i >= fds_.size()) fds_.resize(std::max<std::size_t>(i + 1, fds_.size() * 2));
-    return fds_[i];
+    if (i >= fds_.size()) {
+        try {
+            fds_.resize(std::max<std::size_t>(i + 1, fds_.size() * 2));
+        } catch (const std::bad_alloc&) {
+            return nullptr;
+        }
+    }
+    return &fds_[i];
 }
 
 // curl closes every socket on_open_socket opened here; closing removes it from the set.
 int Fetcher::on_close_socket(void* fetcher, curl_socket_t s) {
-    auto& self = *static_cast<Fetcher*>(fetcher);
-    self.fd_state(s) = FdState{};
+    if (FdState* st = static_cast<Fetcher*>(fetcher)->fd_state(s)) *st = FdState{};
     return ::close(s);
 }
 
@@ -380,11 +403,11 @@ void Fetcher::sockets_ready() {
                        ((r & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
             const std::uint64_t tag = events[i].data.u64;
             const auto s = static_cast<curl_socket_t>(tag & 0xffffffffu);
-            if (FdState& st = fd_state(s); st.parked) {
+            if (FdState* st = fd_state(s); st && st->parked) {
                 // An idle connection's peer closed it (or sent what nobody asked for):
                 // out of the set, or level-triggering would report it every turn.
                 ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s, nullptr);
-                st.in_set = st.parked = false;
+                st->in_set = st->parked = false;
                 continue;
             }
             socket_action(shards_[tag >> 32], s, mask);

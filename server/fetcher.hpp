@@ -140,13 +140,13 @@ private:
     void easy_setup(FetchJob& job);
     static void socket_action(FetchShard& shard, curl_socket_t s, int mask);
     void sockets_ready();
-    FdState& fd_state(curl_socket_t s);
+    FdState* fd_state(curl_socket_t s) noexcept;
     void messages_read(FetchShard& shard);
     void job_finish(FetchJob& job, CURLcode code);
 
     FetcherSettings settings_;
     DoneFn on_done_;
-    // By fd number (so at most RLIMIT_NOFILE entries of 12 bytes), for every socket curl
+    // By fd number (sized for RLIMIT_NOFILE, 12 bytes an entry), for every socket curl
     // has handed to on_socket or on_open_socket has opened. Declared before shards_,
     // so that it outlives the multi handles, which close their cached connections (through
     // on_close_socket) when they are cleaned up.
