@@ -200,7 +200,8 @@ private:
         RecentGroups() = default;
         RecentGroups(const RecentGroups&) {}
         RecentGroups& operator=(const RecentGroups&) {
-            *this = RecentGroups();
+            entries = {};
+            next = 0;
             return *this;
         }
     } recent_servers_;

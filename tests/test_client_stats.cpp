@@ -410,3 +410,15 @@ TEST_CASE("each server's outcomes land in its own group, with more servers than 
     moved.outcome_ok(ok_after(7, 7, false, "a"));
     CHECK(moved.servers().at("a").count == 50 * 4 + 1);
 }
+
+TEST_CASE("a report assigned over another records into its own groups") {
+    // Assignment (move, through the remembered groups' copy) must leave them pointing
+    // into the report assigned to, never into the one it came from.
+    Report a("echo"), b("echo");
+    a.outcome_ok(ok_after(10, 10, false, "s"));
+    b.outcome_ok(ok_after(20, 20, false, "s"));
+    b = std::move(a);
+    b.outcome_ok(ok_after(30, 30, false, "s"));
+    CHECK(b.servers().at("s").count == 2);
+    CHECK(b.servers().at("s").latency_us.max() == 30);
+}
