@@ -33,6 +33,8 @@ auto& bounded_entry(Map& map, std::string_view raw, std::size_t max_keys, std::s
 
 GroupStats& Report::server(std::string_view name) {
     auto& recent = recent_servers_;
+    // Names like host:pid differ mostly in their last byte: comparing it first leaves the
+    // memcmp to the name that matches.
     for (const auto& e : recent.entries)
         if (e.name && e.name->size() == name.size() && !name.empty() &&
             e.name->back() == name.back() && *e.name == name)
