@@ -49,6 +49,42 @@ def lost_port(proc, log_text):
     return proc.poll() is not None and ADDR_IN_USE in log_text
 
 
+# Generous: a sanitized binary on a loaded 2-core machine can take seconds to start, and
+# the wait ends as soon as the process says it is ready (or exits).
+START_TIMEOUT_S = 30
+
+
+def start_wait(proc, log_text, ready, what):
+    """Waits until log_text() holds ready or proc exits. On a timeout the error carries
+    the log and, per thread, the system call it is blocked in, so a hang in CI can be
+    told from a slow machine."""
+    try:
+        wait_for(lambda: ready in log_text() or proc.poll() is not None, START_TIMEOUT_S,
+                 f"{what} to start")
+    except TimeoutError as e:
+        raise AssertionError(f"{e}\n{thread_states(proc.pid)}\nlog:\n{log_text()[-3000:]}") from None
+
+
+def thread_states(pid):
+    """One line per thread: its name, state and the system call it is in (from /proc)."""
+    lines = []
+    task_dir = f"/proc/{pid}/task"
+    try:
+        tids = sorted(os.listdir(task_dir), key=int)
+    except OSError as e:
+        return f"no threads to show: {e}"
+    for tid in tids:
+        fields = []
+        for name in ("comm", "wchan", "syscall"):
+            try:
+                with open(f"{task_dir}/{tid}/{name}") as f:
+                    fields.append(f.read().strip())
+            except OSError:
+                fields.append("?")
+        lines.append(f"thread {tid} {fields[0]}: in {fields[1]}, syscall {fields[2].split(' ')[0]}")
+    return "\n".join(lines)
+
+
 class Server:
     """A zlb-server on a free loopback port; its stderr goes to a log file."""
 
@@ -71,8 +107,7 @@ class Server:
             self.proc = subprocess.Popen([SERVER, *bind, "--name", name, *self.args],
                                          stdout=self.log, stderr=self.log)
             _procs.append(self.proc)
-            wait_for(lambda: ready in self.log_text() or self.proc.poll() is not None,
-                     10, f"server {name} to start")
+            start_wait(self.proc, self.log_text, ready, f"server {name}")
             if not (self.bind and not self.fixed_port and lost_port(self.proc, self.log_text())):
                 break
             self.port = free_port()
@@ -118,8 +153,7 @@ class Broker:
                                           self.backend, *self.args],
                                          stdout=self.log, stderr=self.log)
             _procs.append(self.proc)
-            wait_for(lambda: "backend listening" in self.log_text() or self.proc.poll() is not None,
-                     10, "broker to listen")
+            start_wait(self.proc, self.log_text, "backend listening", "broker")
             if self.fixed_ports or not lost_port(self.proc, self.log_text()):
                 break
             self.frontend_port, self.backend_port = free_port(), free_port()
