@@ -73,10 +73,12 @@ Fetcher::Fetcher(const FetcherSettings& settings, DoneFn on_done)
       shards_((jobs_.size() + kShardJobs - 1) / kShardJobs),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (!epoll_) throw std::runtime_error(std::string("epoll_create1: ") + std::strerror(errno));
-    // Every fd is below the soft RLIMIT_NOFILE: sized for it now (at most 12 MB, for a
-    // limit of 2^20), the table does not grow inside curl's callbacks.
+    // Every fd is below the soft RLIMIT_NOFILE: room for it is reserved now (at most 12 MB
+    // of address space, for a limit of 2^20), so the table does not reallocate inside
+    // curl's callbacks. Reserved, not filled: entries are made (and memory touched) only
+    // up to the highest fd seen.
     if (rlimit nofile{}; ::getrlimit(RLIMIT_NOFILE, &nofile) == 0)
-        fds_.resize(std::min<rlim_t>(nofile.rlim_cur, rlim_t{1} << 20));
+        fds_.reserve(std::min<rlim_t>(nofile.rlim_cur, rlim_t{1} << 20));
     for (std::size_t i = 0; i < shards_.size(); ++i) {
         FetchShard& shard = shards_[i];
         shard.multi = make_curl_multi();
@@ -322,13 +324,14 @@ int Fetcher::on_socket(CURL*, curl_socket_t s, int what, void* shard_p, void*) {
     return 0;
 }
 
-// Sized for RLIMIT_NOFILE at start, so a callback seldom grows it; when it must and
-// memory is short, nullptr (an exception must not cross libcurl's C frames).
+// Reserved for RLIMIT_NOFILE at start, so growing up to it allocates nothing; past it
+// (the limit was raised) resize grows the storage geometrically, and when memory is short
+// this is nullptr (an exception must not cross libcurl's C frames).
 FdState* Fetcher::fd_state(curl_socket_t s) noexcept {
     const auto i = static_cast<std::size_t>(s);
     if (i >= fds_.size()) {
         try {
-            fds_.resize(std::max<std::size_t>(i + 1, fds_.size() * 2));
+            fds_.resize(i + 1);
         } catch (const std::bad_alloc&) {
             return nullptr;
         }

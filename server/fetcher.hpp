@@ -146,7 +146,7 @@ private:
 
     FetcherSettings settings_;
     DoneFn on_done_;
-    // By fd number (sized for RLIMIT_NOFILE, 12 bytes an entry), for every socket curl
+    // By fd number (reserved for RLIMIT_NOFILE, 12 bytes an entry), for every socket curl
     // has handed to on_socket or on_open_socket has opened. Declared before shards_,
     // so that it outlives the multi handles, which close their cached connections (through
     // on_close_socket) when they are cleaned up.
