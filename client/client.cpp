@@ -478,8 +478,8 @@ void Client::reply_handle(std::size_t from, std::string_view body) {
     }
     peers_.alive(from);
     // Compared first: a server keeps its name, and the copy would be made on every reply.
-    if (std::string& name = peers_[from].name; name != reply_.server.substr(0, Report::kMaxKeyBytes))
-        name.assign(reply_.server.substr(0, Report::kMaxKeyBytes));
+    if (const auto cut = reply_.server.substr(0, Report::kMaxKeyBytes); peers_[from].name != cut)
+        peers_[from].name.assign(cut);
     bool overloaded = !reply_.ok && reply_.error_code == "overloaded";
     if (overloaded && (s.waiting || from != s.peer)) {
         // An earlier attempt's server had no room: the retry already under way decides.
