@@ -38,13 +38,12 @@ Settings settings_check(Settings s) {
     return s;
 }
 
-// Options apply to later connects, so the socket is set up before PeerSet connects it.
-zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
-    // An unroutable send fails (EHOSTUNREACH) instead of vanishing. A connect-side pipe
-    // exists before its connection does, though, so PeerSet also sends only to peers
-    // whose handshake it has seen: together what ZMQ_IMMEDIATE does for a DEALER.
-    // IMMEDIATE itself is left off: with it the connect routing alias is lost.
-    socket.set(zmq::sockopt::router_mandatory, 1);
+// A peer's DEALER, set up before PeerSet connects it (options apply to later connects).
+void socket_configure(zmq::socket_t& socket, const Settings& s) {
+    // IMMEDIATE: a message goes only to a completed connection, so a send to a peer that
+    // is down fails at once (EAGAIN) instead of waiting in a pipe for a reconnect. PeerSet
+    // also sends only to peers whose handshake it has seen.
+    socket.set(zmq::sockopt::immediate, 1);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
     socket.set(zmq::sockopt::rcvhwm, 0);
@@ -54,7 +53,6 @@ zmq::socket_t& socket_configure(zmq::socket_t& socket, const Settings& s) {
     heartbeats_set(socket, s.heartbeat);
     if (!s.curve_server_key.empty())
         curve_client_set(socket, {s.curve_public, s.curve_secret}, s.curve_server_key);
-    return socket;
 }
 
 } // namespace
@@ -64,11 +62,16 @@ Client::Client(Settings settings, EngineEnv env)
       workload_(settings_.work),
       report_(std::string(proto::to_string(settings_.work.op)),
               RunMode{settings_.rate > 0, settings_.rate, settings_.warmup_s}),
-      socket_(env.zmq, zmq::socket_type::router),
-      peers_(env.zmq, socket_configure(socket_, settings_), settings_.endpoints) {
+      peers_(env.zmq, [this](zmq::socket_t& s) { socket_configure(s, settings_); },
+             settings_.endpoints) {
     if (settings_.endpoints.empty()) throw std::runtime_error("no endpoints: use --connect");
     if (settings_.window == 0) throw std::runtime_error("--window must be at least 1");
     peers_.curve_set(!settings_.curve_server_key.empty());
+    // The poll set's layout (see running_poll); zmq_poll resets revents on every call.
+    peers_.socket_items(poll_items_);
+    peers_.monitor_items(poll_items_);
+    poll_items_.push_back({nullptr, wake_timer_.fd(), ZMQ_POLLIN, 0});
+    poll_items_.push_back({nullptr, stop_fd_, ZMQ_POLLIN, 0});
     slots_.resize(settings_.window);
     for (std::size_t i = settings_.window; i-- > 0;) free_slots_.push_back(i);
     if (!settings_.results_path.empty()) {
@@ -150,13 +153,15 @@ void Client::connecting_poll(milliseconds max_wait) {
         return peers_.connected() < peers_.size() && now < connect_deadline_ && !peers_.hopeless();
     };
     if (waiting()) {
-        std::array<zmq::pollitem_t, 2> items{{{peers_.monitor().handle(), 0, ZMQ_POLLIN, 0},
-                                              {nullptr, stop_fd_, ZMQ_POLLIN, 0}}};
-        zmq::poll(items.data(), stop_fd_ >= 0 ? 2 : 1,
+        // The monitors, then the stop fd (the running poll set without sockets and timer).
+        std::vector<zmq::pollitem_t> items;
+        peers_.monitor_items(items);
+        items.push_back({nullptr, stop_fd_, ZMQ_POLLIN, 0});
+        zmq::poll(items.data(), stop_fd_ >= 0 ? items.size() : items.size() - 1,
                   std::min(max_wait, std::max(ceil<milliseconds>(connect_deadline_ - now), 0ms)));
         peers_.events_read();
         now = time_.now();
-        if (stop_fd_ >= 0 && (items[1].revents & ZMQ_POLLIN)) {
+        if (stop_fd_ >= 0 && (items.back().revents & ZMQ_POLLIN)) {
             stop_read(now);
             if (interrupted_) { // nothing was sent: nothing to wait for
                 running_start(now);
@@ -247,20 +252,22 @@ void Client::running_poll(milliseconds max_wait) {
     bool on_time = false;
     auto wake = std::min(next_wake(now, blocked, on_time), now + max_wait);
     if (on_time) wake_timer_.arm(wake, now);
-    // The monitor by its fd (edge_item): events_read reads it to EAGAIN when it fires.
-    std::array<zmq::pollitem_t, 4> items{{{socket_.handle(), 0, ZMQ_POLLIN, 0},
-                                          edge_item(peers_.monitor()),
-                                          {nullptr, wake_timer_.fd(), ZMQ_POLLIN, 0},
-                                          {nullptr, stop_fd_, ZMQ_POLLIN, 0}}};
+    // poll_items_: the peers' sockets, their monitors by fd (edge_item: events_read reads
+    // them to EAGAIN when one fires), the wake timer, the stop fd.
+    const std::size_t n = peers_.size();
+    auto& items = poll_items_;
     std::size_t count = stop_fd_ >= 0 ? items.size() : items.size() - 1;
     zmq::poll(items.data(), count, std::max(ceil<milliseconds>(wake - now), 0ms));
-    if (items[2].revents & ZMQ_POLLIN) wake_timer_.clear();
-    if (stop_fd_ >= 0 && (items[3].revents & ZMQ_POLLIN)) {
+    if (items[2 * n].revents & ZMQ_POLLIN) wake_timer_.clear();
+    if (stop_fd_ >= 0 && (items[2 * n + 1].revents & ZMQ_POLLIN)) {
         stop_read(time_.now());
         if (aborted_) return;
     }
-    replies_read();
-    if (items[1].revents & ZMQ_POLLIN) peers_lost(peers_.events_read(), time_.now());
+    for (std::size_t i = 0; i < n; ++i)
+        if (items[i].revents & ZMQ_POLLIN) replies_read(i);
+    bool events = false;
+    for (std::size_t i = n; i < 2 * n; ++i) events |= (items[i].revents & ZMQ_POLLIN) != 0;
+    if (events) peers_lost(peers_.events_read(), time_.now());
     timeouts_expire(time_.now());
     now = time_.now();
     if (settings_.interval_s > 0) intervals_close(now, false);
@@ -445,16 +452,15 @@ std::string_view Client::peer_name(std::size_t peer) const {
     return p.name.empty() ? std::string_view(p.endpoint) : std::string_view(p.name);
 }
 
-// [peer alias, "", body]: the alias says which peer answered, which may not be the one
-// the request's current attempt went to.
-void Client::replies_read() {
-    while (recv_frames(socket_, frames_)) {
-        auto from = peers_.find_alias(view(frames_[0]));
-        if (!from || frames_.size() != 3 || frames_[1].size() != 0) {
-            report_.invalid_reply(!from ? "reply from an unknown peer" : "reply not [\"\", body]");
+// ["", body] on peer's socket: the socket says which peer answered, which may not be the
+// one the request's current attempt went to.
+void Client::replies_read(std::size_t peer) {
+    while (recv_frames(peers_.socket(peer), frames_)) {
+        if (frames_.size() != 2 || frames_[0].size() != 0) {
+            report_.invalid_reply("reply not [\"\", body]");
             continue;
         }
-        reply_handle(*from, view(frames_[2]));
+        reply_handle(peer, view(frames_[1]));
     }
 }
 

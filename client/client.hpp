@@ -1,7 +1,7 @@
 #pragma once
-// zlb-client: a ROUTER socket connected to every endpoint, each under its own routing
-// alias, so the client chooses the server for every request (round-robin over those
-// that can take it) and knows where each one went. A window bounds what is in flight;
+// zlb-client: a DEALER socket connected to each endpoint (PeerSet), so the client
+// chooses the server for every request (round-robin over those that can take it) and
+// knows where each one went. A window bounds what is in flight;
 // every request ends as exactly one of ok, error(code) or timeout. Closed loop sends
 // whenever the window has room; open loop (--rate) sends on a timetable (Schedule).
 #include "client/peers.hpp"
@@ -138,7 +138,7 @@ private:
     Clock::time_point next_wake(Clock::time_point now, bool blocked, bool& on_time) const;
     void intervals_close(Clock::time_point now, bool last);
     std::string_view peer_name(std::size_t peer) const;
-    void replies_read();
+    void replies_read(std::size_t peer);
     void reply_handle(std::size_t from, std::string_view body);
     Outcome outcome_of(const Slot& s, std::string_view server, Clock::time_point now,
                        std::uint64_t service_us) const;
@@ -165,7 +165,6 @@ private:
     int stop_fd_;
     Workload workload_;
     Report report_;
-    zmq::socket_t socket_;
     PeerSet peers_;
     std::vector<Slot> slots_;
     std::vector<std::size_t> free_slots_;
@@ -190,6 +189,7 @@ private:
     Clock::time_point last_progress_;
     std::optional<Schedule> schedule_; // open loop only
     WakeTimer wake_timer_;
+    std::vector<zmq::pollitem_t> poll_items_; // see running_poll
     RowWriter results_;
     RowWriter output_;
     bool interrupted_ = false;           // a stop signal came: nothing more is sent

@@ -20,14 +20,13 @@ namespace {
 std::atomic<unsigned> g_monitor_serial{0};
 
 // tcp://HOST:PORT with HOST a name (not an address): resolves it. Returns "" when it
-// resolves or needs no resolving, else why not; spellings gets tcp://ADDRESS:PORT for
-// each address, as libzmq may name the endpoint in its events.
-std::string tcp_resolve(const std::string& endpoint, std::vector<std::string>& spellings) {
+// resolves or needs no resolving, else why not.
+std::string tcp_resolve(const std::string& endpoint) {
     if (!endpoint.starts_with("tcp://")) return "";
     std::string rest = endpoint.substr(6);
     auto colon = rest.rfind(':');
     if (colon == std::string::npos || rest.find(';') != std::string::npos) return "";
-    std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+    std::string host = rest.substr(0, colon);
     if (host.empty() || host.front() == '[' || host == "*") return "";
     in_addr v4{};
     if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return "";
@@ -39,15 +38,6 @@ std::string tcp_resolve(const std::string& endpoint, std::vector<std::string>& s
     if (rc != 0)
         return "cannot resolve host name '" + host + "': " +
                (rc == EAI_SYSTEM ? std::strerror(errno) : ::gai_strerror(rc));
-    for (addrinfo* a = found; a; a = a->ai_next) {
-        char text[INET6_ADDRSTRLEN] = "";
-        const void* addr = a->ai_family == AF_INET
-                               ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ai_addr)->sin_addr)
-                               : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ai_addr)->sin6_addr);
-        if (!::inet_ntop(a->ai_family, addr, text, sizeof text)) continue;
-        spellings.push_back(a->ai_family == AF_INET ? "tcp://" + std::string(text) + ":" + port
-                                                    : "tcp://[" + std::string(text) + "]:" + port);
-    }
     ::freeaddrinfo(found);
     return "";
 }
@@ -73,35 +63,34 @@ std::string protocol_error_text(std::uint32_t code, bool curve) {
 
 } // namespace
 
-PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
-                 const std::vector<std::string>& endpoints)
-    : socket_(socket), monitor_(ctx, zmq::socket_type::pair) {
-    // Watch from before the first connect, or fast handshakes would go unseen. The
-    // connect and handshake failures say why an endpoint is not up.
-    std::string monitor_ep = "inproc://zlb-client-monitor-";
-    monitor_ep += std::to_string(g_monitor_serial++);
+PeerSet::PeerSet(zmq::context_t& ctx, const Configure& configure,
+                 const std::vector<std::string>& endpoints) {
     constexpr int events = ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_DELAYED |
                            ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CLOSED |
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-    if (zmq_socket_monitor(socket_.handle(), monitor_ep.c_str(), events) != 0)
-        throw std::runtime_error("zmq_socket_monitor failed");
-    monitor_.connect(monitor_ep);
+    const unsigned serial = g_monitor_serial++;
+    peers_.reserve(endpoints.size());
     for (std::size_t i = 0; i < endpoints.size(); ++i) {
-        Peer p;
+        Peer& p = peers_.emplace_back();
         p.endpoint = endpoints[i];
-        // Built in one go: g++ 12 warns falsely (-Wrestrict) on assigning "p" first.
-        char alias[24];
-        std::snprintf(alias, sizeof alias, "p%zu", i);
-        p.alias = alias;
+        p.socket = zmq::socket_t(ctx, zmq::socket_type::dealer);
+        p.monitor = zmq::socket_t(ctx, zmq::socket_type::pair);
+        configure(p.socket);
+        // Watch from before the connect, or a fast handshake would go unseen. The
+        // connect and handshake failures say why an endpoint is not up.
+        const std::string monitor_ep = "inproc://zlb-client-monitor-" + std::to_string(serial) +
+                                       "-" + std::to_string(i);
+        if (zmq_socket_monitor(p.socket.handle(), monitor_ep.c_str(), events) != 0)
+            throw std::runtime_error("zmq_socket_monitor failed: " +
+                                     std::string(zmq_strerror(zmq_errno())));
+        p.monitor.connect(monitor_ep);
         // libzmq resolves names later and says only that connecting failed: resolve here
-        // so a mistyped host reads as one. Events may name the resolved address.
-        std::vector<std::string> spellings;
-        p.resolve_error = tcp_resolve(p.endpoint, spellings);
-        socket_.set(zmq::sockopt::connect_routing_id, p.alias);
+        // so a mistyped host reads as one.
+        p.resolve_error = tcp_resolve(p.endpoint);
         try {
-            socket_.connect(p.endpoint);
+            p.socket.connect(p.endpoint);
         } catch (const zmq::error_t& e) {
             throw std::runtime_error("cannot connect to " + p.endpoint + ": " + e.what());
         }
@@ -109,22 +98,15 @@ PeerSet::PeerSet(zmq::context_t& ctx, zmq::socket_t& socket,
         // as soon as it returns (the peer is bound in the same context).
         p.connected = p.endpoint.starts_with("inproc://");
         connected_ += p.connected;
-        by_endpoint_.emplace(p.endpoint, i);
-        for (auto& s : spellings) by_endpoint_.emplace(std::move(s), i);
-        peers_.push_back(std::move(p));
     }
 }
 
-// Aliases are "p<index>" (see the constructor).
-std::optional<std::size_t> PeerSet::find_alias(std::string_view alias) const {
-    if (alias.size() < 2 || alias.size() > 21 || alias[0] != 'p') return std::nullopt;
-    std::size_t index = 0;
-    for (char c : alias.substr(1)) {
-        if (c < '0' || c > '9') return std::nullopt;
-        index = index * 10 + static_cast<std::size_t>(c - '0');
-    }
-    if (index >= peers_.size() || peers_[index].alias != alias) return std::nullopt;
-    return index;
+void PeerSet::socket_items(std::vector<zmq::pollitem_t>& out) {
+    for (auto& p : peers_) out.push_back({p.socket.handle(), 0, ZMQ_POLLIN, 0});
+}
+
+void PeerSet::monitor_items(std::vector<zmq::pollitem_t>& out) {
+    for (auto& p : peers_) out.push_back(edge_item(p.monitor));
 }
 
 bool PeerSet::hopeless() const {
@@ -133,19 +115,19 @@ bool PeerSet::hopeless() const {
     return true;
 }
 
-// Event frames: [uint16 event, uint32 value] then the endpoint. The endpoint names the
-// peer; an address libzmq spells differently from the user only loses the fast path.
+// Event frames: [uint16 event, uint32 value] then the endpoint; the monitor says which
+// peer. Every monitor is read to EAGAIN, as its edge-triggered fd requires.
 const std::vector<std::size_t>& PeerSet::events_read() {
     down_.clear();
-    while (recv_frames(monitor_, frames_)) {
-        if (frames_.size() != 2 || frames_[0].size() < 6) continue;
-        std::uint16_t event = 0;
-        std::uint32_t value = 0;
-        std::memcpy(&event, frames_[0].data(), sizeof event);
-        std::memcpy(&value, static_cast<const char*>(frames_[0].data()) + 2, sizeof value);
-        auto it = by_endpoint_.find(std::string(view(frames_[1])));
-        if (it == by_endpoint_.end()) continue;
-        event_apply(peers_[it->second], it->second, event, value);
+    for (std::size_t i = 0; i < peers_.size(); ++i) {
+        while (recv_frames(peers_[i].monitor, frames_)) {
+            if (frames_.size() != 2 || frames_[0].size() < 6) continue;
+            std::uint16_t event = 0;
+            std::uint32_t value = 0;
+            std::memcpy(&event, frames_[0].data(), sizeof event);
+            std::memcpy(&value, static_cast<const char*>(frames_[0].data()) + 2, sizeof value);
+            event_apply(peers_[i], i, event, value);
+        }
     }
     return down_;
 }
@@ -254,18 +236,13 @@ std::optional<std::size_t> PeerSet::send_next(std::string_view body,
     return std::nullopt;
 }
 
-// False when the peer is not connected (EHOSTUNREACH) or its queue is full (EAGAIN).
+// False when the peer has no connection now (EAGAIN: its DEALER is IMMEDIATE, see
+// socket_configure in client.cpp). Its queue has no bound (HWM 0): the window bounds it.
 bool PeerSet::send_to(std::size_t peer, std::string_view body) {
-    const std::string& alias = peers_[peer].alias;
-    try {
-        if (!socket_.send(zmq::buffer(alias), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
-            return false;
-    } catch (const zmq::error_t& e) {
-        if (e.num() == EHOSTUNREACH) return false;
-        throw;
-    }
-    socket_.send(zmq::message_t(), zmq::send_flags::sndmore);
-    socket_.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
+    zmq::socket_t& socket = peers_[peer].socket;
+    if (!socket.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+        return false;
+    socket.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
     return true;
 }
 

@@ -1,26 +1,33 @@
 #pragma once
-// The servers a client talks to: one connection per endpoint on the client's ROUTER
-// socket, each under its own routing alias; a rotation over the peers that can take
-// work now; and liveness from the socket's monitor events (handshake, disconnect),
-// which also say why an endpoint is not up (refused, CURVE refusal, protocol error).
+// The servers a client talks to: a DEALER socket per endpoint, so the socket a reply
+// comes in on says who sent it; a rotation over the peers that can take work now; and
+// liveness from each socket's monitor events (handshake, disconnect), which also say why
+// an endpoint is not up (refused, CURVE refusal, protocol error).
+//
+// Why a DEALER each and not one ROUTER for all: a ROUTER adds a routing frame to every
+// message each way and looks the peer up by it on every send, about 1,200 instructions
+// an echo (bench/scenarios/callgrind.py); a socket per peer costs 4 descriptors instead
+// of 1 (the socket's and its monitor's mailboxes, the connection), and zmq_poll checks
+// each socket on every turn.
 #include "core/clock.hpp"
 
 #include <zmq.hpp>
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace zlb::client {
 
 struct Peer {
     std::string endpoint;
-    std::string alias; // routing id this client gave the connection
-    std::string name;  // the server's name, once it has replied
+    zmq::socket_t socket;  // a DEALER connected to endpoint alone
+    zmq::socket_t monitor; // its events (PAIR)
+    std::string name;      // the server's name, once it has replied
     std::uint64_t sent = 0;
     std::size_t in_flight = 0; // attempts sent here and not over yet (see attempt_over)
     bool connected = false;
@@ -36,25 +43,31 @@ struct Peer {
 
 class PeerSet {
 public:
-    // Starts the monitor, then connects to every endpoint. Host names of tcp endpoints
-    // are resolved first: one that does not resolve is still connected (libzmq retries
-    // it), but its problem says so. Throws std::runtime_error.
-    PeerSet(zmq::context_t& ctx, zmq::socket_t& socket, const std::vector<std::string>& endpoints);
+    using Configure = std::function<void(zmq::socket_t&)>;
+
+    // Makes a DEALER per endpoint, set up by configure, starts its monitor, then connects
+    // it. Host names of tcp endpoints are resolved first: one that does not resolve is
+    // still connected (libzmq retries it), but its problem says so. Throws
+    // std::runtime_error.
+    PeerSet(zmq::context_t& ctx, const Configure& configure,
+            const std::vector<std::string>& endpoints);
 
     std::size_t size() const { return peers_.size(); }
     Peer& operator[](std::size_t i) { return peers_[i]; }
     const std::vector<Peer>& all() const { return peers_; }
-    zmq::socket_t& monitor() { return monitor_; }
+    zmq::socket_t& socket(std::size_t peer) { return peers_[peer].socket; }
 
-    // The peer a reply came from, by the routing alias the socket reports for it.
-    std::optional<std::size_t> find_alias(std::string_view alias) const;
+    // Poll items, appended to out in peer order: each peer's socket for reading, and
+    // each monitor by its fd (edge_item: events_read reads them all to EAGAIN).
+    void socket_items(std::vector<zmq::pollitem_t>& out);
+    void monitor_items(std::vector<zmq::pollitem_t>& out);
     // How many peers have completed their handshake (see events_read).
     std::size_t connected() const { return connected_; }
     // True when every peer that is not up can't come up by waiting (its host name did
     // not resolve), so there is no point waiting for it.
     bool hopeless() const;
-    // Sends [alias, "", body] to the next peer in turn that takes it, preferring peers
-    // other than `avoid` that are not suspected at `now`, and never to a peer holding
+    // Sends ["", body] to the next peer in turn that takes it, preferring peers other
+    // than `avoid` that are not suspected at `now`, and never to a peer holding
     // max_in_flight attempts already. Returns the peer, or nullopt.
     std::optional<std::size_t> send_next(std::string_view body, std::optional<std::size_t> avoid,
                                          Clock::time_point now,
@@ -63,7 +76,8 @@ public:
     void attempt_over(std::size_t peer) {
         if (peers_[peer].in_flight > 0) --peers_[peer].in_flight;
     }
-    // Drains monitor events; returns the peers that disconnected since the last call.
+    // Drains every monitor's events; returns the peers that disconnected since the last
+    // call.
     const std::vector<std::size_t>& events_read();
     void suspect(std::size_t peer, Clock::time_point until) { peers_[peer].skip_until = until; }
     void alive(std::size_t peer) { peers_[peer].skip_until = {}; }
@@ -78,10 +92,7 @@ private:
     bool usable(std::size_t peer, std::optional<std::size_t> avoid, Clock::time_point now) const;
     void event_apply(Peer& p, std::size_t index, std::uint16_t event, std::uint32_t value);
 
-    zmq::socket_t& socket_;
-    zmq::socket_t monitor_;
     std::vector<Peer> peers_;
-    std::unordered_map<std::string, std::size_t> by_endpoint_;
     std::size_t next_ = 0;
     std::size_t connected_ = 0;
     bool curve_ = false;
