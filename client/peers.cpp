@@ -1,6 +1,7 @@
 #include "client/peers.hpp"
 
 #include "core/log.hpp"
+#include "core/process.hpp"
 #include "core/zmq_util.hpp"
 
 #include <arpa/inet.h>
@@ -70,6 +71,16 @@ PeerSet::PeerSet(zmq::context_t& ctx, const Configure& configure,
                            ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_CLOSED |
                            ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
                            ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    // Descriptors: each peer's DEALER has a mailbox and a connection, and its monitor a
+    // mailbox at each end. Counted before the first socket, so too many endpoints for
+    // `ulimit -n` is said as such instead of as one socket that could not be made.
+    const std::size_t need = kDescriptorsSpare + kDescriptorsPerPeer * endpoints.size();
+    if (const std::size_t have = descriptors_raise(need); have < need)
+        throw std::runtime_error(
+            std::to_string(endpoints.size()) + " endpoints need about " + std::to_string(need) +
+            " file descriptors (" + std::to_string(kDescriptorsPerPeer) + " each), and ulimit -n " +
+            "allows " + std::to_string(have) + " (hard limit " +
+            std::to_string(descriptors_hard_limit()) + "): raise it, or connect to fewer");
     const unsigned serial = g_monitor_serial++;
     peers_.reserve(endpoints.size());
     for (std::size_t i = 0; i < endpoints.size(); ++i) {

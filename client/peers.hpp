@@ -44,9 +44,12 @@ struct Peer {
 class PeerSet {
 public:
     using Configure = std::function<void(zmq::socket_t&)>;
+    static constexpr std::size_t kDescriptorsPerPeer = 4;
+    // For the rest of the process: libzmq's context and I/O thread, the report's files.
+    static constexpr std::size_t kDescriptorsSpare = 64;
 
     // Makes a DEALER per endpoint, set up by configure, starts its monitor, then connects
-    // it. Host names of tcp endpoints are resolved first: one that does not resolve is
+    // it. Raises the soft `ulimit -n` toward the hard limit if the sockets need more. Host names of tcp endpoints are resolved first: one that does not resolve is
     // still connected (libzmq retries it), but its problem says so. Throws
     // std::runtime_error.
     PeerSet(zmq::context_t& ctx, const Configure& configure,

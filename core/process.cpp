@@ -1,7 +1,10 @@
 #include "core/process.hpp"
 
 #include <malloc.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 namespace zlb {
 
@@ -19,6 +22,26 @@ void memory_return_eagerly() {
     // free would serve later large blocks from the heap and keep them.
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+}
+
+std::size_t descriptors_raise(std::size_t need) {
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return 0;
+    if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < need) {
+        const rlim_t want = nofile.rlim_max == RLIM_INFINITY
+                                ? static_cast<rlim_t>(need)
+                                : std::min(static_cast<rlim_t>(need), nofile.rlim_max);
+        rlimit raised = nofile;
+        raised.rlim_cur = want;
+        if (want > nofile.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+    }
+    return nofile.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(nofile.rlim_cur);
+}
+
+std::size_t descriptors_hard_limit() {
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return 0;
+    return nofile.rlim_max == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(nofile.rlim_max);
 }
 
 } // namespace zlb

@@ -1,5 +1,6 @@
 #pragma once
 // Facts about this process that several programs report.
+#include <cstddef>
 #include <string>
 
 namespace zlb {
@@ -13,5 +14,11 @@ const char* version();
 // Makes glibc hand large freed blocks back to the system at once (a fixed mmap
 // threshold), so a burst of large messages does not stay in the process's RSS.
 void memory_return_eagerly();
+
+// Raises the soft RLIMIT_NOFILE to at least `need` descriptors where the hard limit
+// allows (it never lowers it). Returns the soft limit now.
+std::size_t descriptors_raise(std::size_t need);
+// The hard RLIMIT_NOFILE, for messages that say how far it can go.
+std::size_t descriptors_hard_limit();
 
 } // namespace zlb

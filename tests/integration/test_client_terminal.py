@@ -4,6 +4,7 @@ the exit code, flags speak the usual conventions, and the live view fits the ter
 import csv
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -169,6 +170,26 @@ def test_missing_endpoints_are_named_and_duplicates_connected_once():
     assert code == 0, err
     assert "more than once" in err and list(rep["endpoints"]) == [server.endpoint], (err, rep)
     assert time.monotonic() - began < 4.0  # no wait for a second handshake
+
+
+def test_descriptors_short_are_named_and_the_soft_limit_raised():
+    """A DEALER per endpoint takes 4 descriptors: too many endpoints for the hard limit exit 2
+    before any connect, saying how many are needed; a soft limit below it is raised."""
+    dead = [f"tcp://127.0.0.1:{free_port()}" for _ in range(19)]
+    args = [CLIENT, *connect, *[a for ep in dead for a in ("--connect", ep)], "--count", "50",
+            "--connect-wait-ms", "300", "-q"]
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def limit(soft, hard):
+        return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    p = subprocess.run(args, capture_output=True, text=True, timeout=30, preexec_fn=limit(80, 80))
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "20 endpoints need about 144 file descriptors" in p.stderr, p.stderr
+    assert "hard limit 80" in p.stderr, p.stderr
+    assert hard == resource.RLIM_INFINITY or hard >= 200, hard
+    p = subprocess.run(args, capture_output=True, text=True, timeout=30, preexec_fn=limit(80, hard))
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert "1 of 20 endpoints connected" in p.stderr, p.stderr
 
 
 def test_curve_refusal_is_named():
@@ -364,6 +385,7 @@ if __name__ == "__main__":
           test_nothing_listening_exits_at_once_naming_endpoint_and_reason,
           test_unknown_host_reads_as_a_host_name_error,
           test_missing_endpoints_are_named_and_duplicates_connected_once,
+          test_descriptors_short_are_named_and_the_soft_limit_raised,
           test_curve_refusal_is_named,
           test_http_statuses_and_error_messages_in_json_table_and_results,
           test_factor_batches_report_numbers_and_print_results,
