@@ -252,12 +252,17 @@ void Client::running_poll(milliseconds max_wait) {
     bool on_time = false;
     auto wake = std::min(next_wake(now, blocked, on_time), now + max_wait);
     if (on_time) wake_timer_.arm(wake, now);
-    // poll_items_: the peers' sockets, their monitors by fd (edge_item: events_read reads
-    // them to EAGAIN when one fires), the wake timer, the stop fd.
+    // poll_items_: the peers' sockets and their monitors by fd (edge-triggered: see
+    // PeerSet::socket_items), the wake timer, the stop fd. Sockets sent to this turn are
+    // read first; if that found replies, the wait is skipped: their slots are free.
     const std::size_t n = peers_.size();
     auto& items = poll_items_;
+    peers_.reads_due_take(reads_due_);
+    bool read_any = false;
+    for (std::size_t peer : reads_due_) read_any |= replies_read(peer);
     std::size_t count = stop_fd_ >= 0 ? items.size() : items.size() - 1;
-    zmq::poll(items.data(), count, std::max(ceil<milliseconds>(wake - now), 0ms));
+    zmq::poll(items.data(), count,
+              read_any ? 0ms : std::max(ceil<milliseconds>(wake - now), 0ms));
     if (items[2 * n].revents & ZMQ_POLLIN) wake_timer_.clear();
     if (stop_fd_ >= 0 && (items[2 * n + 1].revents & ZMQ_POLLIN)) {
         stop_read(time_.now());
@@ -453,15 +458,20 @@ std::string_view Client::peer_name(std::size_t peer) const {
 }
 
 // ["", body] on peer's socket: the socket says which peer answered, which may not be the
-// one the request's current attempt went to.
-void Client::replies_read(std::size_t peer) {
-    while (recv_frames(peers_.socket(peer), frames_)) {
+// one the request's current attempt went to. Read until EAGAIN, as its edge-triggered fd
+// needs, or for kRepliesPerRead messages: then the peer stays due, and a server that
+// floods the client can't keep it from its timers and the other servers.
+bool Client::replies_read(std::size_t peer) {
+    for (std::size_t i = 0; i < kRepliesPerRead; ++i) {
+        if (!recv_frames(peers_.socket(peer), frames_)) return i > 0;
         if (frames_.size() != 2 || frames_[0].size() != 0) {
             report_.invalid_reply("reply not [\"\", body]");
             continue;
         }
         reply_handle(peer, view(frames_[1]));
     }
+    peers_.read_due(peer);
+    return true;
 }
 
 void Client::reply_handle(std::size_t from, std::string_view body) {

@@ -106,6 +106,8 @@ public:
     // when interrupted, 3 when an --slo failed, 1 when a request failed, else 0.
     int finish();
     static constexpr std::size_t kDeadlineSlack = 1024; // stale deadlines kept before a sweep
+    // Replies read from one server before the others and the timers get a turn.
+    static constexpr std::size_t kRepliesPerRead = 1024;
     const Report& report() const { return report_; }
     // Attempt deadlines held, stale ones included: at most 2 x window + kDeadlineSlack.
     std::size_t deadlines_held() const { return deadlines_.size(); }
@@ -138,7 +140,7 @@ private:
     Clock::time_point next_wake(Clock::time_point now, bool blocked, bool& on_time) const;
     void intervals_close(Clock::time_point now, bool last);
     std::string_view peer_name(std::size_t peer) const;
-    void replies_read(std::size_t peer);
+    bool replies_read(std::size_t peer); // true when it read any
     void reply_handle(std::size_t from, std::string_view body);
     Outcome outcome_of(const Slot& s, std::string_view server, Clock::time_point now,
                        std::uint64_t service_us) const;
@@ -190,6 +192,7 @@ private:
     std::optional<Schedule> schedule_; // open loop only
     WakeTimer wake_timer_;
     std::vector<zmq::pollitem_t> poll_items_; // see running_poll
+    std::vector<std::size_t> reads_due_;       // reused by running_poll
     RowWriter results_;
     RowWriter output_;
     bool interrupted_ = false;           // a stop signal came: nothing more is sent

@@ -113,7 +113,19 @@ PeerSet::PeerSet(zmq::context_t& ctx, const Configure& configure,
 }
 
 void PeerSet::socket_items(std::vector<zmq::pollitem_t>& out) {
-    for (auto& p : peers_) out.push_back({p.socket.handle(), 0, ZMQ_POLLIN, 0});
+    for (auto& p : peers_) out.push_back(edge_item(p.socket));
+}
+
+void PeerSet::read_due(std::size_t peer) {
+    if (peers_[peer].read_due) return;
+    peers_[peer].read_due = true;
+    due_.push_back(peer);
+}
+
+void PeerSet::reads_due_take(std::vector<std::size_t>& out) {
+    out.swap(due_);
+    due_.clear();
+    for (std::size_t peer : out) peers_[peer].read_due = false;
 }
 
 void PeerSet::monitor_items(std::vector<zmq::pollitem_t>& out) {
@@ -148,6 +160,8 @@ const std::vector<std::size_t>& PeerSet::events_read() {
 void PeerSet::event_apply(Peer& p, std::size_t index, std::uint16_t event, std::uint32_t value) {
     switch (event) {
     case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        // A new pipe announces its first message only after a read found it empty.
+        read_due(index);
         if (!p.connected) ++connected_;
         p.connected = true;
         p.skip_until = {};
@@ -254,6 +268,7 @@ bool PeerSet::send_to(std::size_t peer, std::string_view body) {
     if (!socket.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
         return false;
     socket.send(zmq::buffer(body.data(), body.size()), zmq::send_flags::none);
+    read_due(peer);
     return true;
 }
 

@@ -39,6 +39,7 @@ struct Peer {
     bool connect_pending = false;  // a TCP connect is under way
     bool lost = false;             // was up, then disconnected
     unsigned connect_failures = 0; // TCP connects that failed (refused, unreachable)
+    bool read_due = false;         // in PeerSet's due list (see socket_items)
 };
 
 class PeerSet {
@@ -60,10 +61,20 @@ public:
     const std::vector<Peer>& all() const { return peers_; }
     zmq::socket_t& socket(std::size_t peer) { return peers_[peer].socket; }
 
-    // Poll items, appended to out in peer order: each peer's socket for reading, and
-    // each monitor by its fd (edge_item: events_read reads them all to EAGAIN).
+    // Poll items, appended to out in peer order: each peer's socket and each monitor by
+    // its fd (edge_item). zmq_poll would ask every zmq socket in its set for ZMQ_EVENTS on
+    // every pass, a system call for each idle one: with 64 servers, 64 a turn. A plain fd
+    // costs nothing until it fires, but it is edge-triggered, so:
+    //  - a socket whose fd fired is read until EAGAIN (or is marked due again);
+    //  - so is a socket sent to since, before the client waits: a send processes the
+    //    socket's commands, and may take the wake-up of a reply already there;
+    //  - events_read reads every monitor to EAGAIN.
     void socket_items(std::vector<zmq::pollitem_t>& out);
     void monitor_items(std::vector<zmq::pollitem_t>& out);
+    // Moves the peers due for a read (sent to, or connected, since their socket was last
+    // read to EAGAIN) into out, and clears their marks.
+    void reads_due_take(std::vector<std::size_t>& out);
+    void read_due(std::size_t peer);
     // How many peers have completed their handshake (see events_read).
     std::size_t connected() const { return connected_; }
     // True when every peer that is not up can't come up by waiting (its host name did
@@ -101,6 +112,7 @@ private:
     bool curve_ = false;
     std::vector<zmq::message_t> frames_;
     std::vector<std::size_t> down_;
+    std::vector<std::size_t> due_;
 };
 
 } // namespace zlb::client
