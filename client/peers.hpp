@@ -7,8 +7,8 @@
 // Why a DEALER each and not one ROUTER for all: a ROUTER adds a routing frame to every
 // message each way and looks the peer up by it on every send, about 1,200 instructions
 // an echo (bench/scenarios/callgrind.py); a socket per peer costs 4 descriptors instead
-// of 1 (the socket's and its monitor's mailboxes, the connection), and zmq_poll checks
-// each socket on every turn.
+// of 1 (the socket's and its monitor's mailboxes, the connection), and a check of each
+// socket a turn sent to or heard from (see socket_items).
 #include "core/clock.hpp"
 
 #include <zmq.hpp>
