@@ -40,10 +40,12 @@ Settings settings_check(Settings s) {
 
 // A peer's DEALER, set up before PeerSet connects it (options apply to later connects).
 void socket_configure(zmq::socket_t& socket, const Settings& s) {
-    // IMMEDIATE: a message goes only to a completed connection, so a send to a peer that
-    // is down fails at once (EAGAIN) instead of waiting in a pipe for a reconnect. PeerSet
-    // also sends only to peers whose handshake it has seen.
-    socket.set(zmq::sockopt::immediate, 1);
+    // PeerSet sends only to peers whose handshake it has seen. ZMQ_IMMEDIATE is left off:
+    // with it a disconnect ends the pipe at once and drops the replies that came in but
+    // were not read yet, and a server that drains on SIGTERM sends its last replies just
+    // before it closes. Without it a request sent in the moment before a disconnect is
+    // seen waits in the pipe for the reconnect; its attempt is failed over meanwhile, and
+    // a reply to it later is a late reply.
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::sndhwm, 0);
     socket.set(zmq::sockopt::rcvhwm, 0);

@@ -261,8 +261,8 @@ std::optional<std::size_t> PeerSet::send_next(std::string_view body,
     return std::nullopt;
 }
 
-// False when the peer has no connection now (EAGAIN: its DEALER is IMMEDIATE, see
-// socket_configure in client.cpp). Its queue has no bound (HWM 0): the window bounds it.
+// False when the peer's socket can't take it now (EAGAIN). Its queue has no bound (HWM 0):
+// the window bounds it.
 bool PeerSet::send_to(std::size_t peer, std::string_view body) {
     zmq::socket_t& socket = peers_[peer].socket;
     if (!socket.send(zmq::message_t(), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
