@@ -45,6 +45,18 @@ constexpr auto kReplyWait = seconds(2);       // any request answered on the soc
 constexpr auto kPoolReplyWait = seconds(60);  // factor jobs: past libFuzzer's -timeout
 constexpr auto kSlow = seconds(1);
 
+// recv_frames, taken again when libFuzzer's SIGALRM (its -timeout clock) interrupts it:
+// cppzmq throws EINTR. zlb-server installs no signal handler, so this happens here only.
+bool frames_take(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
+    for (;;) {
+        try {
+            return zlb::recv_frames(socket, frames);
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) throw;
+        }
+    }
+}
+
 [[noreturn]] __attribute__((format(printf, 1, 2))) void fail(const char* fmt, ...) {
     std::fprintf(stderr, "fuzz_request: ");
     va_list args;
@@ -136,14 +148,13 @@ struct Harness {
     void await_reply(std::string_view input, steady_clock::duration limit) {
         const auto start = steady_clock::now();
         zmq::pollitem_t item{dealer.handle(), 0, ZMQ_POLLIN, 0};
-        while (!zlb::recv_frames(dealer, frames)) {
+        while (!frames_take(dealer, frames)) {
             if (steady_clock::now() - start > limit)
                 fail("no reply after %lld ms to a %zu-byte request: the server stayed silent",
                      static_cast<long long>(duration_cast<milliseconds>(limit).count()),
                      input.size());
-            // libFuzzer's SIGALRM (its -timeout clock) interrupts poll(2), and cppzmq throws
-            // EINTR. zlb-server installs no signal handler, so this happens here only; the
-            // server's turn threw before touching anything, so it is simply taken again.
+            // SIGALRM interrupts poll(2) the same way (see frames_take); the server's turn
+            // threw before touching anything, so it is simply taken again.
             try {
                 server->poll_once(milliseconds(2));
                 zmq::poll(&item, 1, milliseconds(2));
@@ -284,7 +295,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const proto::Request& req = h.request;
 
     // 2. The server. Nothing may be waiting from the previous input.
-    CHECK(!zlb::recv_frames(h.dealer, h.frames), "a reply nobody asked for (a second reply?)");
+    CHECK(!frames_take(h.dealer, h.frames), "a reply nobody asked for (a second reply?)");
     const Layout layout = layout_of(input);
     const bool framed = layout == Layout::plain || layout == Layout::routed;
     // The limit counts every frame: the ROUTER's 5-byte identity and any routing too.
