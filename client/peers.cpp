@@ -75,12 +75,12 @@ PeerSet::PeerSet(zmq::context_t& ctx, const Configure& configure,
     // mailbox at each end. Counted before the first socket, so too many endpoints for
     // `ulimit -n` is said as such instead of as one socket that could not be made.
     const std::size_t need = kDescriptorsSpare + kDescriptorsPerPeer * endpoints.size();
-    if (const std::size_t have = descriptors_raise(need); have < need)
+    if (const auto limits = descriptors_raise(need); limits.soft < need)
         throw std::runtime_error(
             std::to_string(endpoints.size()) + " endpoints need about " + std::to_string(need) +
             " file descriptors (" + std::to_string(kDescriptorsPerPeer) + " each), and ulimit -n " +
-            "allows " + std::to_string(have) + " (hard limit " +
-            std::to_string(descriptors_hard_limit()) + "): raise it, or connect to fewer");
+            "allows " + std::to_string(limits.soft) + " (hard limit " +
+            std::to_string(limits.hard) + "): raise it, or connect to fewer");
     const unsigned serial = g_monitor_serial++;
     peers_.reserve(endpoints.size());
     for (std::size_t i = 0; i < endpoints.size(); ++i) {

@@ -50,9 +50,9 @@ public:
     static constexpr std::size_t kDescriptorsSpare = 64;
 
     // Makes a DEALER per endpoint, set up by configure, starts its monitor, then connects
-    // it. Raises the soft `ulimit -n` toward the hard limit if the sockets need more. Host names of tcp endpoints are resolved first: one that does not resolve is
-    // still connected (libzmq retries it), but its problem says so. Throws
-    // std::runtime_error.
+    // it. Raises the soft `ulimit -n` toward the hard limit if the sockets need more.
+    // Host names of tcp endpoints are resolved first: one that does not resolve is still
+    // connected (libzmq retries it), but its problem says so. Throws std::runtime_error.
     PeerSet(zmq::context_t& ctx, const Configure& configure,
             const std::vector<std::string>& endpoints);
 

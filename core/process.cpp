@@ -24,9 +24,9 @@ void memory_return_eagerly() {
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 }
 
-std::size_t descriptors_raise(std::size_t need) {
+DescriptorLimits descriptors_raise(std::size_t need) {
     rlimit nofile{};
-    if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return 0;
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return {};
     if (nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < need) {
         const rlim_t want = nofile.rlim_max == RLIM_INFINITY
                                 ? static_cast<rlim_t>(need)
@@ -35,13 +35,10 @@ std::size_t descriptors_raise(std::size_t need) {
         raised.rlim_cur = want;
         if (want > nofile.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
     }
-    return nofile.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(nofile.rlim_cur);
-}
-
-std::size_t descriptors_hard_limit() {
-    rlimit nofile{};
-    if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) return 0;
-    return nofile.rlim_max == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(nofile.rlim_max);
+    auto size_of = [](rlim_t v) {
+        return v == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(v);
+    };
+    return {size_of(nofile.rlim_cur), size_of(nofile.rlim_max)};
 }
 
 } // namespace zlb

@@ -15,10 +15,13 @@ const char* version();
 // threshold), so a burst of large messages does not stay in the process's RSS.
 void memory_return_eagerly();
 
+// RLIMIT_NOFILE, SIZE_MAX for unlimited.
+struct DescriptorLimits {
+    std::size_t soft = 0;
+    std::size_t hard = 0;
+};
 // Raises the soft RLIMIT_NOFILE to at least `need` descriptors where the hard limit
-// allows (it never lowers it). Returns the soft limit now.
-std::size_t descriptors_raise(std::size_t need);
-// The hard RLIMIT_NOFILE, for messages that say how far it can go.
-std::size_t descriptors_hard_limit();
+// allows (it never lowers it). Returns the limits now (zeros if they can't be read).
+DescriptorLimits descriptors_raise(std::size_t need);
 
 } // namespace zlb
