@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds everything with g++ under AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/
-# (RelWithDebInfo, -DZLB_SANITIZE=ON) and runs the whole ctest suite there. The integration
-# tests start the sanitized zlb-server/zlb-client binaries from build-asan/bin (ZLB_BIN_DIR),
-# which inherit the options below: any report, a leak at exit included, aborts the process,
-# and the tests treat a server or client that died or exited non-zero as a failure.
+# (-DZLB_SANITIZE=ON, RelWithDebInfo, which that build makes -O1 -g1) and runs the whole ctest
+# suite there. The integration tests start the sanitized zlb-server/zlb-client binaries from
+# build-asan/bin (ZLB_BIN_DIR), which inherit the options below: any report, a leak at exit
+# included, aborts the process, and the tests treat a server or client that died or exited
+# non-zero as a failure.
 #
 # Tests labelled `timing` (assertions on wall-clock speed, which sanitizers slow down several
 # times), `limits` (peak-memory bounds, which ASan's quarantine inflates, and a process at

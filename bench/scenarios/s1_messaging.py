@@ -12,8 +12,8 @@ WINDOWS = (1, 16, 256)
 
 
 def scenario(ctx):
-    duration = ctx.pick(1.5, 5.0)
-    warmup = ctx.pick(0.3, 1.0)
+    duration = ctx.pick(1.0, 5.0)
+    warmup = ctx.pick(0.2, 1.0)
     zlb = zlb_servers(ctx, 2)
     bare, py = [], []
     for _ in range(2):

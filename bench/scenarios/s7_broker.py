@@ -53,8 +53,8 @@ def workers(ctx, broker, count, *args):
 
 
 def echo_part(ctx):
-    duration = ctx.pick(2.0, 5.0)
-    warmup = ctx.pick(0.5, 1.0)
+    duration = ctx.pick(1.0, 5.0)
+    warmup = ctx.pick(0.3, 1.0)
     broker = start_broker(ctx)
     ws = workers(ctx, broker, 2, "--credit", 256, "--log-level", "warn")
 
