@@ -540,6 +540,22 @@ TEST_CASE("with no endpoint up after connect_wait the run ends at once, nothing 
     CHECK(client.finish() == 1);
 }
 
+// A monitor's fd is edge-triggered: it fires only for events that come after a read
+// found its pipe empty. A first turn that waited before reading slept its whole
+// max_wait (here 10 s; 1 s in every zlb-client run) with the handshake long done.
+TEST_CASE("the first turn sees the handshake without waiting out its max_wait") {
+    zmq::context_t ctx;
+    ManualTime time;
+    FakeServer a(ctx, "tcp://127.0.0.1:*", "A");
+    auto s = settings_of({a.endpoint}, 1);
+    s.connect_wait = 60s; // the turn's wait is max_wait, not what is left of this
+    Client client(s, {ctx, time});
+
+    const auto t0 = steady_clock::now();
+    REQUIRE(step_until(client, [&] { a.drain(time); return a.received.size() == 1; }, 20, 10s));
+    CHECK(steady_clock::now() - t0 < 5s);
+}
+
 // A pipe stands in for the StopSignals fd: each signalfd_siginfo-sized write is one signal.
 struct FakeSignals {
     FakeSignals() { REQUIRE(::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0); }
