@@ -4,7 +4,8 @@
     run.py quick|full [--only 1,3,...] [--runs N] [--out DIR]
 
 Runs each scenario in bench/scenarios/s<N>_*.py, then writes <DATE>-<HOST>[-quick].md and
-.json to --out (default bench/results). Exit status: 0 when every scenario produced numbers,
+.json to --out (default bench/results); a full run that would replace an earlier one's files
+writes <DATE>-<HOST>-2 (-3, ...) instead. Exit status: 0 when every scenario produced numbers,
 1 otherwise (targets are reported, never asserted).
 """
 import argparse
@@ -286,6 +287,13 @@ def main():
     stamp = started.strftime("%Y-%m-%d")
     host = report["machine"]["host"].split(".")[0]
     base = os.path.join(out_dir, f"{stamp}-{host}{'-quick' if a.mode == 'quick' else ''}")
+    # A full run never replaces an earlier one (the README quotes them by name): the second
+    # of a day is <DATE>-<HOST>-2, and so on. A quick run is a smoke test and replaces.
+    if a.mode == "full":
+        first, n = base, 1
+        while os.path.exists(base + ".md") or os.path.exists(base + ".json"):
+            n += 1
+            base = f"{first}-{n}"
     with open(base + ".json", "w") as f:
         json.dump(report, f, indent=1, default=str)
     write_markdown(base + ".md", report)

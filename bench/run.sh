@@ -7,7 +7,8 @@
 #   --no-build  use the binaries in ZLB_BIN_DIR (or build/bin) as they are
 #   --only      run just these scenarios (1 messaging, 2 cpu, 3 io, 4 stats, 5 memory,
 #               6 open loop, 7 broker, 8 factor sizes)
-# Writes bench/results/<date>-<host>.md and .json (quick: <date>-<host>-quick.*; --out elsewhere).
+# Writes bench/results/<date>-<host>.md and .json (quick: <date>-<host>-quick.*; --out elsewhere);
+# a full run does not replace an earlier one's files: it writes <date>-<host>-2.* (-3, ...).
 # Builds first (scripts/setup.sh, which also installs missing Debian packages) unless --no-build.
 # Env: ZLB_BIN_DIR (binaries, default build/bin), ZLB_BUILD_DIR (for setup.sh, default build).
 set -euo pipefail

@@ -21,7 +21,9 @@ inline constexpr std::size_t kMaxReadsPerTurn = 256;
 // every pass, which for an idle socket costs a getpid and a poll system call; a plain fd
 // costs nothing beyond the one poll. The fd is edge-triggered ("commands arrived", not
 // "a message waits"), so whoever polls it reads the socket until EAGAIN whenever it
-// fires: a message left behind would never be announced again.
+// fires, and once before the first wait: a message left behind would never be announced
+// again, and until a read has found the socket empty, messages that come in over a pipe
+// the socket made itself (a monitor's events) are not announced at all.
 inline zmq::pollitem_t edge_item(zmq::socket_t& socket) {
     return {nullptr, socket.get(zmq::sockopt::fd), ZMQ_POLLIN, 0};
 }
