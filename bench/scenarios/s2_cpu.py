@@ -31,8 +31,9 @@ def scenario(ctx):
     # Runs of well under a second measure start-up and noise more than throughput: zlb goes
     # through each file REPEAT times (--repeat), GNU factor reads the small numbers that many
     # times over (one process); the numbers and so the work per number are the same. The
-    # semiprimes' full runs take about 5 s on one server, 2.5 s on two: at 2 s and 1 s the
-    # scaling ratio of three alternating rounds moved from 1.62x to 1.89x on a quiet host.
+    # semiprimes' full runs take about 5 s on one server, 2.5 s on two (at 2 s and 1 s, one
+    # run's rounds spread by 20 %); the host still moves the scaling ratio by more than its
+    # target's margin (1.54x and 1.94x in two runs a few minutes apart).
     repeat = {"semiprimes": ctx.pick(5, 10), "small": 100}
     gnu_repeat = {"semiprimes": 1, "small": 100}
     with open(files["small"]) as f:
