@@ -154,10 +154,6 @@ void Client::connecting_poll(milliseconds max_wait) {
     auto waiting = [&] {
         return peers_.connected() < peers_.size() && now < connect_deadline_ && !peers_.hopeless();
     };
-    // Read before the wait: a monitor's fd is edge-triggered, and fires only for events
-    // that come after a read found its pipe empty. A new monitor's first events (the
-    // handshake, within a millisecond on loopback) would otherwise wait out max_wait.
-    peers_.events_read();
     if (waiting()) {
         // The monitors, then the stop fd (the running poll set without sockets and timer).
         std::vector<zmq::pollitem_t> items;

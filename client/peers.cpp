@@ -97,6 +97,11 @@ PeerSet::PeerSet(zmq::context_t& ctx, const Configure& configure,
             throw std::runtime_error("zmq_socket_monitor failed: " +
                                      std::string(zmq_strerror(zmq_errno())));
         p.monitor.connect(monitor_ep);
+        // Its fd is polled edge-triggered (monitor_items), and the pipe this connect made
+        // announces nothing until a read has found it empty: read it once now, before
+        // the connect below can send the first event.
+        zmq::message_t none;
+        (void)p.monitor.recv(none, zmq::recv_flags::dontwait);
         // libzmq resolves names later and says only that connecting failed: resolve here
         // so a mistyped host reads as one.
         p.resolve_error = tcp_resolve(p.endpoint);

@@ -541,7 +541,7 @@ TEST_CASE("with no endpoint up after connect_wait the run ends at once, nothing 
 }
 
 // A monitor's fd is edge-triggered: it fires only for events that come after a read
-// found its pipe empty. A first turn that waited before reading slept its whole
+// found its pipe empty. A monitor not read before the first wait slept that turn's whole
 // max_wait (here 10 s; 1 s in every zlb-client run) with the handshake long done.
 TEST_CASE("the first turn sees the handshake without waiting out its max_wait") {
     zmq::context_t ctx;
