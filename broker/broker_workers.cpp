@@ -179,8 +179,10 @@ void Broker::worker_remove(const std::string& id, const char* why) {
 
 void Broker::worker_command(const std::string& id, std::string_view command) {
     try {
-        backend_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-        backend_.send(zmq::buffer(command), zmq::send_flags::none);
+        // A worker whose queue is full misses this command (its heartbeat is the next
+        // one); the command frame must then not go out alone, as a routing id.
+        if (backend_.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+            backend_.send(zmq::buffer(command), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
         if (e.num() != EHOSTUNREACH) throw;
     }

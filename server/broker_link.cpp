@@ -45,10 +45,16 @@ void BrokerLink::connect() {
     if (link_failing_) LOG_INFO("a new link to broker %s is open again", endpoint_.c_str());
     link_failing_ = false;
     socket_ = std::move(fresh);
-    // READY waits in the DEALER's queue until the connection is up.
+    // READY waits in the DEALER's queue until the connection is up. Never a blocking
+    // send: once a handshake has failed (a broker that refuses this key), libzmq can
+    // leave the DEALER with no pipe, and a blocking send would then hang the server
+    // before it serves anything. A READY not queued is sent again by the reconnect
+    // that the broker's silence brings.
     worker::encode_ready(buf_, ready_);
-    socket_->send(zmq::buffer(worker::kReady), zmq::send_flags::sndmore);
-    socket_->send(zmq::buffer(buf_.data(), buf_.size()), zmq::send_flags::none);
+    if (socket_->send(zmq::buffer(worker::kReady), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+        socket_->send(zmq::buffer(buf_.data(), buf_.size()), zmq::send_flags::dontwait);
+    else
+        LOG_WARN("broker %s: READY not queued (no connection); retrying", endpoint_.c_str());
     if (leaving_) send_command(worker::kBye);
     auto now = time_.now();
     broker_expiry_ = now + kLiveness * heartbeat_;

@@ -118,6 +118,22 @@ def test_backend_refuses_plain_unlisted_and_client_keys():
         s.stop()
 
 
+def test_a_refused_worker_keeps_retrying_and_stops_on_sigterm():
+    # libzmq leaves a DEALER with no pipe once its handshake is refused, so a blocking
+    # send of READY then would hang the server for good (seen in CI under ASan, where
+    # the refusal can beat the send). The link must keep trying on new sockets and stay
+    # in its loop, where SIGTERM is heard.
+    before = broker.log_text().count("domain zlb-workers")
+    s = Server("--broker", broker.backend, "--broker-key", broker_pub, "--curve-secret",
+               stranger_key, "--heartbeat-ms", "100", name="retrying", bind=False)
+    wait_for(lambda: broker.log_text().count("domain zlb-workers") >= before + 3, 20,
+             "the refused worker to try again on new links")
+    assert s.proc.poll() is None, s.log_text()
+    assert "silent for 3 heartbeats; reconnecting" in s.log_text(), s.log_text()
+    assert s.stop(timeout_s=10) == 0, s.log_text()
+    assert worker_names() == ["real"]
+
+
 def test_curve_server_refuses_a_plain_broker_link():
     allow = tmpdir()
     p = subprocess.run([SERVER, "--bind", "tcp://127.0.0.1:*", "--broker", broker.backend,
@@ -228,6 +244,7 @@ if __name__ == "__main__":
     main([test_listed_client_and_worker_are_served,
           test_frontend_refuses_plain_unlisted_and_worker_keys,
           test_backend_refuses_plain_unlisted_and_client_keys,
+          test_a_refused_worker_keeps_retrying_and_stops_on_sigterm,
           test_curve_server_refuses_a_plain_broker_link,
           test_curve_worker_never_serves_a_plain_broker,
           test_a_key_overwritten_in_place_is_revoked,
