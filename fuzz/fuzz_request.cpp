@@ -1,6 +1,8 @@
 // fuzz_request: one input is one request body.
-//  1. proto::RequestDecoder decodes it: whatever the bytes, no crash, leak or UB. A request
-//     that decodes is encoded again with the client-side encoders and must decode the same.
+//  1. proto::RequestDecoder decodes it: whatever the bytes, no crash, leak or UB, and the
+//     same result as its general decoder alone (decode_full: the echo pattern reader must
+//     never answer otherwise). A request that decodes is encoded again with the client-side
+//     encoders and must decode the same.
 //  2. The same bytes go to a real zlb::server::Server (mode cpu, so nothing is ever fetched)
 //     from a DEALER, and Server::poll_once is stepped until the reply arrives. The protocol's
 //     guarantees are checked: exactly one reply, promptly (a silent server aborts), which the
@@ -98,6 +100,9 @@ struct Harness {
     proto::RequestDecoder decoder;
     proto::Request request;
     proto::DecodeError error;
+    proto::RequestDecoder full_decoder;
+    proto::Request full;
+    proto::DecodeError full_error;
     proto::RequestDecoder redecoder;
     proto::Request redecoded;
     proto::DecodeError reerror;
@@ -218,6 +223,31 @@ void check_raw_reply(std::string_view body, std::optional<std::uint64_t> id) {
     CHECK(rid && zlb::proto::detail::as_uint(*rid, got) && id && got == *id, "reply id");
 }
 
+// decode (the echo pattern first) and decode_full agree on every input.
+void check_same_as_full(Harness& h, std::string_view input, bool decoded) {
+    const auto& r = h.request;
+    const auto& f = h.full;
+    CHECK(h.full_decoder.decode_full(input, h.full, h.full_error) == decoded,
+          "decode and decode_full disagree on whether it decodes");
+    CHECK(r.id == f.id, "decode and decode_full read different ids");
+    if (!decoded) {
+        CHECK(h.error.code == h.full_error.code && h.error.message == h.full_error.message,
+              "decode and decode_full refuse differently: %s / %s", h.error.message.c_str(),
+              h.full_error.message.c_str());
+        return;
+    }
+    // Only the op's own fields: the others keep what an earlier request left there.
+    CHECK(r.op == f.op && r.deadline_ms == f.deadline_ms, "decode and decode_full read different heads");
+    if (r.op == proto::Op::echo)
+        CHECK(r.data == f.data && r.data_is_str == f.data_is_str, "different echo data");
+    if (r.op == proto::Op::factor) CHECK(r.ns == f.ns && r.batch == f.batch, "different numbers");
+    if (r.op == proto::Op::fetch)
+        CHECK(r.fetch.url == f.fetch.url && r.fetch.head == f.fetch.head &&
+                  r.fetch.timeout_ms == f.fetch.timeout_ms &&
+                  r.fetch.max_bytes == f.fetch.max_bytes && r.fetch.want_body == f.fetch.want_body,
+              "different fetch params");
+}
+
 // A request that decoded must survive the client-side encoders unchanged.
 void check_reencode(Harness& h) {
     const auto& r = h.request;
@@ -288,6 +318,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     // 1. The decoder alone, as the server will run it.
     const bool decoded = h.decoder.decode(input, h.request, h.error);
+    check_same_as_full(h, input, decoded);
     if (decoded) {
         CHECK(h.request.id.has_value(), "decoded without an id");
         check_reencode(h);

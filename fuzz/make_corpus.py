@@ -39,6 +39,9 @@ REQUESTS = {
     "echo_deadline": req("echo", rid=2, data=b"x", deadline_ms=1000),
     "echo_deadline_zero": req("echo", rid=3, data=b"x", deadline_ms=0),
     "echo_big_id": req("echo", rid=U64_MAX, data=b"id"),
+    # zlb's own layout with a deadline (read by the echo pattern): deadline before data.
+    "echo_layout_deadline": pack({"v": 1, "id": 300, "op": "echo", "deadline_ms": 70000,
+                                  "data": b"x" * 40}),
     "echo_unknown_key": req("echo", data=b"x", extra={"nested": [1, 2, 3]}),
     "echo_no_data": req("echo"),
     "echo_data_int": req("echo", data=7),
@@ -139,6 +142,8 @@ def error(code, message="why", rid=1):
 REPLIES = {
     "echo_bin": reply(True, data=b"\x00\x01hello"),
     "echo_str": reply(True, data="text"),
+    "echo_long_server": pack({"v": 1, "id": 70000, "ok": True, "server": "s" * 40,
+                              "service_us": 2**33, "data": b"d" * 300}),
     "factor_empty": reply(True, factors=[]),
     "factor_ints": reply(True, factors=[2, 2, 3]),
     "factor_str": reply(True, factors=[3, 5, 17, 257, 641, 65537, 274177, 6700417, 67280421310721]),

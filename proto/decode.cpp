@@ -2,6 +2,7 @@
 // as a DecodeError with a message a human can act on; nothing here throws to the caller.
 // (Replies are decoded in reply_decode.cpp.)
 #include "proto/codec.hpp"
+#include "proto/echo_read.hpp"
 #include "proto/msgpack_view.hpp"
 
 #include <algorithm>
@@ -305,12 +306,26 @@ std::optional<ErrorCode> parse_error_code(std::string_view name) {
     return std::nullopt;
 }
 
-bool RequestDecoder::decode(std::string_view message, Request& out, DecodeError& err) {
+namespace {
+
+void request_clear(Request& out) {
     out.id.reset();
     out.deadline_ms.reset();
     out.batch = false;
     out.ns.clear();
     out.fetch = FetchParams{};
+}
+
+} // namespace
+
+bool RequestDecoder::decode(std::string_view message, Request& out, DecodeError& err) {
+    request_clear(out);
+    if (detail::echo_request_read(message, out)) return true;
+    return decode_full(message, out, err);
+}
+
+bool RequestDecoder::decode_full(std::string_view message, Request& out, DecodeError& err) {
+    request_clear(out);
     msgpack::object root;
     if (const char* why = parse_root(zone_, message, root)) {
         err = {ErrorCode::bad_request, why};

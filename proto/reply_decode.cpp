@@ -1,5 +1,6 @@
 // Reply decoding for clients. A reply that breaks the protocol is reported, never trusted.
 #include "proto/codec.hpp"
+#include "proto/echo_read.hpp"
 #include "proto/msgpack_view.hpp"
 
 namespace zlb::proto {
@@ -92,7 +93,9 @@ const char* decode_reply(const msgpack::object& root, Reply& r) {
 
 } // namespace
 
-bool ReplyDecoder::decode(std::string_view message, Reply& out, std::string& err) {
+namespace {
+
+void reply_clear(Reply& out) {
     out.id.reset();
     out.ok = false;
     out.server = out.error_code = out.error_message = out.content_type = out.data = {};
@@ -101,6 +104,18 @@ bool ReplyDecoder::decode(std::string_view message, Reply& out, std::string& err
     out.body.reset();
     out.factors.clear();
     out.factor_sizes.clear();
+}
+
+} // namespace
+
+bool ReplyDecoder::decode(std::string_view message, Reply& out, std::string& err) {
+    reply_clear(out);
+    if (detail::echo_reply_read(message, out)) return true;
+    return decode_full(message, out, err);
+}
+
+bool ReplyDecoder::decode_full(std::string_view message, Reply& out, std::string& err) {
+    reply_clear(out);
     msgpack::object root;
     const char* why = parse_root(zone_, message, root);
     if (!why) why = decode_reply(root, out);
