@@ -157,7 +157,7 @@ void Server::reply_out(Origin origin, std::span<zmq::message_t> routing) {
     ++counters_.answered;
     zmq::socket_t* out = output(origin);
     const std::string_view body(reply_.data(), reply_.size());
-    if (out == &router_) (void)backlog_.send(router_, routing, body, time_.now()); // counts drops
+    if (out == &router_) (void)backlog_.send(router_, routing, body, turn_now_); // counts drops
     else if (out && !send_routed(*out, routing, body, framing_of(origin))) counters_.replies_dropped.note();
     if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
 }

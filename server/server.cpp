@@ -164,6 +164,7 @@ void Server::poll_once(milliseconds max_wait) {
     if (!backlog_.empty()) wait_ms = std::min<long>(wait_ms, 1);
     if (results_more_) wait_ms = 0;
     zmq::poll(items_.data(), items_.size(), milliseconds(wait_ms));
+    turn_now_ = time_.now();
 
     if (stop_fd_ >= 0 && (items_[stop_at].revents & ZMQ_POLLIN)) {
         if (stop_signals_read(stop_fd_) > 0) LOG_INFO("stop signal received");

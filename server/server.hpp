@@ -104,6 +104,9 @@ private:
     std::uint64_t cpu_forwarded_ = 0;
     Counters last_counters_;
     Clock::time_point last_stats_;
+    // Read once a turn, after the poll: when a held reply started waiting (its bound is
+    // seconds), so a reply costs no clock read of its own.
+    Clock::time_point turn_now_;
     std::optional<proto::Op> request_op_; // of the request being answered; nullopt: not read
     metrics::ServerSeries series_; // recorded always; served with --metrics
     std::unique_ptr<metrics::SocketMonitor> monitor_;

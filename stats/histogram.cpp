@@ -9,30 +9,15 @@
 
 namespace zlb {
 
-// Bucket 0 holds 0..2047 at unit width; bucket b >= 1 holds [2^(b+10), 2^(b+11)) at width
-// 2^b, so every value is resolved to better than 1/1024 (3 significant digits).
-Histogram::Histogram(std::uint64_t max_value) : max_value_(max_value), sub_bucket_bits_(11) {
+Histogram::Histogram(std::uint64_t max_value) : max_value_(max_value) {
     if (max_value_ == 0) throw std::invalid_argument("Histogram: max_value must be at least 1");
     counts_.assign(index_of(max_value_) + 1, 0);
 }
 
-int Histogram::bucket_index(std::uint64_t value) const {
-    // OR-ing in the sub-bucket mask folds every value below 2048 into bucket 0.
-    const std::uint64_t sub_bucket_mask = (std::uint64_t{1} << sub_bucket_bits_) - 1;
-    return 64 - std::countl_zero(value | sub_bucket_mask) - sub_bucket_bits_;
-}
-
-std::size_t Histogram::index_of(std::uint64_t value) const {
-    // Above bucket 0 only the upper half of the sub-buckets is used (the lower half would
-    // repeat bucket b-1), so each bucket adds 1024 slots after bucket 0's 2048.
-    const int bucket = bucket_index(value);
-    return (std::size_t(bucket) << (sub_bucket_bits_ - 1)) + (value >> bucket);
-}
-
 std::uint64_t Histogram::value_at(std::size_t index) const {
-    const std::size_t half_count = std::size_t{1} << (sub_bucket_bits_ - 1);
+    const std::size_t half_count = std::size_t{1} << (kSubBucketBits - 1);
     if (index < 2 * half_count) return index;
-    const int bucket = int(index >> (sub_bucket_bits_ - 1)) - 1;
+    const int bucket = int(index >> (kSubBucketBits - 1)) - 1;
     return std::uint64_t(index % half_count + half_count) << bucket;
 }
 
@@ -45,18 +30,6 @@ std::uint64_t Histogram::highest_equivalent(std::uint64_t value) const {
     // Adding width - 1 (not width, minus 1) cannot overflow in the topmost bucket.
     const std::uint64_t width = std::uint64_t{1} << bucket_index(value);
     return lowest_equivalent(value) + (width - 1);
-}
-
-void Histogram::record(std::uint64_t value, std::uint64_t count) {
-    if (count == 0) return;
-    value = std::clamp<std::uint64_t>(value, 1, max_value_);
-    counts_[index_of(value)] += count;
-    total_ += count;
-    min_ = std::min(min_, value);
-    max_ = std::max(max_, value);
-    sum_ += static_cast<unsigned __int128>(value) * count;
-    if (value <= UINT32_MAX) sum_squares_ += static_cast<unsigned __int128>(value * value) * count;
-    else sum_squares_large_ += static_cast<long double>(value) * value * count;
 }
 
 void Histogram::merge(const Histogram& other) {
@@ -169,7 +142,7 @@ void Histogram::write_percentile_distribution(std::ostream& out, double value_sc
     print(out, "#[Max     = %12.3f, Total count    = %12llu]\n", double(max()) / value_scale,
           (unsigned long long)total_);
     print(out, "#[Buckets = %12d, SubBuckets     = %12d]\n", bucket_index(max_value_) + 1,
-          1 << sub_bucket_bits_);
+          1 << kSubBucketBits);
 }
 
 } // namespace zlb
