@@ -89,6 +89,7 @@ void Client::item_append(std::string& out, const Slot& s, char sep) {
 void Client::result_row(const Slot& s, std::string_view server, bool ok, std::string_view code,
                         std::string_view message, std::uint64_t latency_us,
                         std::uint64_t service_us, const proto::Reply* reply) {
+    if (!results_.is_open() && !output_.is_open()) return; // the usual case: no rows asked for
     const bool fetch = workload_.op() == proto::Op::fetch;
     const long status = fetch && reply && reply->ok ? reply->status : 0;
     const std::size_t line = workload_.line_of(s.index);

@@ -20,7 +20,7 @@ public:
     // at a time: the length is known when compiling, so this unrolls into a few loads,
     // where memcmp is a call (the literals are 1 to 13 bytes).
     template <std::size_t N>
-    bool lit(const char (&s)[N]) {
+    [[gnu::always_inline]] bool lit(const char (&s)[N]) {
         constexpr std::size_t n = N - 1;
         if (left() < n) return false;
         std::size_t i = 0;
@@ -39,7 +39,7 @@ public:
         return true;
     }
     // An unsigned integer as the packers write it: fixint, or uint 8/16/32/64.
-    bool uint(std::uint64_t& v) {
+    [[gnu::always_inline]] bool uint(std::uint64_t& v) {
         if (left() < 1) return false;
         const unsigned b = *p_;
         if (b <= 0x7f) {
@@ -51,7 +51,7 @@ public:
         return be(std::size_t{1} << (b - 0xcc), 1, v);
     }
     // A str (fixstr, str 8/16/32) or a bin (bin 8/16/32): is_str says which it was.
-    bool text(std::string_view& out, bool& is_str) {
+    [[gnu::always_inline]] bool text(std::string_view& out, bool& is_str) {
         if (left() < 1) return false;
         const unsigned b = *p_;
         std::uint64_t len = 0;

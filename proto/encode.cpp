@@ -74,9 +74,23 @@ public:
         buf.write(data_, static_cast<std::size_t>(at_ - data_));
         at_ = data_;
     }
-    // Room enough for every fixed field and the heads; variable parts go through
-    // flush() and a direct write.
-    static constexpr std::size_t kRoom = 128;
+    // A variable part (a name, echo data): composed here too while it fits beside what
+    // is left to write (kFixedTail), so a small message is one write into buf; a large
+    // part goes in directly, after what is composed so far.
+    void part(msgpack::sbuffer& buf, std::string_view s) {
+        const auto room = static_cast<std::size_t>(data_ + kRoom - at_);
+        if (room >= kFixedTail && s.size() <= room - kFixedTail) {
+            raw(s.data(), s.size());
+            return;
+        }
+        flush(buf);
+        buf.write(s.data(), s.size());
+    }
+    // Room enough for every fixed field and the heads, and small variable parts.
+    static constexpr std::size_t kRoom = 256;
+    // The most a layout writes after its first variable part: "service_us", a uint
+    // 64 and "data" with a bin 32 head, with their heads.
+    static constexpr std::size_t kFixedTail = 32;
 
 private:
     char data_[kRoom];
@@ -133,15 +147,14 @@ void encode_echo(msgpack::sbuffer& buf, const ReplyHeader& h, std::string_view d
     b.byte(0xc3);
     b.key("server");
     b.str_head(h.server.size());
-    b.flush(buf);
-    buf.write(h.server.data(), h.server.size());
+    b.part(buf, h.server);
     b.key("service_us");
     b.uint(h.service_us);
     b.key("data");
     if (data_is_str) b.str_head(data.size());
     else b.bin_head(data.size());
+    b.part(buf, data);
     b.flush(buf);
-    buf.write(data.data(), data.size());
 }
 
 void encode_factors(msgpack::sbuffer& buf, const ReplyHeader& h, std::span<const u128> factors,
@@ -194,8 +207,8 @@ void encode_echo_request(msgpack::sbuffer& buf, std::uint64_t id, std::string_vi
     }
     b.key("data");
     b.bin_head(data.size());
+    b.part(buf, data);
     b.flush(buf);
-    buf.write(data.data(), data.size());
 }
 
 void encode_factor_request(msgpack::sbuffer& buf, std::uint64_t id, std::span<const u128> ns,
