@@ -18,7 +18,7 @@ public:
 
     // The literal's bytes, its terminating NUL not included. Compared 8, 4, 2 and 1 bytes
     // at a time: the length is known when compiling, so this unrolls into a few loads,
-    // where memcmp is a call (the literals are 1 to 13 bytes).
+    // where memcmp is a call (the literals are 1 to 12 bytes).
     template <std::size_t N>
     [[gnu::always_inline]] bool lit(const char (&s)[N]) {
         constexpr std::size_t n = N - 1;

@@ -3,9 +3,8 @@
 // encoders write (encode_echo_request, encode_echo), which is every message of an echo
 // load. A pattern read builds no msgpack objects and looks up no keys. Anything else
 // (another key order, another key, a duplicate key, a nil id, trailing bytes, a hostile
-// peer) makes the reader decline, and the general decoder
-// takes the message. Either way the result is the same: the tests and fuzz_request hold
-// the two to that on every input.
+// peer) makes the reader decline, and the general decoder takes the message. Either way
+// the result is the same: test_echo_read and both fuzzers hold the two to that.
 #include "proto/codec.hpp"
 
 #include <string_view>
