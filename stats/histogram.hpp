@@ -1,6 +1,7 @@
 #pragma once
 // Log-linear latency histogram in the HdrHistogram style: values from 1 to max_value
 // recorded with 3 significant decimal digits, fixed memory, mergeable.
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -20,11 +21,11 @@ public:
     // the record (the one-count case folds to a few adds once inlined).
     void record(std::uint64_t value, std::uint64_t count = 1) {
         if (count == 0) return;
-        value = value < 1 ? 1 : (value > max_value_ ? max_value_ : value);
+        value = std::clamp<std::uint64_t>(value, 1, max_value_);
         counts_[index_of(value)] += count;
         total_ += count;
-        if (value < min_) min_ = value;
-        if (value > max_) max_ = value;
+        min_ = std::min(min_, value);
+        max_ = std::max(max_, value);
         sum_ += static_cast<unsigned __int128>(value) * count;
         if (value <= UINT32_MAX) sum_squares_ += static_cast<unsigned __int128>(value * value) * count;
         else sum_squares_large_ += static_cast<long double>(value) * value * count;

@@ -141,8 +141,6 @@ TEST_CASE("a changed, cut or extended echo message is decoded as decode_full dec
 }
 
 TEST_CASE("other layouts of the same echo are declined by the pattern, and still decoded") {
-    using Packer = msgpack::packer<msgpack::sbuffer>;
-    auto pack_str = [](Packer& pk, std::string_view s) { proto::pack_str(pk, s); };
     // Keys in another order, as another client's packer may write them.
     msgpack::sbuffer reordered;
     {
