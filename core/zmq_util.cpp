@@ -25,12 +25,6 @@ bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames) {
     return true;
 }
 
-std::size_t find_delimiter(std::span<const zmq::message_t> frames) {
-    for (std::size_t i = 0; i < frames.size(); ++i)
-        if (frames[i].size() == 0) return i;
-    return frames.size();
-}
-
 void endpoints_bind(zmq::socket_t& socket, const std::vector<std::string>& endpoints,
                     const char* what) {
     for (const auto& ep : endpoints) {
@@ -96,16 +90,9 @@ Routed routed_send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
 
 } // namespace
 
-bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body,
+bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, zmq::message_t& body,
                  Framing framing) {
-    zmq::message_t m(body.data(), body.size());
-    return routed_send(socket, routing, m, framing) == Routed::sent;
-}
-
-bool ReplyBacklog::send(zmq::socket_t& socket, std::span<zmq::message_t> routing,
-                        std::string_view body, std::chrono::steady_clock::time_point now) {
-    zmq::message_t m(body.data(), body.size());
-    return send(socket, routing, m, now);
+    return routed_send(socket, routing, body, framing) == Routed::sent;
 }
 
 bool ReplyBacklog::send(zmq::socket_t& socket, std::span<zmq::message_t> routing,

@@ -32,9 +32,6 @@ inline zmq::pollitem_t edge_item(zmq::socket_t& socket) {
 // waiting; frames then holds nothing meaningful. frames is reused between calls: keep it.
 bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
 
-// The zguide envelope: routing frames up to and including the empty delimiter.
-// Returns the index of the delimiter, or frames.size() when there is none.
-std::size_t find_delimiter(std::span<const zmq::message_t> frames);
 
 // How a message's routing frames end. The client protocol's end with the zguide's empty
 // delimiter; the worker protocol's single command frame is the whole envelope, and a
@@ -45,8 +42,9 @@ enum class Framing {
 };
 
 // Sends the routing frames (moved out of envelope), the empty delimiter when delimited,
-// then body. Returns false when the peer can't take it now (EAGAIN / EHOSTUNREACH).
-bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body,
+// then body, moved out too when sent. Returns false when the peer can't take it now
+// (EAGAIN / EHOSTUNREACH).
+bool send_routed(zmq::socket_t& socket, std::span<zmq::message_t> routing, zmq::message_t& body,
                  Framing framing = Framing::delimited);
 // Sends one routing frame (moved out) without blocking, with `flags` added: false when the
 // peer can't take the message now (its queue is full) or is gone. Once a ROUTER took the
@@ -77,10 +75,8 @@ public:
         : max_bytes_(max_bytes), dropped_(dropped) {}
 
     // send_routed, or hold the reply when the peer's queue is full; false when dropped.
-    bool send(zmq::socket_t& socket, std::span<zmq::message_t> routing, std::string_view body,
-              std::chrono::steady_clock::time_point now);
-    // The same for a body already in a message (a reply relayed as it came): it is sent
-    // or held without a copy, and left empty either way unless it was dropped.
+    // The body is sent or held without a copy, and left empty either way unless it was
+    // dropped.
     bool send(zmq::socket_t& socket, std::span<zmq::message_t> routing, zmq::message_t& body,
               std::chrono::steady_clock::time_point now);
     // Sends what is held, oldest first; drops what is past kMaxAge.

@@ -109,6 +109,11 @@ void encode_error(msgpack::sbuffer& buf, const ReplyHeader& h, ErrorCode code,
                   std::string_view message);
 void encode_echo(msgpack::sbuffer& buf, const ReplyHeader& h, std::string_view data,
                  bool data_is_str);
+// The same reply into memory the caller sized, such as a zmq message, so it is written
+// once and never copied: echo_reply_bytes says how much, and echo_reply_write writes
+// exactly that many bytes at out.
+std::size_t echo_reply_bytes(const ReplyHeader& h, std::string_view data, bool data_is_str);
+void echo_reply_write(char* out, const ReplyHeader& h, std::string_view data, bool data_is_str);
 // factors holds the prime lists of each number back to back; sizes[i] is the length
 // of the i-th list. batch selects `factors` as an array of arrays.
 void encode_factors(msgpack::sbuffer& buf, const ReplyHeader& h, std::span<const u128> factors,

@@ -35,56 +35,102 @@ void begin_request(Packer& pk, std::uint64_t id, Op op, std::uint32_t extra,
 }
 
 // Hand-written msgpack for the hot path's fixed shapes (an echo request, an echo reply):
-// the same bytes msgpack-c's packer writes (smallest encoding of each value), composed in
-// one small buffer and appended in one write instead of a dozen packer calls.
-class Bytes {
+// the same bytes msgpack-c's packer writes (smallest encoding of each value). A layout is
+// written once, as a template over its writer: Counter counts its bytes, Writer writes
+// them into memory sized by Counter (a zmq message, so the reply is never copied), and
+// Bytes composes them in a small buffer appended to an sbuffer in one write instead of a
+// dozen packer calls.
+template <class Out>
+class Packing {
 public:
+    void uint(std::uint64_t v) {
+        if (v < 128) out().byte(static_cast<unsigned>(v));
+        else if (v <= 0xff) { out().byte(0xcc); out().be(v, 1); }
+        else if (v <= 0xffff) { out().byte(0xcd); out().be(v, 2); }
+        else if (v <= 0xffffffff) { out().byte(0xce); out().be(v, 4); }
+        else { out().byte(0xcf); out().be(v, 8); }
+    }
+    // A fixstr key or short literal.
+    void key(std::string_view k) {
+        out().byte(0xa0 | static_cast<unsigned>(k.size()));
+        out().raw(k.data(), k.size());
+    }
+    void str_head(std::size_t n) {
+        if (n < 32) out().byte(0xa0 | static_cast<unsigned>(n));
+        else if (n <= 0xff) { out().byte(0xd9); out().be(n, 1); }
+        else if (n <= 0xffff) { out().byte(0xda); out().be(n, 2); }
+        else { out().byte(0xdb); out().be(n, 4); }
+    }
+    void bin_head(std::size_t n) {
+        if (n <= 0xff) { out().byte(0xc4); out().be(n, 1); }
+        else if (n <= 0xffff) { out().byte(0xc5); out().be(n, 2); }
+        else { out().byte(0xc6); out().be(n, 4); }
+    }
+
+private:
+    Out& out() { return static_cast<Out&>(*this); }
+};
+
+class Counter : public Packing<Counter> {
+public:
+    void byte(unsigned) { ++n_; }
+    void be(std::uint64_t, unsigned n) { n_ += n; }
+    void raw(const void*, std::size_t n) { n_ += n; }
+    void part(std::string_view s) { n_ += s.size(); }
+    std::size_t bytes() const { return n_; }
+
+private:
+    std::size_t n_ = 0;
+};
+
+class Writer : public Packing<Writer> {
+public:
+    explicit Writer(char* at) : at_(at) {}
     void raw(const void* p, std::size_t n) {
         std::memcpy(at_, p, n);
         at_ += n;
     }
     void byte(unsigned b) { *at_++ = static_cast<char>(b); }
+    // A big-endian unsigned of n (1, 2, 4 or 8) bytes: a byte swap and one store.
     void be(std::uint64_t v, unsigned n) {
-        for (unsigned i = n; i-- > 0;) byte(static_cast<unsigned>((v >> (8 * i)) & 0xff));
+        switch (n) {
+        case 1: byte(static_cast<unsigned>(v)); return;
+        case 2: store(__builtin_bswap16(static_cast<std::uint16_t>(v))); return;
+        case 4: store(__builtin_bswap32(static_cast<std::uint32_t>(v))); return;
+        default: store(__builtin_bswap64(v)); return;
+        }
     }
-    void uint(std::uint64_t v) {
-        if (v < 128) byte(static_cast<unsigned>(v));
-        else if (v <= 0xff) { byte(0xcc); be(v, 1); }
-        else if (v <= 0xffff) { byte(0xcd); be(v, 2); }
-        else if (v <= 0xffffffff) { byte(0xce); be(v, 4); }
-        else { byte(0xcf); be(v, 8); }
+    // A variable part (a name, echo data).
+    void part(std::string_view s) { raw(s.data(), s.size()); }
+
+protected:
+    template <class Word>
+    void store(Word w) {
+        std::memcpy(at_, &w, sizeof w);
+        at_ += sizeof w;
     }
-    // A fixstr key or short literal.
-    void key(std::string_view k) {
-        byte(0xa0 | static_cast<unsigned>(k.size()));
-        raw(k.data(), k.size());
-    }
-    void str_head(std::size_t n) {
-        if (n < 32) byte(0xa0 | static_cast<unsigned>(n));
-        else if (n <= 0xff) { byte(0xd9); be(n, 1); }
-        else if (n <= 0xffff) { byte(0xda); be(n, 2); }
-        else { byte(0xdb); be(n, 4); }
-    }
-    void bin_head(std::size_t n) {
-        if (n <= 0xff) { byte(0xc4); be(n, 1); }
-        else if (n <= 0xffff) { byte(0xc5); be(n, 2); }
-        else { byte(0xc6); be(n, 4); }
-    }
-    void flush(msgpack::sbuffer& buf) {
-        buf.write(data_, static_cast<std::size_t>(at_ - data_));
+
+    char* at_;
+};
+
+class Bytes : public Writer {
+public:
+    explicit Bytes(msgpack::sbuffer& buf) : Writer(data_), buf_(buf) { buf_.clear(); }
+    void flush() {
+        buf_.write(data_, static_cast<std::size_t>(at_ - data_));
         at_ = data_;
     }
-    // A variable part (a name, echo data): composed here too while it fits beside what
-    // is left to write (kFixedTail), so a small message is one write into buf; a large
-    // part goes in directly, after what is composed so far.
-    void part(msgpack::sbuffer& buf, std::string_view s) {
+    // A variable part: composed here too while it fits beside what is left to write
+    // (kFixedTail), so a small message is one write into buf; a large part goes in
+    // directly, after what is composed so far.
+    void part(std::string_view s) {
         const auto room = static_cast<std::size_t>(data_ + kRoom - at_);
         if (room >= kFixedTail && s.size() <= room - kFixedTail) {
             raw(s.data(), s.size());
             return;
         }
-        flush(buf);
-        buf.write(s.data(), s.size());
+        flush();
+        buf_.write(s.data(), s.size());
     }
     // Room enough for every fixed field and the heads, and small variable parts.
     static constexpr std::size_t kRoom = 256;
@@ -93,9 +139,51 @@ public:
     static constexpr std::size_t kFixedTail = 32;
 
 private:
+    msgpack::sbuffer& buf_;
     char data_[kRoom];
-    char* at_ = data_;
 };
+
+// The same map encode_reply_begin + "data" would pack.
+template <class W>
+void echo_reply_layout(W& w, const ReplyHeader& h, std::string_view data, bool data_is_str) {
+    w.byte(0x86);
+    w.key("v");
+    w.uint(kVersion);
+    w.key("id");
+    if (h.id) w.uint(*h.id);
+    else w.byte(0xc0);
+    w.key("ok");
+    w.byte(0xc3);
+    w.key("server");
+    w.str_head(h.server.size());
+    w.part(h.server);
+    w.key("service_us");
+    w.uint(h.service_us);
+    w.key("data");
+    if (data_is_str) w.str_head(data.size());
+    else w.bin_head(data.size());
+    w.part(data);
+}
+
+// The same map begin_request + "data" would pack.
+template <class W>
+void echo_request_layout(W& w, std::uint64_t id, std::string_view data,
+                         std::optional<std::uint32_t> deadline_ms) {
+    w.byte(deadline_ms ? 0x85 : 0x84);
+    w.key("v");
+    w.uint(kVersion);
+    w.key("id");
+    w.uint(id);
+    w.key("op");
+    w.key(to_string(Op::echo));
+    if (deadline_ms) {
+        w.key("deadline_ms");
+        w.uint(*deadline_ms);
+    }
+    w.key("data");
+    w.bin_head(data.size());
+    w.part(data);
+}
 
 } // namespace
 
@@ -132,29 +220,22 @@ void encode_error(msgpack::sbuffer& buf, const ReplyHeader& h, ErrorCode code,
     pack_str(pk, message);
 }
 
-// The same map encode_reply_begin + "data" would pack, by hand (see Bytes).
 void encode_echo(msgpack::sbuffer& buf, const ReplyHeader& h, std::string_view data,
                  bool data_is_str) {
-    buf.clear();
-    Bytes b;
-    b.byte(0x86);
-    b.key("v");
-    b.uint(kVersion);
-    b.key("id");
-    if (h.id) b.uint(*h.id);
-    else b.byte(0xc0);
-    b.key("ok");
-    b.byte(0xc3);
-    b.key("server");
-    b.str_head(h.server.size());
-    b.part(buf, h.server);
-    b.key("service_us");
-    b.uint(h.service_us);
-    b.key("data");
-    if (data_is_str) b.str_head(data.size());
-    else b.bin_head(data.size());
-    b.part(buf, data);
-    b.flush(buf);
+    Bytes b(buf);
+    echo_reply_layout(b, h, data, data_is_str);
+    b.flush();
+}
+
+std::size_t echo_reply_bytes(const ReplyHeader& h, std::string_view data, bool data_is_str) {
+    Counter c;
+    echo_reply_layout(c, h, data, data_is_str);
+    return c.bytes();
+}
+
+void echo_reply_write(char* out, const ReplyHeader& h, std::string_view data, bool data_is_str) {
+    Writer w(out);
+    echo_reply_layout(w, h, data, data_is_str);
 }
 
 void encode_factors(msgpack::sbuffer& buf, const ReplyHeader& h, std::span<const u128> factors,
@@ -189,26 +270,11 @@ void encode_fetch(msgpack::sbuffer& buf, const ReplyHeader& h, const FetchResult
     }
 }
 
-// The same map begin_request + "data" would pack, by hand (see Bytes).
 void encode_echo_request(msgpack::sbuffer& buf, std::uint64_t id, std::string_view data,
                          std::optional<std::uint32_t> deadline_ms) {
-    buf.clear();
-    Bytes b;
-    b.byte(deadline_ms ? 0x85 : 0x84);
-    b.key("v");
-    b.uint(kVersion);
-    b.key("id");
-    b.uint(id);
-    b.key("op");
-    b.key(to_string(Op::echo));
-    if (deadline_ms) {
-        b.key("deadline_ms");
-        b.uint(*deadline_ms);
-    }
-    b.key("data");
-    b.bin_head(data.size());
-    b.part(buf, data);
-    b.flush(buf);
+    Bytes b(buf);
+    echo_request_layout(b, id, data, deadline_ms);
+    b.flush();
 }
 
 void encode_factor_request(msgpack::sbuffer& buf, std::uint64_t id, std::span<const u128> ns,

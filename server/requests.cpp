@@ -59,10 +59,12 @@ void Server::request_dispatch(std::span<zmq::message_t> routing, Clock::time_poi
     } else if (r.op == proto::Op::status) {
         reply_status(routing, received);
     } else if (r.op == proto::Op::echo) {
-        const std::uint64_t us = us_since(received);
-        proto::encode_echo(reply_, {r.id, settings_.name, us}, r.data, r.data_is_str);
-        series_.request_done(proto::Op::echo, std::nullopt, us);
-        reply_send(routing);
+        // Written straight into the message that goes out: the hot path's one copy.
+        const proto::ReplyHeader h{r.id, settings_.name, us_since(received)};
+        echo_reply_.rebuild(proto::echo_reply_bytes(h, r.data, r.data_is_str));
+        proto::echo_reply_write(echo_reply_.data<char>(), h, r.data, r.data_is_str);
+        series_.request_done(proto::Op::echo, std::nullopt, h.service_us);
+        reply_out(origin_, routing, echo_reply_);
     } else if (r.op == proto::Op::factor) {
         factor_start(routing, received);
     } else {
@@ -154,12 +156,16 @@ void Server::reply_send(std::span<zmq::message_t> routing) { reply_out(origin_, 
 // the reply is lost rather than held: said once, then counted.
 // A reply far larger than usual gives its buffer back, so one big body is not kept.
 void Server::reply_out(Origin origin, std::span<zmq::message_t> routing) {
+    zmq::message_t body(reply_.data(), reply_.size());
+    reply_out(origin, routing, body);
+    if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
+}
+
+void Server::reply_out(Origin origin, std::span<zmq::message_t> routing, zmq::message_t& body) {
     ++counters_.answered;
     zmq::socket_t* out = output(origin);
-    const std::string_view body(reply_.data(), reply_.size());
     if (out == &router_) (void)backlog_.send(router_, routing, body, turn_now_); // counts drops
     else if (out && !send_routed(*out, routing, body, framing_of(origin))) counters_.replies_dropped.note();
-    if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
 }
 
 void Server::inflight_note() {

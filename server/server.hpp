@@ -56,7 +56,8 @@ private:
     void reply_error(std::span<zmq::message_t> routing, std::optional<std::uint64_t> id,
                      Clock::time_point received, proto::ErrorCode code, std::string_view message);
     void reply_send(std::span<zmq::message_t> routing);
-    void reply_out(Origin origin, std::span<zmq::message_t> routing);
+    void reply_out(Origin origin, std::span<zmq::message_t> routing); // reply_
+    void reply_out(Origin origin, std::span<zmq::message_t> routing, zmq::message_t& body);
     void reply_status(std::span<zmq::message_t> routing, Clock::time_point received);
     zmq::socket_t* output(Origin origin);
     std::uint64_t us_since(Clock::time_point t) const { return us_between(t, time_.now()); }
@@ -94,6 +95,7 @@ private:
     static constexpr std::size_t kReplyBufferBytes = 4096;
     static constexpr std::size_t kReplyKeepBytes = 1 << 20;
     msgpack::sbuffer reply_{kReplyBufferBytes};
+    zmq::message_t echo_reply_; // an echo's reply, sent (moved out) as soon as written
     CpuJob inline_job_;
     FactorScratch inline_scratch_;
 

@@ -355,6 +355,13 @@ TEST_CASE("hand-written echo encoders write the packer's bytes") {
                     pk.pack_bin_body(data.data(), static_cast<std::uint32_t>(data.size()));
                 }
                 CHECK(view(fast) == view(slow));
+                // Into memory sized beforehand: exactly as many bytes, the same ones.
+                const std::size_t n = echo_reply_bytes(h, data, is_str);
+                std::string sized(n + 1, '#');
+                echo_reply_write(sized.data(), h, data, is_str);
+                CHECK(sized.back() == '#'); // not a byte past what was counted
+                sized.pop_back();
+                CHECK(sized == view(slow));
             }
             msgpack::sbuffer req, req_deadline;
             encode_echo_request(req, id, data);
@@ -380,4 +387,7 @@ TEST_CASE("hand-written echo encoders write the packer's bytes") {
     pk.pack_bin(1);
     pk.pack_bin_body("x", 1);
     CHECK(view(fast) == view(slow));
+    std::string sized(echo_reply_bytes({std::nullopt, "s", 1}, "x", false), '#');
+    echo_reply_write(sized.data(), {std::nullopt, "s", 1}, "x", false);
+    CHECK(sized == view(slow));
 }
