@@ -63,7 +63,7 @@ Client::Client(Settings settings, EngineEnv env)
     : settings_(settings_check(std::move(settings))), time_(env.time), stop_fd_(env.stop_fd),
       workload_(settings_.work),
       report_(std::string(proto::to_string(settings_.work.op)),
-              RunMode{settings_.rate > 0, settings_.rate, settings_.warmup_s}),
+              RunMode{settings_.rate > 0, settings_.rate, settings_.warmup_s, settings_.interval_s > 0}),
       peers_(env.zmq, [this](zmq::socket_t& s) { socket_configure(s, settings_); },
              settings_.endpoints) {
     if (settings_.endpoints.empty()) throw std::runtime_error("no endpoints: use --connect");

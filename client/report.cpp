@@ -57,7 +57,9 @@ bool Report::answered_record(const Outcome& o, bool ok) {
         ++(ok ? warmup_.ok : warmup_.errors);
         return false;
     }
-    uncorrected_us_.record(o.latency.uncorrected_us);
+    // In a closed loop a request is due when it is first sent: the uncorrected latency
+    // is the corrected one, and uncorrected() is the servers' histograms merged.
+    if (mode_.open_loop) uncorrected_us_.record(o.latency.uncorrected_us);
     items_ += o.items;
     GroupStats& g = server(o.server);
     for (GroupStats* c : {&overall_, &g}) {
@@ -87,7 +89,7 @@ const GroupStats& Report::overall() const {
 void Report::interval_record(const Outcome* o, bool error) {
     ++interval_count_;
     interval_errors_ += error;
-    if (!o) return;
+    if (!o || !mode_.intervals) return;
     interval_us_.record(o->latency.corrected_us);
     if (hlog_) interval_uncorrected_us_.record(o->latency.uncorrected_us);
 }

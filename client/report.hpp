@@ -82,6 +82,7 @@ struct RunMode {
     bool open_loop = false;
     double rate = 0;     // requests per second, open loop only
     double warmup_s = 0;
+    bool intervals = true; // intervals are closed (--interval): each outcome is recorded for them
 };
 
 class Report {
@@ -128,7 +129,9 @@ public:
     static constexpr std::size_t kMaxServers = 256;
     static constexpr std::size_t kMaxCodes = 32;
     static constexpr std::size_t kMaxKeyBytes = 64;
-    const Histogram& uncorrected() const { return uncorrected_us_; }
+    const Histogram& uncorrected() const {
+        return mode_.open_loop ? uncorrected_us_ : overall().latency_us;
+    }
     const std::vector<IntervalRow>& intervals() const { return intervals_; }
     const WarmupStats& warmup() const { return warmup_; }
     const RunMode& mode() const { return mode_; }
@@ -185,7 +188,7 @@ private:
     RunMode mode_;
     mutable GroupStats overall_;
     mutable bool overall_stale_ = false; // servers' histograms changed since overall()
-    Histogram uncorrected_us_; // overall, from the actual first send
+    Histogram uncorrected_us_; // overall, from the actual first send (open loop only)
     std::map<std::string, GroupStats, std::less<>> servers_;
     // The groups server() found last, by name as the reply spelled it: a map lookup costs
     // string compares down the tree on every reply, and a run has a few servers. Points

@@ -57,7 +57,7 @@ std::string Report::json_text() const {
             << (measured_s() > 0 ? double(items_) / measured_s() : 0.0);
     out << ",\n  \"error_rate\": " << error_rate()
         << ",\n  \"latency_us\": " << json_latency(overall().latency_us)
-        << ",\n  \"latency_uncorrected_us\": " << json_latency(uncorrected_us_)
+        << ",\n  \"latency_uncorrected_us\": " << json_latency(uncorrected())
         << ",\n  \"service_us\": " << json_latency(overall().service_us)
         << ",\n  \"warmup\": {\"s\": " << mode_.warmup_s << ", \"requests\": " << warmup_.count
         << ", \"ok\": " << warmup_.ok << ", \"failed\": " << warmup_.errors

@@ -120,6 +120,29 @@ TEST_CASE("warm-up outcomes get counted apart and stay out of the statistics") {
     CHECK_FALSE(r.all_ok()); // the warm-up timeout and the error both count for the exit code
 }
 
+TEST_CASE("closed loop: the uncorrected latency is the corrected one, recorded once") {
+    Report r("echo", {false, 0, 0});
+    for (std::uint64_t us : {120, 450, 9000}) r.outcome_ok(ok_after(us, us));
+    r.outcome_error(ok_after(77, 77), "overloaded");
+    CHECK(r.uncorrected().count() == 4);
+    CHECK(r.uncorrected().min() == 77);
+    CHECK(r.uncorrected().max() == r.overall().latency_us.max());
+    CHECK(r.uncorrected().percentile(50) == r.overall().latency_us.percentile(50));
+}
+
+TEST_CASE("without intervals nothing is recorded for them") {
+    Report r("echo", {false, 0, 0, false});
+    r.outcome_ok(ok_after(100, 100));
+    r.interval_close(1.0, 1.0, false);
+    REQUIRE(r.intervals().size() == 1);
+    CHECK(r.intervals()[0].p99_us == 0);
+    Report on("echo", {false, 0, 0, true});
+    on.outcome_ok(ok_after(100, 100));
+    on.interval_close(1.0, 1.0, false);
+    REQUIRE(on.intervals().size() == 1);
+    CHECK(on.intervals()[0].p99_us > 0);
+}
+
 TEST_CASE("a run of only ok outcomes is all ok, warm-up included") {
     Report r("echo", {false, 0, 0.5});
     r.outcome_ok(ok_after(10, 10, true));
