@@ -32,7 +32,6 @@ inline zmq::pollitem_t edge_item(zmq::socket_t& socket) {
 // waiting; frames then holds nothing meaningful. frames is reused between calls: keep it.
 bool recv_frames(zmq::socket_t& socket, std::vector<zmq::message_t>& frames);
 
-
 // How a message's routing frames end. The client protocol's end with the zguide's empty
 // delimiter; the worker protocol's single command frame is the whole envelope, and a
 // frame less each way is about 500 instructions a hop saved (PROTOCOL.md).
