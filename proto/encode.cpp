@@ -35,11 +35,11 @@ void begin_request(Packer& pk, std::uint64_t id, Op op, std::uint32_t extra,
 }
 
 // Hand-written msgpack for the hot path's fixed shapes (an echo request, an echo reply):
-// the same bytes msgpack-c's packer writes (smallest encoding of each value). A layout is
-// written once, as a template over its writer: Counter counts its bytes, Writer writes
-// them into memory sized by Counter (a zmq message, so the reply is never copied), and
-// Bytes composes them in a small buffer appended to an sbuffer in one write instead of a
-// dozen packer calls.
+// the same bytes msgpack-c's packer writes (smallest encoding of each value). Bytes
+// composes them in a small buffer appended to an sbuffer in one write instead of a dozen
+// packer calls. The reply's layout is written once, as a template over its writer, for
+// two more: Counter counts its bytes, and Writer writes them into memory of that size (a
+// zmq message, so the server's reply is never copied).
 template <class Out>
 class Packing {
 public:
@@ -165,26 +165,6 @@ void echo_reply_layout(W& w, const ReplyHeader& h, std::string_view data, bool d
     w.part(data);
 }
 
-// The same map begin_request + "data" would pack.
-template <class W>
-void echo_request_layout(W& w, std::uint64_t id, std::string_view data,
-                         std::optional<std::uint32_t> deadline_ms) {
-    w.byte(deadline_ms ? 0x85 : 0x84);
-    w.key("v");
-    w.uint(kVersion);
-    w.key("id");
-    w.uint(id);
-    w.key("op");
-    w.key(to_string(Op::echo));
-    if (deadline_ms) {
-        w.key("deadline_ms");
-        w.uint(*deadline_ms);
-    }
-    w.key("data");
-    w.bin_head(data.size());
-    w.part(data);
-}
-
 } // namespace
 
 void encode_reply_begin(Packer& pk, const ReplyHeader& h, bool ok, std::uint32_t extra) {
@@ -270,10 +250,24 @@ void encode_fetch(msgpack::sbuffer& buf, const ReplyHeader& h, const FetchResult
     }
 }
 
+// The same map begin_request + "data" would pack, by hand (see Bytes).
 void encode_echo_request(msgpack::sbuffer& buf, std::uint64_t id, std::string_view data,
                          std::optional<std::uint32_t> deadline_ms) {
     Bytes b(buf);
-    echo_request_layout(b, id, data, deadline_ms);
+    b.byte(deadline_ms ? 0x85 : 0x84);
+    b.key("v");
+    b.uint(kVersion);
+    b.key("id");
+    b.uint(id);
+    b.key("op");
+    b.key(to_string(Op::echo));
+    if (deadline_ms) {
+        b.key("deadline_ms");
+        b.uint(*deadline_ms);
+    }
+    b.key("data");
+    b.bin_head(data.size());
+    b.part(data);
     b.flush();
 }
 

@@ -151,16 +151,17 @@ void Server::reply_error(std::span<zmq::message_t> routing, std::optional<std::u
 
 void Server::reply_send(std::span<zmq::message_t> routing) { reply_out(origin_, routing); }
 
-// Sends reply_ on the socket the request came in on. A ROUTER peer whose queue is full
-// has the reply held in the bounded backlog; past its bounds (a peer that does not read)
-// the reply is lost rather than held: said once, then counted.
-// A reply far larger than usual gives its buffer back, so one big body is not kept.
+// reply_ as a message. A reply far larger than usual gives its buffer back, so one big
+// body is not kept.
 void Server::reply_out(Origin origin, std::span<zmq::message_t> routing) {
     zmq::message_t body(reply_.data(), reply_.size());
     reply_out(origin, routing, body);
     if (reply_.size() > kReplyKeepBytes) reply_ = msgpack::sbuffer(kReplyBufferBytes);
 }
 
+// Sends body on the socket the request came in on. A ROUTER peer whose queue is full
+// has the reply held in the bounded backlog; past its bounds (a peer that does not read)
+// the reply is lost rather than held: said once, then counted.
 void Server::reply_out(Origin origin, std::span<zmq::message_t> routing, zmq::message_t& body) {
     ++counters_.answered;
     zmq::socket_t* out = output(origin);
