@@ -1,6 +1,8 @@
 """Scenario 1: messaging overhead. Echo of 16-byte payloads through 2 servers, closed loop,
 windows 1, 16 and 256: zlb against a bare cppzmq DEALER/ROUTER echo (the physical floor) and
-the book's pyzmq + tornado ZMQStream design (seed 004). Also, when valgrind is installed, the
+the book's pyzmq + tornado ZMQStream design (seed 004). At window 256 also against the bare
+pair at zlb's own message sizes (a 43 B request, a 70 B reply built by the server): what the
+protocol's sizes cost the transport, apart from zlb's code. Also, when valgrind is installed, the
 instructions per echo under callgrind of zlb (client + servers) and of the bare pair: the
 stable figure beside the wall-clock ratios (see callgrind.py)."""
 import callgrind
@@ -9,25 +11,31 @@ from common import (Proc, alternate, free_port, keyvals, log, med, row, run, sto
 
 TITLE = "Messaging overhead (echo, 16 B, 2 servers, closed loop)"
 WINDOWS = (1, 16, 256)
+# zlb's echo of 16 B on the wire, as the bench runs it: the request {v, id, op, data} with an
+# id past 65,535 (a 5-byte uint32); the reply adds ok, service_us and the server name
+# "bench-PORT" (PROTOCOL.md). Both are past libzmq's 33 B inline message size.
+ZLB_REQUEST_BYTES, ZLB_REPLY_BYTES = 43, 70
+SIZED = "bare cppzmq, zlb's sizes"
 
 
 def scenario(ctx):
     duration = ctx.pick(1.0, 5.0)
     warmup = ctx.pick(0.2, 1.0)
     zlb = zlb_servers(ctx, 2)
-    bare, py = [], []
+    bare, sized, py = [], [], []
     for _ in range(2):
-        port = free_port()
-        p = Proc(ctx, [ctx.exe("zlb-bare-echo-server"), f"tcp://127.0.0.1:{port}"],
-                 ready="listening", name="bare-echo")
-        p.endpoint = f"tcp://127.0.0.1:{port}"
-        bare.append(p)
+        for out, extra in ((bare, []), (sized, [str(ZLB_REPLY_BYTES)])):
+            port = free_port()
+            p = Proc(ctx, [ctx.exe("zlb-bare-echo-server"), f"tcp://127.0.0.1:{port}", *extra],
+                     ready="listening", name="bare-echo")
+            p.endpoint = f"tcp://127.0.0.1:{port}"
+            out.append(p)
         port = free_port()
         p = Proc(ctx, [ctx.python, ctx.peer("py_echo_server.py"), f"py-{port}",
                        f"tcp://127.0.0.1:{port}"], ready="listening", name="py-echo")
         p.endpoint = f"tcp://127.0.0.1:{port}"
         py.append(p)
-    for p in bare + py:
+    for p in bare + sized + py:
         wait_port(p, int(p.endpoint.rsplit(":", 1)[1]))
 
     def zlb_run(w):
@@ -40,9 +48,9 @@ def scenario(ctx):
     def kv_run(cmd):
         return keyvals(run(cmd, timeout_s=duration + 60).stdout)
 
-    def bare_run(w):
-        connect = [a for s in bare for a in ("--connect", s.endpoint)]
-        return kv_run([ctx.exe("zlb-bare-echo-client"), *connect, "--window", w, "--size", 16,
+    def bare_run(w, servers=bare, size=16):
+        connect = [a for s in servers for a in ("--connect", s.endpoint)]
+        return kv_run([ctx.exe("zlb-bare-echo-client"), *connect, "--window", w, "--size", size,
                        "--duration", duration, "--warmup", warmup])
 
     def py_run(w):
@@ -54,8 +62,11 @@ def scenario(ctx):
     detail = []
     for w in WINDOWS:
         log(f"window {w}")
-        r = alternate(ctx, [("zlb", lambda: zlb_run(w)), ("bare cppzmq", lambda: bare_run(w)),
-                            ("python zmqstream", lambda: py_run(w))])
+        impls = [("zlb", lambda: zlb_run(w)), ("bare cppzmq", lambda: bare_run(w)),
+                 ("python zmqstream", lambda: py_run(w))]
+        if w == 256:
+            impls.append((SIZED, lambda: bare_run(w, sized, ZLB_REQUEST_BYTES)))
+        r = alternate(ctx, impls)
         results[f"window_{w}"] = r
         m = {name: {k: med(runs, k) for k in ("throughput_rps", "p50_us", "p99_us")}
              for name, runs in r.items()}
@@ -75,10 +86,16 @@ def scenario(ctx):
                 met = pv > 0 and z / pv >= goal
             rows.append(row(f"echo req/s, window {w}, vs {peer}", "req/s", z, peer, pv,
                             target=target, met=met))
+        if SIZED in r:
+            rows.append(row(f"echo req/s, window {w}, vs {SIZED} ({ZLB_REQUEST_BYTES} B request, "
+                            f"{ZLB_REPLY_BYTES} B reply), best of {len(r['zlb'])}", "req/s",
+                            best["zlb"], SIZED, best[SIZED]))
+            rows.append(row(f"echo req/s, window {w}, vs {SIZED}", "req/s", z, SIZED,
+                            m[SIZED]["throughput_rps"]))
         for peer in ("bare cppzmq", "python zmqstream"):
             rows.append(row(f"echo p99 latency, window {w}, vs {peer}", "us",
                             m["zlb"]["p99_us"], peer, m[peer]["p99_us"], better="lower"))
-    stop_all(zlb + bare + py)
+    stop_all(zlb + bare + sized + py)
     cg = {}
     if callgrind.available():
         n = ctx.pick(1000, 5000)
@@ -104,6 +121,10 @@ def scenario(ctx):
                            "thread, HWM 0); zlb-bare-echo-client: one DEALER connected to both "
                            "(libzmq round-robin), W in flight, exact latencies; same duration "
                            "and warm-up",
+            SIZED: f"as bare cppzmq, at window 256 only: the client sends {ZLB_REQUEST_BYTES} B "
+                   f"and each server answers with a new {ZLB_REPLY_BYTES} B message starting "
+                   f"with the request's first 16 B (zlb-bare-echo-server ENDPOINT "
+                   f"{ZLB_REPLY_BYTES}); no target: it shows what the protocol's sizes cost",
             "python zmqstream": "2 x py_echo_server.py (the book's ROUTER on a tornado IOLoop via "
                                 "ZMQStream, no per-message print); py_echo_client.py (the book's "
                                 "DEALER via ZMQStream, W in flight, each reply sends the next); "
