@@ -10,7 +10,8 @@ still writes its totals.
     python3 bench/scenarios/callgrind.py BIN_DIR [N [PATHS]]   # prints the table, by hand
     ZLB_CALLGRIND_WINDOW=256 python3 bench/scenarios/callgrind.py build/bin 100000 zlb-broker
 
-PATHS: a comma-separated subset of zlb-direct, bare-direct, zlb-broker, bare-broker. The
+PATHS: a comma-separated subset of zlb-direct, bare-direct, bare-sized (the bare pair at
+zlb's message sizes, 43 B requests and new 70 B replies), zlb-broker, bare-broker. The
 window is 16 (the bench's rows) unless ZLB_CALLGRIND_WINDOW says otherwise; the README's
 window-256 table is measured with it at 256.
 """
@@ -89,9 +90,9 @@ def _zlb_client(ctx, prefix, n, connect):
         timeout_s=900)
 
 
-def _bare_client(ctx, prefix, n, connect):
+def _bare_client(ctx, prefix, n, connect, size=16):
     run([*_vg(ctx, f"{prefix}.client.0.out"), ctx.exe("zlb-bare-echo-client"), *connect,
-         "--window", WINDOW, "--size", 16, "--count", n, "--duration", 100000, "--warmup", 0],
+         "--window", WINDOW, "--size", size, "--count", n, "--duration", 100000, "--warmup", 0],
         timeout_s=900)
 
 
@@ -107,15 +108,18 @@ def zlb_direct(ctx, n):
     return per_request(ctx, "zlb-direct", n, start, client)
 
 
-def bare_direct(ctx, n):
+def bare_direct(ctx, n, request_bytes=16, reply_bytes=None):
+    """The bare pair; with reply_bytes, each server answers with a new message of that size
+    (zlb-bare-echo-server's REPLY_BYTES) to requests of request_bytes."""
     state = {}
+    extra = [str(reply_bytes)] if reply_bytes else []
 
     def start(prefix):
         out = []
         for i in range(2):
             port = free_port()
             p = Proc(ctx, [*_vg(ctx, f"{prefix}.server.{i}.out"), ctx.exe("zlb-bare-echo-server"),
-                           f"tcp://127.0.0.1:{port}"], ready="listening", name="cg-bare",
+                           f"tcp://127.0.0.1:{port}", *extra], ready="listening", name="cg-bare",
                      timeout_s=60)
             p.endpoint = f"tcp://127.0.0.1:{port}"
             wait_port(p, port, timeout_s=60)
@@ -124,8 +128,16 @@ def bare_direct(ctx, n):
         return [("server", s) for s in out]
 
     def client(prefix, n):
-        _bare_client(ctx, prefix, n, [a for s in state["s"] for a in ("--connect", s.endpoint)])
-    return per_request(ctx, "bare-direct", n, start, client)
+        _bare_client(ctx, prefix, n, [a for s in state["s"] for a in ("--connect", s.endpoint)],
+                     request_bytes)
+    return per_request(ctx, "bare-sized" if reply_bytes else "bare-direct", n, start, client)
+
+
+def bare_sized(ctx, n):
+    """The bare pair at zlb's own echo sizes (s1_messaging's ZLB_REQUEST_BYTES and
+    ZLB_REPLY_BYTES)."""
+    from s1_messaging import ZLB_REPLY_BYTES, ZLB_REQUEST_BYTES
+    return bare_direct(ctx, n, ZLB_REQUEST_BYTES, ZLB_REPLY_BYTES)
 
 
 def zlb_broker(ctx, n):
@@ -188,7 +200,8 @@ if __name__ == "__main__":
     c = common.Ctx("quick", bin_dir, root)
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 5000
     only = sys.argv[3].split(",") if len(sys.argv) > 3 else None
-    fns = {"zlb-direct": zlb_direct, "bare-direct": bare_direct, "zlb-broker": zlb_broker,
+    fns = {"zlb-direct": zlb_direct, "bare-direct": bare_direct, "bare-sized": bare_sized,
+           "zlb-broker": zlb_broker,
            "bare-broker": bare_broker}
     for name, fn in fns.items():
         if only and name not in only:

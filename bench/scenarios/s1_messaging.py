@@ -99,7 +99,8 @@ def scenario(ctx):
     cg = {}
     if callgrind.available():
         n = ctx.pick(1000, 5000)
-        cg = {"zlb direct": callgrind.zlb_direct(ctx, n), "bare direct": callgrind.bare_direct(ctx, n)}
+        cg = {"zlb direct": callgrind.zlb_direct(ctx, n), "bare direct": callgrind.bare_direct(ctx, n),
+              SIZED: callgrind.bare_sized(ctx, n)}
         for name, v in cg.items():
             v["total"] = sum(v.values())
             detail.append({"window": callgrind.WINDOW, "impl": f"{name}: instructions per echo",
@@ -108,6 +109,9 @@ def scenario(ctx):
         rows.append(row(f"instructions per echo (callgrind), client + servers, window "
                         f"{callgrind.WINDOW}", "Ir", cg["zlb direct"]["total"], "bare cppzmq",
                         cg["bare direct"]["total"], better="lower"))
+        rows.append(row(f"instructions per echo (callgrind), client + servers, window "
+                        f"{callgrind.WINDOW}, vs {SIZED}", "Ir", cg["zlb direct"]["total"], SIZED,
+                        cg[SIZED]["total"], better="lower"))
     return {
         "title": TITLE,
         "rows": rows,
