@@ -22,7 +22,8 @@ import shutil
 import subprocess
 import sys
 
-from common import Proc, free_port, log, run, wait_for, wait_port
+from common import (ZLB_REPLY_BYTES, ZLB_REQUEST_BYTES, Proc, free_port, log, run, wait_for,
+                    wait_port)
 
 WINDOW = int(os.environ.get("ZLB_CALLGRIND_WINDOW", "16"))
 
@@ -134,9 +135,7 @@ def bare_direct(ctx, n, request_bytes=16, reply_bytes=None):
 
 
 def bare_sized(ctx, n):
-    """The bare pair at zlb's own echo sizes (s1_messaging's ZLB_REQUEST_BYTES and
-    ZLB_REPLY_BYTES)."""
-    from s1_messaging import ZLB_REPLY_BYTES, ZLB_REQUEST_BYTES
+    """The bare pair at zlb's own echo sizes (common's ZLB_REQUEST_BYTES, ZLB_REPLY_BYTES)."""
     return bare_direct(ctx, n, ZLB_REQUEST_BYTES, ZLB_REPLY_BYTES)
 
 

@@ -129,6 +129,13 @@ def stop_all(procs):
             p.proc.wait()
 
 
+# zlb's echo of 16 B on the wire, as the bench runs it: the request {v, id, op, data} with an
+# id past 65,535 (a 5-byte uint32); the reply adds ok, service_us and the server name
+# "bench-PORT" (PROTOCOL.md). Both are past libzmq's 33 B inline message size. The bare pair
+# at these sizes (scenario 1, callgrind.py's bare-sized) is the floor for zlb's messages.
+ZLB_REQUEST_BYTES, ZLB_REPLY_BYTES = 43, 70
+
+
 def zlb_servers(ctx, count, *args, name="zlb-server"):
     """COUNT zlb-servers on free loopback ports; each has .endpoint. One that another program
     took the port of before it could bind is started again on a new port."""
