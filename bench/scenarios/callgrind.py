@@ -180,18 +180,6 @@ def bare_broker(ctx, n):
     return per_request(ctx, "bare-broker", n, start, client)
 
 
-def table(ctx, n):
-    """{path: {role: Ir/request, 'total': ...}} for the four paths."""
-    out = {}
-    for name, fn in (("zlb direct", zlb_direct), ("bare direct", bare_direct),
-                     ("zlb broker", zlb_broker), ("bare broker", bare_broker)):
-        log(f"callgrind: {name}, {n} and {2 * n} echoes")
-        r = fn(ctx, n)
-        r["total"] = sum(r.values())
-        out[name] = {k: round(v) for k, v in r.items()}
-    return out
-
-
 if __name__ == "__main__":
     import common
     bin_dir = os.path.abspath(sys.argv[1])
