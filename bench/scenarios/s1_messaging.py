@@ -7,7 +7,7 @@ instructions per echo under callgrind of zlb (client + servers) and of the bare 
 stable figure beside the wall-clock ratios (see callgrind.py)."""
 import callgrind
 from common import (ZLB_REPLY_BYTES, ZLB_REQUEST_BYTES, Proc, alternate, free_port, keyvals,
-                    log, med, row, run, stop_all, zlb_client, zlb_servers, wait_port)
+                    log, med, ratio, row, run, stop_all, zlb_client, zlb_servers, wait_port)
 
 TITLE = "Messaging overhead (echo, 16 B, 2 servers, closed loop)"
 WINDOWS = (1, 16, 256)
@@ -73,20 +73,20 @@ def scenario(ctx):
         # Targets (at window 256 only) by peer; the same-size pair has none.
         goals = {"bare cppzmq": 0.8, "python zmqstream": 25.0, SIZED: None}
         sizes = f" ({ZLB_REQUEST_BYTES} B request, {ZLB_REPLY_BYTES} B reply)"
+
+        def rps_row(metric, zlb_rps, peer, peer_rps):
+            goal = goals[peer] if w == 256 else None
+            rel = ratio(zlb_rps, peer_rps)
+            return row(metric, "req/s", zlb_rps, peer, peer_rps,
+                       target=f"zlb/peer >= {goal:g}" if goal else None,
+                       met=(rel is not None and rel >= goal) if goal else None)
         for peer, about in (("bare cppzmq", ""), (SIZED, sizes)):
-            if peer not in r:
-                continue
-            goal = goals[peer] if w == 256 else None
-            rows.append(row(f"echo req/s, window {w}, vs {peer}{about}, best of {len(r['zlb'])}",
-                            "req/s", best["zlb"], peer, best[peer],
-                            target=f"zlb/peer >= {goal:g}" if goal else None,
-                            met=(best["zlb"] / best[peer] >= goal) if goal else None))
+            if peer in r:
+                rows.append(rps_row(f"echo req/s, window {w}, vs {peer}{about}, best of "
+                                    f"{len(r['zlb'])}", best["zlb"], peer, best[peer]))
         for peer in (p for p in goals if p in r):
-            pv = m[peer]["throughput_rps"]
-            goal = goals[peer] if w == 256 else None
-            rows.append(row(f"echo req/s, window {w}, vs {peer}", "req/s", z, peer, pv,
-                            target=f"zlb/peer >= {goal:g}" if goal else None,
-                            met=(pv > 0 and z / pv >= goal) if goal else None))
+            rows.append(rps_row(f"echo req/s, window {w}, vs {peer}", z, peer,
+                                m[peer]["throughput_rps"]))
         for peer in ("bare cppzmq", "python zmqstream"):
             rows.append(row(f"echo p99 latency, window {w}, vs {peer}", "us",
                             m["zlb"]["p99_us"], peer, m[peer]["p99_us"], better="lower"))
